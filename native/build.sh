@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Builds native/build/arbor-trainer against node-llama-cpp's prebuilt ggml libraries, with headers taken
+# from the llama.cpp source node-llama-cpp bundles (git bundle, offline). Run by `npm install`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+out=native/build
+mkdir -p "$out"
+
+platform=$(node -p 'process.platform + "-" + process.arch')
+bin_dir="$root/node_modules/@node-llama-cpp/$platform/bins/$platform"
+bundle="$root/node_modules/node-llama-cpp/llama/gitRelease.bundle"
+[ -f "$bin_dir/libggml-base.so" ] || { echo "native/build.sh: no prebuilt ggml libraries in $bin_dir (is node-llama-cpp installed?)" >&2; exit 1; }
+[ -f "$bundle" ] || { echo "native/build.sh: missing $bundle (is node-llama-cpp installed?)" >&2; exit 1; }
+
+src="$out/llama.cpp"
+if [ ! -f "$src/ggml/include/ggml.h" ]; then
+  command -v git >/dev/null || { echo "native/build.sh: git is needed to read node-llama-cpp's source bundle" >&2; exit 1; }
+  rm -rf "$src"
+  git clone -q "$bundle" "$src" 2>/dev/null
+fi
+
+binary="$out/arbor-trainer"
+if [ -x "$binary" ] && [ -z "$(find native -maxdepth 1 \( -name '*.cpp' -o -name '*.h' -o -name build.sh \) -newer "$binary")" ]; then
+  echo "native/build.sh: $binary is up to date"
+  exit 0
+fi
+
+echo "native/build.sh: compiling arbor-trainer against $bin_dir"
+flags=(-std=c++17 -O2 -Wall -Wextra -Wno-unused-parameter -I"$src/ggml/include" -DARBOR_GGML_BIN_DIR="\"$bin_dir\"")
+objs=()
+pids=()
+for f in native/*.cpp; do
+  o="$out/$(basename "${f%.cpp}").o"
+  objs+=("$o")
+  g++ "${flags[@]}" -c "$f" -o "$o" & pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p"; done
+g++ "${objs[@]}" -o "$binary.tmp" -L"$bin_dir" -l:libggml.v0.5.0.so -lggml-base -Wl,-rpath,"$bin_dir" -lpthread
+mv "$binary.tmp" "$binary"
+echo "native/build.sh: built $binary"

@@ -1,0 +1,13 @@
+// The trainer's subcommands; each returns the process exit code.
+#pragma once
+
+#include "common.h"
+
+namespace arbor {
+
+int cmd_init(const Args & args);
+int cmd_train(const Args & args);
+int cmd_gradcheck(const Args & args);
+int cmd_diff(const Args & args);
+
+} // namespace arbor

@@ -1,0 +1,114 @@
+#include "data.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+namespace arbor {
+
+namespace {
+
+struct FileCloser {
+    void operator()(FILE * f) const { if (f) fclose(f); }
+};
+
+template <typename T>
+void read_exact(FILE * f, T * out, size_t count, const std::string & path, const std::string & what) {
+    if (count == 0) return;
+    if (fread(out, sizeof(T), count, f) != count) {
+        throw InputError(path + ": truncated .arbtok file while reading " + what);
+    }
+}
+
+template <typename T>
+void shuffle(std::vector<T> & v, Rng & rng) {
+    for (size_t i = v.size(); i > 1; i--) {
+        std::swap(v[i - 1], v[rng.below(i)]);
+    }
+}
+
+} // namespace
+
+Dataset read_dataset(const std::string & path, int n_vocab, int n_ctx) {
+    std::unique_ptr<FILE, FileCloser> f(fopen(path.c_str(), "rb"));
+    if (!f) throw InputError(path + ": cannot open training data");
+    char magic[8];
+    read_exact(f.get(), magic, 8, path, "the header");
+    if (memcmp(magic, "ARBTOK01", 8) != 0) throw InputError(path + ": not an .arbtok file (bad magic)");
+    uint32_t header[2];
+    read_exact(f.get(), header, 2, path, "the header");
+    Dataset data;
+    data.path = path;
+    data.examples.resize(header[0]);
+    for (uint32_t i = 0; i < header[0]; i++) {
+        const std::string where = path + ": example " + std::to_string(i + 1);
+        uint32_t counts[2];
+        read_exact(f.get(), counts, 2, path, "example " + std::to_string(i + 1));
+        Example & ex = data.examples[i];
+        if (counts[0] == 0) throw InputError(where + " has no tokens");
+        if (static_cast<int64_t>(counts[0]) > n_ctx) {
+            throw InputError(where + " has " + std::to_string(counts[0]) + " tokens, longer than the context of " +
+                             std::to_string(n_ctx));
+        }
+        ex.tokens.resize(counts[0]);
+        ex.targets.resize(counts[1]);
+        read_exact(f.get(), ex.tokens.data(), counts[0], path, "example " + std::to_string(i + 1));
+        static_assert(sizeof(Target) == 12, "Target must match the file layout");
+        read_exact(f.get(), ex.targets.data(), counts[1], path, "example " + std::to_string(i + 1));
+        for (int32_t tok : ex.tokens) {
+            if (tok < 0 || tok >= n_vocab) {
+                throw InputError(where + ": token id " + std::to_string(tok) + " is outside the vocabulary (" +
+                                 std::to_string(n_vocab) + " tokens)");
+            }
+        }
+        for (const Target & t : ex.targets) {
+            if (t.pos >= counts[0]) throw InputError(where + ": target position " + std::to_string(t.pos) + " is past the last token");
+            if (t.token < 0 || t.token >= n_vocab) {
+                throw InputError(where + ": target token " + std::to_string(t.token) + " is outside the vocabulary");
+            }
+            if (!std::isfinite(t.weight) || t.weight < 0) throw InputError(where + ": target weight must be finite and >= 0");
+        }
+        data.max_tokens = std::max<size_t>(data.max_tokens, counts[0]);
+        data.max_targets = std::max<size_t>(data.max_targets, counts[1]);
+        data.n_tokens += counts[0];
+    }
+    if (data.examples.empty()) throw InputError(path + ": no examples");
+    return data;
+}
+
+BatchSchedule::BatchSchedule(const Dataset & data, int batch_size, uint64_t seed)
+    : data_(data), batch_size_(batch_size), seed_(seed),
+      batches_per_epoch_((data.examples.size() + batch_size - 1) / batch_size) {}
+
+void BatchSchedule::plan_epoch(uint64_t epoch) {
+    Rng rng(seed_ * 0x9E3779B97F4A7C15ull + epoch + 1);
+    const size_t n = data_.examples.size();
+    std::vector<uint32_t> order(n);
+    for (size_t i = 0; i < n; i++) order[i] = static_cast<uint32_t>(i);
+    shuffle(order, rng);
+    for (size_t i = 0; order.size() % batch_size_ != 0; i++) order.push_back(order[i % n]);
+
+    const size_t window = static_cast<size_t>(batch_size_) * 32;
+    for (size_t start = 0; start < order.size(); start += window) {
+        auto end = order.begin() + std::min(order.size(), start + window);
+        std::stable_sort(order.begin() + start, end, [&](uint32_t a, uint32_t b) {
+            return data_.examples[a].tokens.size() < data_.examples[b].tokens.size();
+        });
+    }
+    epoch_batches_.clear();
+    for (size_t start = 0; start < order.size(); start += batch_size_) {
+        epoch_batches_.emplace_back(order.begin() + start, order.begin() + start + batch_size_);
+    }
+    shuffle(epoch_batches_, rng);
+    planned_epoch_ = static_cast<int64_t>(epoch);
+}
+
+std::vector<uint32_t> BatchSchedule::batch(uint64_t index) {
+    const uint64_t epoch = index / batches_per_epoch_;
+    if (static_cast<int64_t>(epoch) != planned_epoch_) plan_epoch(epoch);
+    return epoch_batches_[index % batches_per_epoch_];
+}
+
+} // namespace arbor

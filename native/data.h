@@ -1,0 +1,54 @@
+// Tokenized training examples (.arbtok, see README.md) and the deterministic batch schedule.
+#pragma once
+
+#include "common.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace arbor {
+
+struct Target {
+    uint32_t pos;
+    int32_t token;
+    float weight;
+};
+
+struct Example {
+    std::vector<int32_t> tokens;
+    std::vector<Target> targets;
+};
+
+struct Dataset {
+    std::string path;
+    std::vector<Example> examples;
+    size_t max_tokens = 0;
+    size_t max_targets = 0;
+    int64_t n_tokens = 0;
+};
+
+// Reads and validates a .arbtok file: token ids below n_vocab, positions inside the example,
+// finite non-negative weights, no example longer than n_ctx. Errors name the file and example.
+Dataset read_dataset(const std::string & path, int n_vocab, int n_ctx);
+
+// The order of micro-batches is a pure function of (seed, epoch): resuming needs only the step.
+// Each epoch: seeded shuffle, then sort windows of 32 batches by length (less padding), then shuffle
+// the batches. A short last batch is filled with examples from the start of the epoch's order.
+class BatchSchedule {
+public:
+    BatchSchedule(const Dataset & data, int batch_size, uint64_t seed);
+    size_t batches_per_epoch() const { return batches_per_epoch_; }
+    // Example indices of global micro-batch `index` (epoch = index / batches_per_epoch).
+    std::vector<uint32_t> batch(uint64_t index);
+private:
+    void plan_epoch(uint64_t epoch);
+    const Dataset & data_;
+    int batch_size_;
+    uint64_t seed_;
+    size_t batches_per_epoch_;
+    int64_t planned_epoch_ = -1;
+    std::vector<std::vector<uint32_t>> epoch_batches_;
+};
+
+} // namespace arbor

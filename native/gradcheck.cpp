@@ -1,0 +1,169 @@
+// `gradcheck`: analytic gradients of the training graph against central finite differences, on a
+// tiny random model, after one real optimizer step (so stale accumulators would show up).
+#include "backend.h"
+#include "commands.h"
+#include "trainer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <unistd.h>
+
+namespace arbor {
+
+namespace {
+
+constexpr int T = 8;
+constexpr int B = 2;
+constexpr int PROMPT = 3;           // sft: positions before this have no target (masked prompt)
+constexpr int GOOD = 3, BAD = 4;    // prm label tokens
+constexpr float PRM_VALUE = 0.3f;
+
+// Random sequences with targets shaped like each objective.
+Dataset make_dataset(const std::string & objective, int n_vocab, Rng & rng) {
+    Dataset d;
+    d.path = "gradcheck";
+    for (int b = 0; b < B; b++) {
+        Example ex;
+        const int len = b == 0 ? T : T - 2;
+        for (int t = 0; t < len; t++) ex.tokens.push_back(static_cast<int32_t>(3 + rng.below(n_vocab - 3)));
+        for (int t = 0; t < len; t++) {
+            const int32_t next = static_cast<int32_t>(3 + rng.below(n_vocab - 3));
+            if (objective == "lm") {
+                ex.targets.push_back({static_cast<uint32_t>(t), next, 1.0f});
+            } else if (objective == "sft") {
+                if (t >= PROMPT) ex.targets.push_back({static_cast<uint32_t>(t), next, b == 0 ? 1.0f : 0.5f});
+            } else if (t == 3 || t == len - 1) {
+                ex.targets.push_back({static_cast<uint32_t>(t), GOOD, PRM_VALUE});
+                ex.targets.push_back({static_cast<uint32_t>(t), BAD, 1.0f - PRM_VALUE});
+            }
+        }
+        d.max_tokens = std::max(d.max_tokens, ex.tokens.size());
+        d.max_targets = std::max(d.max_targets, ex.targets.size());
+        d.examples.push_back(ex);
+    }
+    return d;
+}
+
+void set_element(ggml_tensor * t, int64_t i, float value) {
+    ggml_backend_tensor_set(t, &value, i * sizeof(float), sizeof(float));
+}
+
+float get_element(const ggml_tensor * t, int64_t i) {
+    float v;
+    ggml_backend_tensor_get(t, &v, i * sizeof(float), sizeof(float));
+    return v;
+}
+
+} // namespace
+
+int cmd_gradcheck(const Args & args) {
+    args.expect_only({"objective", "kv-heads", "seed", "threads", "arch", "backend-dir"});
+    const std::string objective = args.str("objective", "sft");
+    if (objective != "sft" && objective != "prm" && objective != "lm") throw InputError("--objective must be sft, prm or lm");
+    const uint64_t seed = static_cast<uint64_t>(args.integer("seed", 1));
+    Rng rng(seed);
+
+    HParams hp;
+    hp.arch = args.str("arch", "llama");
+    hp.n_embd = 16;
+    hp.n_layer = 2;
+    hp.n_head = 4;
+    hp.n_head_kv = static_cast<int>(args.integer("kv-heads", 2));
+    hp.n_ff = 24;
+    hp.n_ctx = 32;
+    const std::string path = "/tmp/arbor-gradcheck-" + std::to_string(getpid()) + ".gguf";
+    init_model_file(path, hp, "abcdefghij", seed, "gradcheck");
+    Backend be = init_backend(args.all("backend-dir"), "cpu", static_cast<int>(args.integer("threads", 1)));
+    Model model;
+    load_model(model, path, be.backend);
+    std::remove(path.c_str());
+    // Larger random weights than a fresh init, so every path carries a gradient well above float noise.
+    for (ggml_tensor * p : model.params) {
+        for (int64_t i = 0; i < ggml_nelements(p); i++) {
+            set_element(p, i, ggml_n_dims(p) == 1 ? 1.0f + 0.2f * rng.normal() : 0.4f * rng.normal());
+        }
+    }
+
+    const Dataset data = make_dataset(objective, model.hp.n_vocab, rng);
+    std::vector<uint32_t> batch = {0, 1};
+    double weight = 0;
+    for (const auto & ex : data.examples) for (const auto & t : ex.targets) weight += t.weight;
+
+    Trainer trainer(model, be.backend, B, data.max_targets, /*keep_logit_grads =*/ true);
+    OptimizerConfig opt;
+    opt.weight_decay = 0.01;
+    trainer.accumulate(data, batch, weight);
+    trainer.update(1, 1e-2, 1.0, opt);
+    trainer.accumulate(data, batch, weight);
+
+    // Logit gradients: rows without a target must get exactly zero.
+    const std::vector<float> logits = trainer.last_logits();
+    const std::vector<float> dlogits = trainer.last_logit_grads();
+    const int64_t V = model.hp.n_vocab;
+    const int Tb = trainer.last_positions();
+    std::vector<double> row_weight(static_cast<size_t>(Tb) * B, 0.0);
+    for (int b = 0; b < B; b++) {
+        for (const auto & t : data.examples[b].targets) row_weight[b * Tb + t.pos] += t.weight / weight;
+    }
+    double masked_max = 0, target_min_row_max = INFINITY;
+    for (size_t r = 0; r < row_weight.size(); r++) {
+        double row_max = 0;
+        for (int64_t j = 0; j < V; j++) row_max = std::max(row_max, std::fabs(static_cast<double>(dlogits[r * V + j])));
+        if (row_weight[r] == 0) masked_max = std::max(masked_max, row_max);
+        else target_min_row_max = std::min(target_min_row_max, row_max);
+    }
+
+    JsonLine line("gradcheck");
+    line.str("objective", objective).str("arch", model.hp.arch).integer("kv_heads", model.hp.n_head_kv);
+    if (objective == "prm") {
+        // d loss / d logit_good = s·p_good − v·s at a marked row with total weight s.
+        const size_t r = 3;  // example 0, position 3
+        const float * row = &logits[r * V];
+        const double mx = *std::max_element(row, row + V);
+        double z = 0;
+        for (int64_t j = 0; j < V; j++) z += std::exp(row[j] - mx);
+        const double p_good = std::exp(row[GOOD] - mx) / z;
+        const double s = row_weight[r];
+        line.num("prm_value", PRM_VALUE).num("prm_p_good", p_good).num("prm_grad_good", dlogits[r * V + GOOD])
+            .num("prm_expected_grad_good", s * p_good - PRM_VALUE * s);
+    }
+
+    // Finite differences on the largest-gradient element and a few random ones of every tensor.
+    const float h = 5e-3f;
+    double worst_rel = 0;
+    std::string tensors = "[";
+    for (ggml_tensor * p : model.params) {
+        const std::vector<float> grad = trainer.gradient(p);
+        const int64_t n = static_cast<int64_t>(grad.size());
+        std::vector<int64_t> picks = {static_cast<int64_t>(
+            std::max_element(grad.begin(), grad.end(), [](float a, float b) { return std::fabs(a) < std::fabs(b); }) - grad.begin())};
+        for (int i = 0; i < 3; i++) picks.push_back(static_cast<int64_t>(rng.below(n)));
+        double rel = 0, abs_err = 0, grad_max = 0;
+        for (float g : grad) grad_max = std::max(grad_max, std::fabs(static_cast<double>(g)));
+        for (int64_t i : picks) {
+            const float w0 = get_element(p, i);
+            set_element(p, i, w0 + h);
+            const double up = trainer.loss(data, batch, weight);
+            set_element(p, i, w0 - h);
+            const double down = trainer.loss(data, batch, weight);
+            set_element(p, i, w0);
+            const double numeric = (up - down) / (2.0 * h);
+            const double err = std::fabs(numeric - grad[i]);
+            abs_err = std::max(abs_err, err);
+            // Relative error is meaningful only where the gradient rises above float noise.
+            const double scale = std::max(std::fabs(numeric), std::fabs(static_cast<double>(grad[i])));
+            if (scale > 1e-3) rel = std::max(rel, err / scale);
+        }
+        worst_rel = std::max(worst_rel, rel);
+        if (tensors.size() > 1) tensors += ",";
+        tensors += JsonLine().str("name", p->name).num("max_rel_err", rel).num("max_abs_err", abs_err)
+                       .num("grad_abs_max", grad_max).text();
+    }
+    tensors += "]";
+    line.num("max_rel_err", worst_rel).num("masked_logit_grad_max", masked_max)
+        .num("target_logit_grad_min_row_max", target_min_row_max).raw("tensors", tensors).emit();
+    return EXIT_OK;
+}
+
+} // namespace arbor

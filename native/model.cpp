@@ -1,0 +1,403 @@
+#include "model.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <set>
+
+namespace arbor {
+
+namespace {
+
+int64_t gguf_int(const gguf_context * g, const std::string & key, int64_t fallback, const std::string & file) {
+    const int64_t id = gguf_find_key(g, key.c_str());
+    if (id < 0) {
+        if (fallback < 0) throw InputError(file + ": missing metadata key " + key);
+        return fallback;
+    }
+    switch (gguf_get_kv_type(g, id)) {
+        case GGUF_TYPE_UINT8: return gguf_get_val_u8(g, id);
+        case GGUF_TYPE_INT8: return gguf_get_val_i8(g, id);
+        case GGUF_TYPE_UINT16: return gguf_get_val_u16(g, id);
+        case GGUF_TYPE_INT16: return gguf_get_val_i16(g, id);
+        case GGUF_TYPE_UINT32: return gguf_get_val_u32(g, id);
+        case GGUF_TYPE_INT32: return gguf_get_val_i32(g, id);
+        case GGUF_TYPE_UINT64: return static_cast<int64_t>(gguf_get_val_u64(g, id));
+        case GGUF_TYPE_INT64: return gguf_get_val_i64(g, id);
+        default: throw InputError(file + ": metadata key " + key + " is not an integer");
+    }
+}
+
+float gguf_float(const gguf_context * g, const std::string & key, float fallback) {
+    const int64_t id = gguf_find_key(g, key.c_str());
+    if (id < 0) return fallback;
+    switch (gguf_get_kv_type(g, id)) {
+        case GGUF_TYPE_FLOAT32: return gguf_get_val_f32(g, id);
+        case GGUF_TYPE_FLOAT64: return static_cast<float>(gguf_get_val_f64(g, id));
+        default: return fallback;
+    }
+}
+
+bool is_trainable_type(ggml_type t) {
+    return t == GGML_TYPE_F32 || t == GGML_TYPE_F16 || t == GGML_TYPE_BF16;
+}
+
+// Splits UTF-8 text into distinct characters, in order of first appearance.
+std::vector<std::string> distinct_utf8_chars(const std::string & text) {
+    std::vector<std::string> out;
+    std::set<std::string> seen;
+    for (size_t i = 0; i < text.size();) {
+        const unsigned char c = static_cast<unsigned char>(text[i]);
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+        if (len == 0 || i + len > text.size()) throw InputError("vocabulary file is not valid UTF-8 at byte " + std::to_string(i));
+        std::string ch = text.substr(i, len);
+        i += len;
+        if (ch == "\r") continue;
+        if (seen.insert(ch).second) out.push_back(ch);
+    }
+    return out;
+}
+
+} // namespace
+
+Model::~Model() {
+    if (buffer) ggml_backend_buffer_free(buffer);
+    if (ctx) ggml_free(ctx);
+    if (source) gguf_free(source);
+}
+
+int64_t Model::n_params() const {
+    int64_t n = 0;
+    for (auto * t : params) n += ggml_nelements(t);
+    return n;
+}
+
+void load_model(Model & model, const std::string & path, ggml_backend_t backend) {
+    model.path = path;
+    ggml_context * host_ctx = nullptr;
+    gguf_init_params gp = { /*no_alloc =*/ false, /*ctx =*/ &host_ctx };
+    model.source = gguf_init_from_file(path.c_str(), gp);
+    if (!model.source) throw InputError(path + ": not a readable GGUF file");
+
+    const gguf_context * g = model.source;
+    const int64_t arch_id = gguf_find_key(g, "general.architecture");
+    if (arch_id < 0) throw InputError(path + ": missing general.architecture");
+    const std::string arch = gguf_get_val_str(g, arch_id);
+    HParams & hp = model.hp;
+    hp.arch = arch;
+    if (arch == "llama") {
+        hp.rope_mode = GGML_ROPE_TYPE_NORMAL;
+        hp.qkv_bias = false;
+    } else if (arch == "qwen2") {
+        hp.rope_mode = GGML_ROPE_TYPE_NEOX;
+        hp.qkv_bias = true;
+    } else {
+        throw InputError(path + ": unknown architecture '" + arch + "' (the trainer supports llama and qwen2)");
+    }
+    hp.n_embd = static_cast<int>(gguf_int(g, arch + ".embedding_length", -1, path));
+    hp.n_layer = static_cast<int>(gguf_int(g, arch + ".block_count", -1, path));
+    hp.n_ff = static_cast<int>(gguf_int(g, arch + ".feed_forward_length", -1, path));
+    hp.n_head = static_cast<int>(gguf_int(g, arch + ".attention.head_count", -1, path));
+    hp.n_head_kv = static_cast<int>(gguf_int(g, arch + ".attention.head_count_kv", hp.n_head, path));
+    hp.n_ctx = static_cast<int>(gguf_int(g, arch + ".context_length", -1, path));
+    hp.n_rot = static_cast<int>(gguf_int(g, arch + ".rope.dimension_count", hp.n_embd / hp.n_head, path));
+    hp.rms_eps = gguf_float(g, arch + ".attention.layer_norm_rms_epsilon", 1e-5f);
+    hp.rope_base = gguf_float(g, arch + ".rope.freq_base", 10000.0f);
+    if (hp.n_head <= 0 || hp.n_head_kv <= 0 || hp.n_head % hp.n_head_kv != 0) {
+        throw InputError(path + ": head_count " + std::to_string(hp.n_head) + " is not a multiple of head_count_kv " +
+                         std::to_string(hp.n_head_kv));
+    }
+
+    // Every tensor the graph uses must exist and be trainable (unquantized).
+    std::map<std::string, ggml_tensor *> host;
+    for (int64_t i = 0; i < gguf_get_n_tensors(g); i++) {
+        const char * name = gguf_get_tensor_name(g, i);
+        host[name] = ggml_get_tensor(host_ctx, name);
+    }
+    auto need = [&](const std::string & name, bool required) -> ggml_tensor * {
+        auto it = host.find(name);
+        if (it == host.end()) {
+            if (required) throw InputError(path + ": missing tensor " + name);
+            return nullptr;
+        }
+        if (!is_trainable_type(it->second->type) && name != "rope_freqs.weight") {
+            throw InputError(path + ": tensor " + name + " is quantized (" + ggml_type_name(it->second->type) +
+                             "); a full fine-tune needs F32, F16 or BF16 weights");
+        }
+        return it->second;
+    };
+
+    const size_t n_tensors = host.size() + 4;
+    ggml_init_params ip = { ggml_tensor_overhead() * n_tensors, nullptr, /*no_alloc =*/ true };
+    model.ctx = ggml_init(ip);
+
+    std::vector<std::pair<ggml_tensor *, ggml_tensor *>> copies;  // (device, host)
+    auto make = [&](const std::string & name, bool required, bool trainable) -> ggml_tensor * {
+        ggml_tensor * src = need(name, required);
+        if (!src) return nullptr;
+        ggml_tensor * t = ggml_new_tensor(model.ctx, trainable ? GGML_TYPE_F32 : src->type, ggml_n_dims(src), src->ne);
+        ggml_set_name(t, name.c_str());
+        if (trainable) {
+            ggml_set_param(t);
+        }
+        copies.emplace_back(t, src);
+        return t;
+    };
+
+    model.tok_embd = make("token_embd.weight", true, true);
+    hp.n_vocab = static_cast<int>(model.tok_embd->ne[1]);
+    model.output_norm = make("output_norm.weight", true, true);
+    model.output = make("output.weight", false, true);
+    model.rope_freqs = make("rope_freqs.weight", false, false);
+    model.layers.resize(hp.n_layer);
+    for (int il = 0; il < hp.n_layer; il++) {
+        const std::string p = "blk." + std::to_string(il) + ".";
+        Layer & L = model.layers[il];
+        L.attn_norm = make(p + "attn_norm.weight", true, true);
+        L.wq = make(p + "attn_q.weight", true, true);
+        L.wk = make(p + "attn_k.weight", true, true);
+        L.wv = make(p + "attn_v.weight", true, true);
+        L.bq = make(p + "attn_q.bias", hp.qkv_bias, true);
+        L.bk = make(p + "attn_k.bias", hp.qkv_bias, true);
+        L.bv = make(p + "attn_v.bias", hp.qkv_bias, true);
+        L.wo = make(p + "attn_output.weight", true, true);
+        L.ffn_norm = make(p + "ffn_norm.weight", true, true);
+        L.ffn_gate = make(p + "ffn_gate.weight", true, true);
+        L.ffn_up = make(p + "ffn_up.weight", true, true);
+        L.ffn_down = make(p + "ffn_down.weight", true, true);
+    }
+    // Keep GGUF order so saved files list tensors as the input did.
+    for (int64_t i = 0; i < gguf_get_n_tensors(g); i++) {
+        ggml_tensor * t = ggml_get_tensor(model.ctx, gguf_get_tensor_name(g, i));
+        if (t && (t->flags & GGML_TENSOR_FLAG_PARAM)) model.params.push_back(t);
+    }
+
+    model.buffer = ggml_backend_alloc_ctx_tensors(model.ctx, backend);
+    if (!model.buffer) throw std::runtime_error("cannot allocate model weights on the backend");
+    std::vector<float> widened;
+    for (auto & [dst, src] : copies) {
+        if (dst->type == src->type) {
+            ggml_backend_tensor_set(dst, src->data, 0, ggml_nbytes(src));
+            continue;
+        }
+        const int64_t n = ggml_nelements(src);
+        widened.resize(n);
+        if (src->type == GGML_TYPE_F16) {
+            ggml_fp16_to_fp32_row(static_cast<const ggml_fp16_t *>(src->data), widened.data(), n);
+        } else {
+            ggml_bf16_to_fp32_row(static_cast<const ggml_bf16_t *>(src->data), widened.data(), n);
+        }
+        ggml_backend_tensor_set(dst, widened.data(), 0, n * sizeof(float));
+    }
+    ggml_free(host_ctx);
+}
+
+void write_gguf_atomic(const gguf_context * gguf, const std::string & path) {
+    const std::string tmp = path + ".tmp";
+    if (!gguf_write_to_file(gguf, tmp.c_str(), false)) throw std::runtime_error("cannot write " + tmp);
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error("cannot rename " + tmp + " to " + path);
+}
+
+void init_model_file(const std::string & out_path, const HParams & hp_in, const std::string & chars,
+                     uint64_t seed, const std::string & name) {
+    HParams hp = hp_in;
+    if (hp.n_embd % hp.n_head != 0) throw InputError("--dim must be a multiple of --heads");
+    if (hp.n_head % hp.n_head_kv != 0) throw InputError("--heads must be a multiple of --kv-heads");
+    if (hp.arch != "llama" && hp.arch != "qwen2") throw InputError("--arch must be llama or qwen2, got '" + hp.arch + "'");
+
+    // Character vocabulary: specials, newline as a byte token (llama.cpp requires one in an SPM
+    // vocabulary, and the byte type makes it detokenize exactly), space as '▁', then the characters.
+    std::vector<std::string> tokens = {"<unk>", "<s>", "</s>", "<0x0A>"};
+    std::vector<int32_t> types = {2, 3, 3, 6};
+    for (const auto & ch : distinct_utf8_chars(chars)) {
+        if (ch == "\n") {
+            continue;
+        } else if (ch == " ") {
+            tokens.push_back("\xE2\x96\x81");
+            types.push_back(1);
+        } else {
+            tokens.push_back(ch);
+            types.push_back(1);
+        }
+    }
+    if (tokens.size() <= 4) throw InputError("the vocabulary file has no characters besides newline");
+    // Byte tokens for every other byte: llama.cpp's SPM tokenizer aborts the process on a character
+    // with neither a token nor a byte fallback, and node-llama-cpp tokenizes a probe text at load.
+    for (int byte = 0; byte < 256; byte++) {
+        if (byte == '\n') continue;
+        char hex[8];
+        snprintf(hex, sizeof(hex), "<0x%02X>", byte);
+        tokens.push_back(hex);
+        types.push_back(6);
+    }
+    hp.n_vocab = static_cast<int>(tokens.size());
+    const int hd = hp.n_embd / hp.n_head;
+    hp.n_rot = hd;
+
+    gguf_context * g = gguf_init_empty();
+    const std::string a = hp.arch;
+    gguf_set_val_str(g, "general.architecture", a.c_str());
+    gguf_set_val_str(g, "general.name", name.c_str());
+    gguf_set_val_u32(g, "general.file_type", 0);
+    gguf_set_val_u32(g, (a + ".context_length").c_str(), hp.n_ctx);
+    gguf_set_val_u32(g, (a + ".embedding_length").c_str(), hp.n_embd);
+    gguf_set_val_u32(g, (a + ".block_count").c_str(), hp.n_layer);
+    gguf_set_val_u32(g, (a + ".feed_forward_length").c_str(), hp.n_ff);
+    gguf_set_val_u32(g, (a + ".attention.head_count").c_str(), hp.n_head);
+    gguf_set_val_u32(g, (a + ".attention.head_count_kv").c_str(), hp.n_head_kv);
+    gguf_set_val_f32(g, (a + ".attention.layer_norm_rms_epsilon").c_str(), hp.rms_eps);
+    gguf_set_val_u32(g, (a + ".rope.dimension_count").c_str(), hp.n_rot);
+    gguf_set_val_f32(g, (a + ".rope.freq_base").c_str(), hp.rope_base);
+    gguf_set_val_u32(g, (a + ".vocab_size").c_str(), hp.n_vocab);
+    gguf_set_val_str(g, "tokenizer.ggml.model", "llama");
+    std::vector<const char *> token_ptrs;
+    for (auto & t : tokens) token_ptrs.push_back(t.c_str());
+    gguf_set_arr_str(g, "tokenizer.ggml.tokens", token_ptrs.data(), token_ptrs.size());
+    std::vector<float> scores(tokens.size(), 0.0f);
+    gguf_set_arr_data(g, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, scores.data(), scores.size());
+    gguf_set_arr_data(g, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types.data(), types.size());
+    gguf_set_val_u32(g, "tokenizer.ggml.unknown_token_id", 0);
+    gguf_set_val_u32(g, "tokenizer.ggml.bos_token_id", 1);
+    gguf_set_val_u32(g, "tokenizer.ggml.eos_token_id", 2);
+    gguf_set_val_bool(g, "tokenizer.ggml.add_bos_token", true);
+    gguf_set_val_bool(g, "tokenizer.ggml.add_eos_token", false);
+    gguf_set_val_bool(g, "tokenizer.ggml.add_space_prefix", false);
+    gguf_set_val_u64(g, "arbor.init_seed", seed);
+
+    const int n_kv = hp.n_head_kv * hd;
+    struct Spec { std::string name; int64_t ne0, ne1; float std; };  // std < 0: a norm, filled with 1
+    const float base = 0.02f;
+    const float resid = base / std::sqrt(2.0f * hp.n_layer);  // residual projections: GPT-2 scaling
+    std::vector<Spec> specs = {{"token_embd.weight", hp.n_embd, hp.n_vocab, base}};
+    for (int il = 0; il < hp.n_layer; il++) {
+        const std::string p = "blk." + std::to_string(il) + ".";
+        specs.push_back({p + "attn_norm.weight", hp.n_embd, 1, -1});
+        specs.push_back({p + "attn_q.weight", hp.n_embd, hp.n_embd, base});
+        specs.push_back({p + "attn_k.weight", hp.n_embd, n_kv, base});
+        specs.push_back({p + "attn_v.weight", hp.n_embd, n_kv, base});
+        if (hp.arch == "qwen2") {  // QKV bias, zero at init
+            specs.push_back({p + "attn_q.bias", hp.n_embd, 1, 0});
+            specs.push_back({p + "attn_k.bias", n_kv, 1, 0});
+            specs.push_back({p + "attn_v.bias", n_kv, 1, 0});
+        }
+        specs.push_back({p + "attn_output.weight", hp.n_embd, hp.n_embd, resid});
+        specs.push_back({p + "ffn_norm.weight", hp.n_embd, 1, -1});
+        specs.push_back({p + "ffn_gate.weight", hp.n_embd, hp.n_ff, base});
+        specs.push_back({p + "ffn_up.weight", hp.n_embd, hp.n_ff, base});
+        specs.push_back({p + "ffn_down.weight", hp.n_ff, hp.n_embd, resid});
+    }
+    specs.push_back({"output_norm.weight", hp.n_embd, 1, -1});
+    specs.push_back({"output.weight", hp.n_embd, hp.n_vocab, base});
+
+    size_t bytes = 0;
+    for (auto & s : specs) bytes += s.ne0 * s.ne1 * sizeof(float) + ggml_tensor_overhead() + 64;
+    ggml_init_params ip = { bytes, nullptr, false };
+    ggml_context * ctx = ggml_init(ip);
+    Rng rng(seed);
+    for (auto & s : specs) {
+        ggml_tensor * t = s.ne1 == 1 ? ggml_new_tensor_1d(ctx, GGML_TYPE_F32, s.ne0)
+                                     : ggml_new_tensor_2d(ctx, GGML_TYPE_F32, s.ne0, s.ne1);
+        ggml_set_name(t, s.name.c_str());
+        float * d = static_cast<float *>(t->data);
+        for (int64_t i = 0; i < ggml_nelements(t); i++) d[i] = s.std < 0 ? 1.0f : s.std * rng.normal();
+        gguf_add_tensor(g, t);
+    }
+    write_gguf_atomic(g, out_path);
+    gguf_free(g);
+    ggml_free(ctx);
+}
+
+void save_model(const Model & model, const std::string & out_path,
+                const std::vector<std::pair<std::string, std::string>> & extra_str,
+                const std::vector<std::pair<std::string, int64_t>> & extra_int) {
+    gguf_context * g = gguf_init_empty();
+    gguf_set_kv(g, model.source);
+    gguf_set_val_u32(g, "general.file_type", 0);  // all F32 now
+    for (auto & [k, v] : extra_str) gguf_set_val_str(g, k.c_str(), v.c_str());
+    for (auto & [k, v] : extra_int) gguf_set_val_i64(g, k.c_str(), v);
+
+    size_t bytes = 0;
+    const int64_t n = gguf_get_n_tensors(model.source);
+    for (int64_t i = 0; i < n; i++) {
+        const ggml_tensor * t = ggml_get_tensor(model.ctx, gguf_get_tensor_name(model.source, i));
+        if (t) bytes += ggml_nbytes(t) + ggml_tensor_overhead() + 64;
+    }
+    ggml_init_params ip = { bytes + 1024, nullptr, false };
+    ggml_context * host = ggml_init(ip);
+    for (int64_t i = 0; i < n; i++) {
+        const ggml_tensor * t = ggml_get_tensor(model.ctx, gguf_get_tensor_name(model.source, i));
+        if (!t) continue;  // tensors the graph does not use are not carried over
+        ggml_tensor * h = ggml_dup_tensor(host, t);
+        ggml_set_name(h, t->name);
+        ggml_backend_tensor_get(t, h->data, 0, ggml_nbytes(t));
+        gguf_add_tensor(g, h);
+    }
+    write_gguf_atomic(g, out_path);
+    gguf_free(g);
+    ggml_free(host);
+}
+
+ForwardGraph build_forward(ggml_context * ctx, const Model & model, int T, int B, int K) {
+    const HParams & hp = model.hp;
+    const int hd = hp.head_dim();
+    const int nh = hp.n_head;
+    const int nkv = hp.n_head_kv;
+    ForwardGraph fg;
+    fg.in.tokens = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, static_cast<int64_t>(T) * B);
+    fg.in.positions = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, T);
+    fg.in.target_index = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, K);
+    fg.in.target_weight = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, 1, K);
+    for (ggml_tensor * t : {fg.in.tokens, fg.in.positions, fg.in.target_index, fg.in.target_weight}) ggml_set_input(t);
+
+    ggml_tensor * x = ggml_get_rows(ctx, model.tok_embd, fg.in.tokens);  // [d, T*B]
+    for (const Layer & L : model.layers) {
+        ggml_tensor * h = ggml_mul(ctx, ggml_rms_norm(ctx, x, hp.rms_eps), L.attn_norm);
+        ggml_tensor * q = ggml_mul_mat(ctx, L.wq, h);
+        ggml_tensor * k = ggml_mul_mat(ctx, L.wk, h);
+        ggml_tensor * v = ggml_mul_mat(ctx, L.wv, h);
+        if (L.bq) q = ggml_add(ctx, q, L.bq);
+        if (L.bk) k = ggml_add(ctx, k, L.bk);
+        if (L.bv) v = ggml_add(ctx, v, L.bv);
+        q = ggml_reshape_4d(ctx, q, hd, nh, T, B);
+        k = ggml_reshape_4d(ctx, k, hd, nkv, T, B);
+        v = ggml_reshape_4d(ctx, v, hd, nkv, T, B);
+        q = ggml_rope_ext(ctx, q, fg.in.positions, model.rope_freqs, hp.n_rot, hp.rope_mode, hp.n_ctx,
+                          hp.rope_base, 1.0f, 0.0f, 1.0f, 0.0f, 0.0f);
+        k = ggml_rope_ext(ctx, k, fg.in.positions, model.rope_freqs, hp.n_rot, hp.rope_mode, hp.n_ctx,
+                          hp.rope_base, 1.0f, 0.0f, 1.0f, 0.0f, 0.0f);
+        // Heads and batch share dim 2 ([hd, T, heads*B]): mul_mat then broadcasts K/V heads over
+        // query-head groups (GQA) in a form whose backward pass ggml implements.
+        q = ggml_reshape_3d(ctx, ggml_cont(ctx, ggml_permute(ctx, q, 0, 2, 1, 3)), hd, T, nh * B);
+        k = ggml_reshape_3d(ctx, ggml_cont(ctx, ggml_permute(ctx, k, 0, 2, 1, 3)), hd, T, nkv * B);
+        ggml_tensor * vt = ggml_reshape_3d(ctx, ggml_cont(ctx, ggml_permute(ctx, v, 1, 2, 0, 3)), T, hd, nkv * B);
+        ggml_tensor * kq = ggml_mul_mat(ctx, k, q);  // [T_k, T_q, nh*B]
+        kq = ggml_scale(ctx, kq, 1.0f / std::sqrt(static_cast<float>(hd)));
+        kq = ggml_diag_mask_inf(ctx, kq, 0);
+        kq = ggml_soft_max(ctx, kq);
+        ggml_tensor * kqv = ggml_mul_mat(ctx, vt, kq);  // [hd, T_q, nh*B]
+        kqv = ggml_reshape_4d(ctx, kqv, hd, T, nh, B);
+        ggml_tensor * attn = ggml_reshape_2d(ctx, ggml_cont(ctx, ggml_permute(ctx, kqv, 0, 2, 1, 3)), hd * nh,
+                                             static_cast<int64_t>(T) * B);
+        x = ggml_add(ctx, x, ggml_mul_mat(ctx, L.wo, attn));
+
+        h = ggml_mul(ctx, ggml_rms_norm(ctx, x, hp.rms_eps), L.ffn_norm);
+        ggml_tensor * ff = ggml_swiglu_split(ctx, ggml_mul_mat(ctx, L.ffn_gate, h), ggml_mul_mat(ctx, L.ffn_up, h));
+        x = ggml_add(ctx, x, ggml_mul_mat(ctx, L.ffn_down, ff));
+    }
+    x = ggml_mul(ctx, ggml_rms_norm(ctx, x, hp.rms_eps), model.output_norm);
+    fg.logits = ggml_mul_mat(ctx, model.output ? model.output : model.tok_embd, x);  // [V, T*B]
+
+    // Weighted soft cross-entropy: gather log p(token | row) at each target slot. The epsilon keeps
+    // log finite for underflowed probabilities (gradient stays exact for p >> 1e-30).
+    ggml_tensor * logp = ggml_log(ctx, ggml_scale_bias(ctx, ggml_soft_max(ctx, fg.logits), 1.0f, 1e-30f));
+    ggml_tensor * flat = ggml_reshape_2d(ctx, logp, 1, ggml_nelements(logp));
+    ggml_tensor * picked = ggml_get_rows(ctx, flat, fg.in.target_index);  // [1, K]
+    fg.loss = ggml_scale(ctx, ggml_sum(ctx, ggml_mul(ctx, picked, fg.in.target_weight)), -1.0f);
+    ggml_set_output(fg.logits);
+    ggml_set_output(fg.loss);
+    ggml_set_loss(fg.loss);
+    return fg;
+}
+
+} // namespace arbor

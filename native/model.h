@@ -1,0 +1,103 @@
+// A llama-family model held as trainable ggml tensors: load from GGUF, create fresh, save, forward graph.
+#pragma once
+
+#include "common.h"
+
+#include "ggml.h"
+#include "ggml-backend.h"
+#include "gguf.h"
+
+#include <string>
+#include <vector>
+
+namespace arbor {
+
+struct HParams {
+    std::string arch = "llama";   // "llama" or "qwen2" (QKV bias, NEOX rope)
+    int n_vocab = 0;
+    int n_embd = 128;
+    int n_layer = 4;
+    int n_head = 4;
+    int n_head_kv = 4;
+    int n_ff = 384;
+    int n_ctx = 256;
+    int n_rot = 32;               // rotary dimensions per head
+    float rms_eps = 1e-5f;
+    float rope_base = 10000.0f;
+    int rope_mode = GGML_ROPE_TYPE_NORMAL;
+    bool qkv_bias = false;
+
+    int head_dim() const { return n_embd / n_head; }
+};
+
+struct Layer {
+    ggml_tensor * attn_norm = nullptr;
+    ggml_tensor * wq = nullptr;
+    ggml_tensor * wk = nullptr;
+    ggml_tensor * wv = nullptr;
+    ggml_tensor * bq = nullptr;
+    ggml_tensor * bk = nullptr;
+    ggml_tensor * bv = nullptr;
+    ggml_tensor * wo = nullptr;
+    ggml_tensor * ffn_norm = nullptr;
+    ggml_tensor * ffn_gate = nullptr;
+    ggml_tensor * ffn_up = nullptr;
+    ggml_tensor * ffn_down = nullptr;
+};
+
+// Trainable weights live in one backend buffer; the source GGUF is kept for its metadata.
+struct Model {
+    HParams hp;
+    ggml_tensor * tok_embd = nullptr;
+    ggml_tensor * output_norm = nullptr;
+    ggml_tensor * output = nullptr;      // nullptr: tied to tok_embd
+    ggml_tensor * rope_freqs = nullptr;  // optional, not trained
+    std::vector<Layer> layers;
+    std::vector<ggml_tensor *> params;   // every trainable tensor, in GGUF order
+
+    ggml_context * ctx = nullptr;
+    ggml_backend_buffer_t buffer = nullptr;
+    gguf_context * source = nullptr;     // metadata + tensor order of the input file
+    std::string path;
+
+    Model() = default;
+    Model(const Model &) = delete;
+    Model & operator=(const Model &) = delete;
+    ~Model();
+
+    int64_t n_params() const;
+};
+
+// Loads a llama/qwen2 GGUF onto `backend`; F16/BF16 weights are widened to F32.
+// Throws InputError naming the file for unknown architectures and quantized weights.
+void load_model(Model & model, const std::string & path, ggml_backend_t backend);
+
+// Writes a fresh model with a character vocabulary (every distinct UTF-8 character of `chars`).
+void init_model_file(const std::string & out_path, const HParams & hp, const std::string & chars,
+                     uint64_t seed, const std::string & name);
+
+// Saves the current weights (F32) with the source metadata plus `extra` string keys.
+void save_model(const Model & model, const std::string & out_path,
+                const std::vector<std::pair<std::string, std::string>> & extra_str,
+                const std::vector<std::pair<std::string, int64_t>> & extra_int);
+
+struct ForwardInputs {
+    ggml_tensor * tokens = nullptr;      // I32 [T*B]
+    ggml_tensor * positions = nullptr;   // I32 [T]
+    ggml_tensor * target_index = nullptr;  // I32 [K]: flat index row*V + token into the log-probs
+    ggml_tensor * target_weight = nullptr; // F32 [1, K]: already divided by the step's total weight
+};
+
+struct ForwardGraph {
+    ForwardInputs in;
+    ggml_tensor * logits = nullptr;      // [V, T*B]
+    ggml_tensor * loss = nullptr;        // scalar: weighted negative log-likelihood
+};
+
+// Builds inputs and the loss for T positions x B sequences x K target slots in `ctx` (no_alloc).
+ForwardGraph build_forward(ggml_context * ctx, const Model & model, int T, int B, int K);
+
+// Writes a GGUF file atomically (temp file + rename) so a crash never leaves a truncated model.
+void write_gguf_atomic(const gguf_context * gguf, const std::string & path);
+
+} // namespace arbor

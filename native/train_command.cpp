@@ -1,0 +1,218 @@
+// `train`: the optimisation loop — schedule, clipping, progress, validation, checkpoints, output.
+#include "backend.h"
+#include "commands.h"
+#include "trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <sys/resource.h>
+#include <thread>
+
+namespace arbor {
+
+namespace {
+
+volatile std::sig_atomic_t g_stop_requested = 0;
+
+void request_stop(int) { g_stop_requested = 1; }
+
+double peak_rss_mb() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return usage.ru_maxrss / 1024.0;  // Linux reports kilobytes
+}
+
+struct Schedule {
+    double lr;
+    double min_lr_ratio;
+    int64_t warmup;
+    int64_t total;
+
+    // Linear warmup, then cosine from lr down to min_lr_ratio·lr; t is 1-based.
+    double at(int64_t t) const {
+        if (warmup > 0 && t <= warmup) return lr * static_cast<double>(t) / static_cast<double>(warmup);
+        const double span = std::max<int64_t>(1, total - warmup);
+        const double progress = std::min(1.0, static_cast<double>(t - warmup) / span);
+        const double min_lr = lr * min_lr_ratio;
+        return min_lr + 0.5 * (lr - min_lr) * (1.0 + std::cos(M_PI * progress));
+    }
+};
+
+double total_weight(const Dataset & data, const std::vector<uint32_t> & batch) {
+    double w = 0;
+    for (uint32_t i : batch) {
+        for (const Target & t : data.examples[i].targets) w += t.weight;
+    }
+    return w;
+}
+
+double validation_loss(Trainer & trainer, const Dataset & val, int batch) {
+    std::vector<uint32_t> all(val.examples.size());
+    for (size_t i = 0; i < all.size(); i++) all[i] = static_cast<uint32_t>(i);
+    const double w = total_weight(val, all);
+    if (w <= 0) return NAN;
+    double loss = 0;
+    for (size_t start = 0; start < all.size(); start += batch) {
+        std::vector<uint32_t> chunk(all.begin() + start, all.begin() + std::min(all.size(), start + batch));
+        loss += trainer.loss(val, chunk, w);
+    }
+    return loss;
+}
+
+std::string format_double(double x) {
+    char buf[32];
+    snprintf(buf, sizeof(buf), "%.9g", x);
+    return buf;
+}
+
+} // namespace
+
+int cmd_train(const Args & args) {
+    args.expect_only({"model", "data", "val", "out", "objective", "parent", "data-sha256", "steps", "epochs", "batch",
+                      "accum", "lr", "min-lr-ratio", "warmup", "weight-decay", "clip", "beta1", "beta2", "seed",
+                      "threads", "checkpoint", "checkpoint-every", "resume", "eval-every", "log-every", "backend-dir",
+                      "device", "ctx"});
+    const std::string model_path = args.required("model");
+    const std::string data_path = args.required("data");
+    const std::string out_path = args.required("out");
+    const std::string objective = args.str("objective", "sft");
+    if (objective != "sft" && objective != "prm" && objective != "lm") {
+        throw InputError("--objective must be sft, prm or lm, got '" + objective + "'");
+    }
+    const int batch = static_cast<int>(args.integer("batch", 16));
+    const int accum = static_cast<int>(args.integer("accum", 1));
+    if (batch <= 0 || accum <= 0) throw InputError("--batch and --accum must be positive");
+    const int threads = static_cast<int>(args.integer("threads", std::max(1u, std::thread::hardware_concurrency())));
+    if (threads <= 0) throw InputError("--threads must be positive");
+    const uint64_t seed = static_cast<uint64_t>(args.integer("seed", 1));
+    OptimizerConfig opt;
+    opt.beta1 = args.number("beta1", 0.9);
+    opt.beta2 = args.number("beta2", 0.999);
+    opt.weight_decay = args.number("weight-decay", 0.0);
+    const double clip = args.number("clip", 1.0);
+    const std::string checkpoint_path = args.str("checkpoint", out_path + ".ckpt");
+    const int64_t checkpoint_every = args.integer("checkpoint-every", 0);
+    const int64_t eval_every = args.integer("eval-every", 0);
+    const int64_t log_every = std::max<int64_t>(1, args.integer("log-every", 10));
+
+    Backend be = init_backend(args.all("backend-dir"), args.str("device", "auto"), threads);
+    Model model;
+    load_model(model, model_path, be.backend);
+    const int n_ctx = static_cast<int>(args.integer("ctx", model.hp.n_ctx));
+    if (n_ctx <= 0 || n_ctx > model.hp.n_ctx) {
+        throw InputError("--ctx must be between 1 and the model's context (" + std::to_string(model.hp.n_ctx) + ")");
+    }
+    const Dataset train = read_dataset(data_path, model.hp.n_vocab, n_ctx);
+    Dataset val;
+    const bool has_val = args.has("val");
+    if (has_val) val = read_dataset(args.required("val"), model.hp.n_vocab, n_ctx);
+
+    BatchSchedule schedule(train, batch, seed);
+    int64_t total_steps = args.integer("steps", 0);
+    if (total_steps <= 0) {
+        const double epochs = args.number("epochs", 1.0);
+        if (epochs <= 0) throw InputError("--epochs must be positive");
+        total_steps = static_cast<int64_t>(std::ceil(epochs * schedule.batches_per_epoch() / accum));
+    }
+    const Schedule lr{args.number("lr", 1e-3), args.number("min-lr-ratio", 0.1), args.integer("warmup", 0), total_steps};
+
+    // A checkpoint only fits a run that would take the same path through the data.
+    const std::string fingerprint = "data=" + args.str("data-sha256", data_path) + ":" + std::to_string(train.examples.size()) +
+                                    ";steps=" + std::to_string(total_steps) + ";batch=" + std::to_string(batch) +
+                                    ";accum=" + std::to_string(accum) + ";lr=" + format_double(lr.lr) +
+                                    ";seed=" + std::to_string(seed) + ";params=" + std::to_string(model.n_params());
+
+    Trainer trainer(model, be.backend, batch, std::max(train.max_targets, val.max_targets));
+    int64_t step = 0;
+    bool resumed = false;
+    if (args.has("resume")) {
+        if (FILE * f = fopen(checkpoint_path.c_str(), "rb")) {
+            fclose(f);
+            step = trainer.load_checkpoint(checkpoint_path, fingerprint);
+            resumed = true;
+        }
+    }
+    std::signal(SIGTERM, request_stop);
+    std::signal(SIGINT, request_stop);
+
+    JsonLine("start")
+        .str("device", be.device_name).integer("threads", be.threads).integer("params", model.n_params())
+        .integer("examples", static_cast<int64_t>(train.examples.size())).integer("steps", total_steps)
+        .integer("start_step", step).boolean("resumed", resumed).str("objective", objective).emit();
+
+    const auto t0 = std::chrono::steady_clock::now();
+    const int64_t first_step = step;
+    int64_t real_tokens = 0;
+    double window_loss = 0;
+    int64_t window_steps = 0;
+    double last_loss = NAN;
+    while (step < total_steps) {
+        std::vector<std::vector<uint32_t>> micro(accum);
+        double weight = 0;
+        for (int a = 0; a < accum; a++) {
+            micro[a] = schedule.batch(static_cast<uint64_t>(step) * accum + a);
+            weight += total_weight(train, micro[a]);
+        }
+        double step_loss = 0;
+        if (weight > 0) {
+            for (const auto & mb : micro) {
+                step_loss += trainer.accumulate(train, mb, weight);
+                for (uint32_t i : mb) real_tokens += static_cast<int64_t>(train.examples[i].tokens.size());
+            }
+        }
+        step++;
+        const double norm = weight > 0 ? trainer.grad_norm() : 0.0;
+        if (!std::isfinite(step_loss) || !std::isfinite(norm)) {
+            throw std::runtime_error("loss or gradient became non-finite at step " + std::to_string(step) +
+                                     " (try a lower --lr)");
+        }
+        const double scale = clip > 0 && norm > clip ? clip / norm : 1.0;
+        const double lr_t = lr.at(step);
+        if (weight > 0) trainer.update(step, lr_t, scale, opt);
+        window_loss += step_loss;
+        window_steps++;
+        last_loss = step_loss;
+
+        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (step % log_every == 0 || step == total_steps) {
+            const double per_step = elapsed / static_cast<double>(step - first_step);
+            JsonLine("step")
+                .integer("step", step).integer("steps", total_steps).num("loss", window_loss / window_steps)
+                .num("lr", lr_t).num("grad_norm", norm).num("tok_s", real_tokens / std::max(elapsed, 1e-9))
+                .num("eta_s", per_step * static_cast<double>(total_steps - step)).emit();
+            window_loss = 0;
+            window_steps = 0;
+        }
+        if (has_val && eval_every > 0 && step % eval_every == 0 && step < total_steps) {
+            JsonLine("eval").integer("step", step).num("val_loss", validation_loss(trainer, val, batch)).emit();
+        }
+        const bool stop = g_stop_requested != 0;
+        if ((checkpoint_every > 0 && step % checkpoint_every == 0 && step < total_steps) || (stop && step < total_steps)) {
+            trainer.save_checkpoint(checkpoint_path, step, fingerprint);
+            JsonLine("checkpoint").integer("step", step).str("path", checkpoint_path).emit();
+        }
+        if (stop && step < total_steps) {
+            JsonLine("interrupted").integer("step", step).str("checkpoint", checkpoint_path).emit();
+            return EXIT_INTERRUPTED;
+        }
+    }
+
+    const double val_loss = has_val ? validation_loss(trainer, val, batch) : NAN;
+    if (has_val) JsonLine("eval").integer("step", step).num("val_loss", val_loss).emit();
+    save_model(model, out_path,
+               {{"arbor.parent", args.str("parent", model_path)}, {"arbor.objective", objective},
+                {"arbor.data_sha256", args.str("data-sha256", "")}},
+               {{"arbor.steps", total_steps}});
+    std::remove(checkpoint_path.c_str());
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    JsonLine("done")
+        .integer("step", step).str("out", out_path).num("loss", last_loss).num("val_loss", val_loss)
+        .num("tok_s", real_tokens / std::max(elapsed, 1e-9)).num("seconds", elapsed).num("peak_rss_mb", peak_rss_mb())
+        .emit();
+    return EXIT_OK;
+}
+
+} // namespace arbor

@@ -1,0 +1,301 @@
+#include "trainer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace arbor {
+
+namespace {
+
+constexpr size_t GRAPH_SIZE = 32768;
+
+// Sequence lengths are rounded up so a handful of static graphs serve every batch.
+int bucket_length(size_t len, int n_ctx) {
+    const size_t step = len <= 128 ? 16 : 64;
+    const size_t rounded = std::max<size_t>(step, (len + step - 1) / step * step);
+    return static_cast<int>(std::min<size_t>(rounded, static_cast<size_t>(n_ctx)));
+}
+
+ggml_context * new_meta_context(size_t n_tensors, bool with_graph) {
+    ggml_init_params ip = {
+        ggml_tensor_overhead() * n_tensors + (with_graph ? 2 * ggml_graph_overhead_custom(GRAPH_SIZE, true) : 0),
+        nullptr, /*no_alloc =*/ true};
+    return ggml_init(ip);
+}
+
+} // namespace
+
+struct Trainer::StepGraph {
+    ggml_context * ctx = nullptr;
+    ggml_cgraph * forward = nullptr;
+    ggml_cgraph * backward = nullptr;
+    ForwardGraph fg;
+    ggml_tensor * loss_grad = nullptr;
+    ggml_tensor * logit_grad = nullptr;
+    ggml_gallocr_t alloc = nullptr;
+    int T = 0;
+    ~StepGraph() {
+        if (alloc) ggml_gallocr_free(alloc);
+        if (ctx) ggml_free(ctx);
+    }
+};
+
+Trainer::Trainer(Model & model, ggml_backend_t backend, int batch, size_t targets_per_example, bool keep_logit_grads)
+    : model_(model), backend_(backend), batch_(batch),
+      targets_per_batch_(static_cast<int>(std::max<size_t>(1, targets_per_example) * batch)),
+      keep_logit_grads_(keep_logit_grads) {
+    const size_t n = model.params.size();
+    grad_ctx_ = new_meta_context(n, false);
+    state_ctx_ = new_meta_context(2 * n + 3, false);
+    for (ggml_tensor * p : model.params) {
+        ggml_tensor * g = ggml_dup_tensor(grad_ctx_, p);
+        ggml_format_name(g, "grad.%s", p->name);
+        grad_of_[p] = g;
+        ggml_tensor * m = ggml_dup_tensor(state_ctx_, p);
+        ggml_format_name(m, "adam_m.%s", p->name);
+        m_of_[p] = m;
+        ggml_tensor * v = ggml_dup_tensor(state_ctx_, p);
+        ggml_format_name(v, "adam_v.%s", p->name);
+        v_of_[p] = v;
+    }
+    adamw_decay_ = ggml_new_tensor_1d(state_ctx_, GGML_TYPE_F32, 7);
+    adamw_no_decay_ = ggml_new_tensor_1d(state_ctx_, GGML_TYPE_F32, 7);
+    grad_scale_ = ggml_new_tensor_1d(state_ctx_, GGML_TYPE_F32, 1);
+    grad_buffer_ = ggml_backend_alloc_ctx_tensors(grad_ctx_, backend);
+    state_buffer_ = ggml_backend_alloc_ctx_tensors(state_ctx_, backend);
+    if (!grad_buffer_ || !state_buffer_) throw std::runtime_error("cannot allocate optimizer state");
+    ggml_backend_buffer_clear(grad_buffer_, 0);
+    ggml_backend_buffer_clear(state_buffer_, 0);
+    build_optimizer_graphs();
+}
+
+Trainer::~Trainer() {
+    graphs_.clear();
+    if (opt_alloc_) ggml_gallocr_free(opt_alloc_);
+    if (norm_alloc_) ggml_gallocr_free(norm_alloc_);
+    if (opt_ctx_) ggml_free(opt_ctx_);
+    if (grad_buffer_) ggml_backend_buffer_free(grad_buffer_);
+    if (state_buffer_) ggml_backend_buffer_free(state_buffer_);
+    if (grad_ctx_) ggml_free(grad_ctx_);
+    if (state_ctx_) ggml_free(state_ctx_);
+}
+
+void Trainer::build_optimizer_graphs() {
+    opt_ctx_ = new_meta_context(8 * model_.params.size() + 16, true);
+    norm_graph_ = ggml_new_graph_custom(opt_ctx_, GRAPH_SIZE, false);
+    update_graph_ = ggml_new_graph_custom(opt_ctx_, GRAPH_SIZE, false);
+    for (ggml_tensor * p : model_.params) {
+        ggml_tensor * g = grad_of_[p];
+        ggml_tensor * sq = ggml_sum(opt_ctx_, ggml_sqr(opt_ctx_, g));
+        norm_sq_ = norm_sq_ ? ggml_add(opt_ctx_, norm_sq_, sq) : sq;
+        ggml_tensor * scaled = ggml_mul_inplace(opt_ctx_, g, grad_scale_);
+        ggml_tensor * params = ggml_n_dims(p) >= 2 ? adamw_decay_ : adamw_no_decay_;
+        ggml_build_forward_expand(update_graph_, ggml_opt_step_adamw(opt_ctx_, p, scaled, m_of_[p], v_of_[p], params));
+    }
+    ggml_set_output(norm_sq_);
+    ggml_build_forward_expand(norm_graph_, norm_sq_);
+    ggml_backend_buffer_type_t buft = ggml_backend_get_default_buffer_type(backend_);
+    norm_alloc_ = ggml_gallocr_new(buft);
+    opt_alloc_ = ggml_gallocr_new(buft);
+    if (!ggml_gallocr_alloc_graph(norm_alloc_, norm_graph_) || !ggml_gallocr_alloc_graph(opt_alloc_, update_graph_)) {
+        throw std::runtime_error("cannot allocate the optimizer graphs");
+    }
+}
+
+Trainer::StepGraph & Trainer::graph_for(int T) {
+    auto it = graphs_.find(T);
+    if (it != graphs_.end()) return *it->second;
+    auto g = std::make_unique<StepGraph>();
+    g->T = T;
+    g->ctx = new_meta_context(GRAPH_SIZE * 2, true);
+    g->fg = build_forward(g->ctx, model_, T, batch_, targets_per_batch_);
+    g->forward = ggml_new_graph_custom(g->ctx, GRAPH_SIZE, true);
+    ggml_build_forward_expand(g->forward, g->fg.loss);
+    g->backward = ggml_graph_dup(g->ctx, g->forward, true);
+    // Parameters accumulate into our own buffers, so micro-batches add up and we zero them ourselves
+    // (ggml_graph_reset would also zero AdamW moments if they lived in this graph).
+    std::vector<ggml_tensor *> accs(ggml_graph_n_nodes(g->forward), nullptr);
+    for (int i = 0; i < ggml_graph_n_nodes(g->forward); i++) {
+        auto found = grad_of_.find(ggml_graph_node(g->forward, i));
+        if (found != grad_of_.end()) accs[i] = found->second;
+    }
+    ggml_build_backward_expand(g->ctx, g->backward, accs.data());
+    g->loss_grad = ggml_graph_get_grad(g->backward, g->fg.loss);
+    if (keep_logit_grads_) {
+        g->logit_grad = ggml_graph_get_grad(g->backward, g->fg.logits);
+        ggml_set_output(g->logit_grad);
+    }
+    g->alloc = ggml_gallocr_new(ggml_backend_get_default_buffer_type(backend_));
+    if (!ggml_gallocr_alloc_graph(g->alloc, g->backward)) throw std::runtime_error("cannot allocate the training graph");
+    // Every op must run on the chosen device: a silent CPU fallback is not available with one backend.
+    for (int i = 0; i < ggml_graph_n_nodes(g->backward); i++) {
+        ggml_tensor * node = ggml_graph_node(g->backward, i);
+        if (!ggml_backend_supports_op(backend_, node)) {
+            throw std::runtime_error(std::string("the backend does not support ") + ggml_op_desc(node) +
+                                     " needed for training; use --device cpu");
+        }
+    }
+    auto & ref = *g;
+    graphs_[T] = std::move(g);
+    return ref;
+}
+
+void Trainer::fill_inputs(StepGraph & g, const Dataset & data, const std::vector<uint32_t> & batch, double weight_total) {
+    const int T = g.T;
+    const int64_t V = model_.hp.n_vocab;
+    std::vector<int32_t> tokens(static_cast<size_t>(T) * batch_, 0);
+    std::vector<int32_t> positions(T);
+    std::vector<int32_t> index(targets_per_batch_, 0);
+    std::vector<float> weight(targets_per_batch_, 0.0f);
+    for (int t = 0; t < T; t++) positions[t] = t;
+    size_t k = 0;
+    for (size_t b = 0; b < batch.size(); b++) {
+        const Example & ex = data.examples[batch[b]];
+        std::copy(ex.tokens.begin(), ex.tokens.end(), tokens.begin() + b * T);
+        for (const Target & tg : ex.targets) {
+            index[k] = static_cast<int32_t>((static_cast<int64_t>(b) * T + tg.pos) * V + tg.token);
+            weight[k] = static_cast<float>(tg.weight / weight_total);
+            k++;
+        }
+    }
+    ggml_backend_tensor_set(g.fg.in.tokens, tokens.data(), 0, tokens.size() * sizeof(int32_t));
+    ggml_backend_tensor_set(g.fg.in.positions, positions.data(), 0, positions.size() * sizeof(int32_t));
+    ggml_backend_tensor_set(g.fg.in.target_index, index.data(), 0, index.size() * sizeof(int32_t));
+    ggml_backend_tensor_set(g.fg.in.target_weight, weight.data(), 0, weight.size() * sizeof(float));
+    const float one = 1.0f;
+    ggml_backend_tensor_set(g.loss_grad, &one, 0, sizeof(float));
+}
+
+double Trainer::accumulate(const Dataset & data, const std::vector<uint32_t> & batch, double weight_total) {
+    size_t longest = 0;
+    for (uint32_t i : batch) longest = std::max(longest, data.examples[i].tokens.size());
+    StepGraph & g = graph_for(bucket_length(longest, model_.hp.n_ctx));
+    fill_inputs(g, data, batch, weight_total);
+    if (ggml_backend_graph_compute(backend_, g.backward) != GGML_STATUS_SUCCESS) throw std::runtime_error("backward pass failed");
+    last_T_ = g.T;
+    last_graph_ = &g;
+    float loss = 0;
+    ggml_backend_tensor_get(g.fg.loss, &loss, 0, sizeof(float));
+    return loss;
+}
+
+double Trainer::loss(const Dataset & data, const std::vector<uint32_t> & batch, double weight_total) {
+    size_t longest = 0;
+    for (uint32_t i : batch) longest = std::max(longest, data.examples[i].tokens.size());
+    StepGraph & g = graph_for(bucket_length(longest, model_.hp.n_ctx));
+    fill_inputs(g, data, batch, weight_total);
+    if (ggml_backend_graph_compute(backend_, g.forward) != GGML_STATUS_SUCCESS) throw std::runtime_error("forward pass failed");
+    last_T_ = g.T;
+    last_graph_ = &g;
+    float loss = 0;
+    ggml_backend_tensor_get(g.fg.loss, &loss, 0, sizeof(float));
+    return loss;
+}
+
+double Trainer::grad_norm() {
+    if (ggml_backend_graph_compute(backend_, norm_graph_) != GGML_STATUS_SUCCESS) throw std::runtime_error("norm graph failed");
+    float sq = 0;
+    ggml_backend_tensor_get(norm_sq_, &sq, 0, sizeof(float));
+    return std::sqrt(static_cast<double>(sq));
+}
+
+void Trainer::update(int64_t t, double lr, double grad_scale, const OptimizerConfig & opt) {
+    const float beta1h = static_cast<float>(1.0 / (1.0 - std::pow(opt.beta1, static_cast<double>(t))));
+    const float beta2h = static_cast<float>(1.0 / (1.0 - std::pow(opt.beta2, static_cast<double>(t))));
+    float decay[7] = {static_cast<float>(lr), static_cast<float>(opt.beta1), static_cast<float>(opt.beta2),
+                      static_cast<float>(opt.eps), static_cast<float>(opt.weight_decay), beta1h, beta2h};
+    float no_decay[7];
+    std::memcpy(no_decay, decay, sizeof(decay));
+    no_decay[4] = 0.0f;
+    const float scale = static_cast<float>(grad_scale);
+    ggml_backend_tensor_set(adamw_decay_, decay, 0, sizeof(decay));
+    ggml_backend_tensor_set(adamw_no_decay_, no_decay, 0, sizeof(no_decay));
+    ggml_backend_tensor_set(grad_scale_, &scale, 0, sizeof(float));
+    if (ggml_backend_graph_compute(backend_, update_graph_) != GGML_STATUS_SUCCESS) throw std::runtime_error("optimizer step failed");
+    zero_grads();
+}
+
+void Trainer::zero_grads() {
+    ggml_backend_buffer_clear(grad_buffer_, 0);
+}
+
+std::vector<float> Trainer::gradient(const ggml_tensor * param) const {
+    const ggml_tensor * g = grad_of_.at(param);
+    std::vector<float> out(ggml_nelements(g));
+    ggml_backend_tensor_get(g, out.data(), 0, ggml_nbytes(g));
+    return out;
+}
+
+std::vector<float> Trainer::last_logits() const {
+    const ggml_tensor * t = last_graph_->fg.logits;
+    std::vector<float> out(ggml_nelements(t));
+    ggml_backend_tensor_get(t, out.data(), 0, ggml_nbytes(t));
+    return out;
+}
+
+std::vector<float> Trainer::last_logit_grads() const {
+    const ggml_tensor * t = last_graph_->logit_grad;
+    if (!t) throw std::runtime_error("logit gradients were not kept");
+    std::vector<float> out(ggml_nelements(t));
+    ggml_backend_tensor_get(t, out.data(), 0, ggml_nbytes(t));
+    return out;
+}
+
+void Trainer::save_checkpoint(const std::string & path, int64_t step, const std::string & fingerprint) const {
+    gguf_context * g = gguf_init_empty();
+    gguf_set_val_i64(g, "arbor.checkpoint.step", step);
+    gguf_set_val_str(g, "arbor.checkpoint.fingerprint", fingerprint.c_str());
+    size_t bytes = 0;
+    for (ggml_tensor * p : model_.params) bytes += 3 * (ggml_nbytes(p) + ggml_tensor_overhead() + 64);
+    ggml_init_params ip = {bytes + 1024, nullptr, false};
+    ggml_context * host = ggml_init(ip);
+    for (ggml_tensor * p : model_.params) {
+        for (const ggml_tensor * t : {p, m_of_.at(p), v_of_.at(p)}) {
+            ggml_tensor * h = ggml_dup_tensor(host, t);
+            ggml_set_name(h, t->name);
+            ggml_backend_tensor_get(t, h->data, 0, ggml_nbytes(t));
+            gguf_add_tensor(g, h);
+        }
+    }
+    write_gguf_atomic(g, path);
+    gguf_free(g);
+    ggml_free(host);
+}
+
+int64_t Trainer::load_checkpoint(const std::string & path, const std::string & fingerprint) {
+    ggml_context * host = nullptr;
+    gguf_init_params gp = {false, &host};
+    gguf_context * g = gguf_init_from_file(path.c_str(), gp);
+    if (!g) throw InputError(path + ": cannot read checkpoint (nothing to resume from)");
+    const int64_t fp_id = gguf_find_key(g, "arbor.checkpoint.fingerprint");
+    const int64_t step_id = gguf_find_key(g, "arbor.checkpoint.step");
+    if (fp_id < 0 || step_id < 0) {
+        gguf_free(g);
+        ggml_free(host);
+        throw InputError(path + ": not an arbor checkpoint");
+    }
+    if (fingerprint != gguf_get_val_str(g, fp_id)) {
+        const std::string had = gguf_get_val_str(g, fp_id);
+        gguf_free(g);
+        ggml_free(host);
+        throw InputError(path + ": checkpoint was written by a run with other settings (" + had + "); now: " + fingerprint);
+    }
+    const int64_t step = gguf_get_val_i64(g, step_id);
+    for (ggml_tensor * p : model_.params) {
+        for (ggml_tensor * t : {p, m_of_.at(p), v_of_.at(p)}) {
+            ggml_tensor * h = ggml_get_tensor(host, t->name);
+            if (!h || ggml_nbytes(h) != ggml_nbytes(t)) {
+                gguf_free(g);
+                ggml_free(host);
+                throw InputError(path + ": checkpoint has no matching tensor " + std::string(t->name));
+            }
+            ggml_backend_tensor_set(t, h->data, 0, ggml_nbytes(t));
+        }
+    }
+    gguf_free(g);
+    ggml_free(host);
+    return step;
+}
+
+} // namespace arbor

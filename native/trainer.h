@@ -1,0 +1,87 @@
+// Gradient computation, AdamW updates and checkpoints for a Model: the engine behind `train`.
+#pragma once
+
+#include "data.h"
+#include "model.h"
+
+#include "ggml-alloc.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace arbor {
+
+struct OptimizerConfig {
+    double beta1 = 0.9;
+    double beta2 = 0.999;
+    double eps = 1e-8;
+    double weight_decay = 0.0;  // matrices only; norms and biases are not decayed
+};
+
+class Trainer {
+public:
+    // batch: sequences per micro-batch; targets_per_example: the most targets any example has.
+    Trainer(Model & model, ggml_backend_t backend, int batch, size_t targets_per_example, bool keep_logit_grads = false);
+    ~Trainer();
+    Trainer(const Trainer &) = delete;
+    Trainer & operator=(const Trainer &) = delete;
+
+    // Adds the gradient of this micro-batch to the accumulators; weights are divided by weight_total
+    // (the total target weight of the whole optimizer step). Returns the batch's share of the loss.
+    double accumulate(const Dataset & data, const std::vector<uint32_t> & batch, double weight_total);
+    // Loss only, no gradient (validation, finite differences).
+    double loss(const Dataset & data, const std::vector<uint32_t> & batch, double weight_total);
+
+    double grad_norm();
+    // One AdamW step (t is 1-based) with gradients scaled by grad_scale, then zeroes the accumulators.
+    void update(int64_t t, double lr, double grad_scale, const OptimizerConfig & opt);
+    void zero_grads();
+
+    // Reads back the accumulated gradient of a parameter / the logits of the last batch (diagnostics).
+    std::vector<float> gradient(const ggml_tensor * param) const;
+    std::vector<float> last_logits() const;
+    std::vector<float> last_logit_grads() const;
+    int last_positions() const { return last_T_; }
+
+    void save_checkpoint(const std::string & path, int64_t step, const std::string & fingerprint) const;
+    // Returns the step the checkpoint was written at; throws InputError if it does not fit this run.
+    int64_t load_checkpoint(const std::string & path, const std::string & fingerprint);
+
+private:
+    struct StepGraph;
+    StepGraph & graph_for(int T);
+    void fill_inputs(StepGraph & g, const Dataset & data, const std::vector<uint32_t> & batch, double weight_total);
+    void build_optimizer_graphs();
+
+    Model & model_;
+    ggml_backend_t backend_;
+    int batch_;
+    int targets_per_batch_;
+    bool keep_logit_grads_;
+    std::map<int, std::unique_ptr<StepGraph>> graphs_;
+    int last_T_ = 0;
+    StepGraph * last_graph_ = nullptr;
+
+    // Per-parameter gradient accumulators and AdamW moments, in their own buffers.
+    ggml_context * grad_ctx_ = nullptr;
+    ggml_backend_buffer_t grad_buffer_ = nullptr;
+    ggml_context * state_ctx_ = nullptr;
+    ggml_backend_buffer_t state_buffer_ = nullptr;
+    std::map<const ggml_tensor *, ggml_tensor *> grad_of_;
+    std::map<const ggml_tensor *, ggml_tensor *> m_of_;
+    std::map<const ggml_tensor *, ggml_tensor *> v_of_;
+    ggml_tensor * adamw_decay_ = nullptr;     // [7] AdamW parameters for decayed tensors
+    ggml_tensor * adamw_no_decay_ = nullptr;  // [7] the same with weight decay 0
+    ggml_tensor * grad_scale_ = nullptr;      // [1] clipping factor
+
+    ggml_context * opt_ctx_ = nullptr;
+    ggml_cgraph * norm_graph_ = nullptr;
+    ggml_tensor * norm_sq_ = nullptr;
+    ggml_cgraph * update_graph_ = nullptr;
+    ggml_gallocr_t opt_alloc_ = nullptr;
+    ggml_gallocr_t norm_alloc_ = nullptr;
+};
+
+} // namespace arbor

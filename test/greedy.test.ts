@@ -1,0 +1,87 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { unloadModel } from '../engine/llama.ts';
+import { evaluateGreedy } from '../evaluate/greedy.ts';
+import { ARITHMETIC_ALPHABET, extractAnswer, generateProblems } from '../tasks/arithmetic.ts';
+
+const TRAINER = fileURLToPath(new URL('../native/build/arbor-trainer', import.meta.url));
+const skip = existsSync(TRAINER) ? false : `trainer binary missing (${TRAINER}): run npm run build:native`;
+if (skip) console.log(`# skipping greedy evaluation tests: ${skip}`);
+
+describe('evaluateGreedy on a tiny untrained model', { skip }, () => {
+  let directory = '';
+  let modelPath = '';
+
+  before(async () => {
+    directory = await mkdtemp(join(tmpdir(), 'arbor-greedy-'));
+    const alphabetPath = join(directory, 'alphabet.txt');
+    modelPath = join(directory, 'untrained.gguf');
+    await writeFile(alphabetPath, ARITHMETIC_ALPHABET);
+    await promisify(execFile)(TRAINER, [
+      'init', '--vocab-chars', alphabetPath, '--out', modelPath,
+      '--seed', '1', '--dim', '64', '--layers', '2', '--heads', '4', '--ctx', '256',
+    ]);
+  });
+
+  after(async () => {
+    await unloadModel(modelPath);
+    await rm(directory, { recursive: true, force: true });
+  });
+
+  test('returns one sample per problem, in order, with per-operator counts and bounded completions', async () => {
+    const problems = [
+      ...generateProblems({ seed: 1, operators: 1, count: 3, split: 'test' }),
+      ...generateProblems({ seed: 1, operators: 2, count: 5, split: 'test' }),
+      ...generateProblems({ seed: 1, operators: 4, count: 4, split: 'test' }),
+    ];
+    const maxTokens = 16;
+    const progress: number[] = [];
+    const result = await evaluateGreedy({
+      modelPath,
+      problems,
+      maxTokens,
+      sequences: 4,
+      onProgress: (done, total) => {
+        assert.equal(total, problems.length);
+        progress.push(done);
+      },
+    });
+
+    assert.deepEqual(
+      result.samples.map((sample) => sample.question),
+      problems.map((problem) => problem.question),
+    );
+    assert.deepEqual(progress, problems.map((_, index) => index + 1));
+    assert.deepEqual(Object.keys(result.byOperators).map(Number).sort(), [1, 2, 4]);
+    assert.equal(result.byOperators[1]?.total, 3);
+    assert.equal(result.byOperators[2]?.total, 5);
+    assert.equal(result.byOperators[4]?.total, 4);
+
+    let correct = 0;
+    for (const [index, sample] of result.samples.entries()) {
+      assert.ok(sample.generatedTokens >= 1 && sample.generatedTokens <= maxTokens, `${sample.generatedTokens} tokens generated`);
+      assert.equal(sample.answer, extractAnswer(sample.completion));
+      assert.equal(sample.correct, sample.answer === problems[index]?.answer);
+      const answerLine = /(?:^|\n)A:[^\n]*\n/.exec(sample.completion);
+      if (answerLine) assert.equal(answerLine.index + answerLine[0].length, sample.completion.length, 'text after the answer line');
+      if (sample.correct) correct += 1;
+    }
+    assert.equal(result.accuracy, correct / problems.length);
+    for (const tally of Object.values(result.byOperators)) {
+      assert.ok(tally.correct <= tally.total);
+      assert.equal(tally.accuracy, tally.correct / tally.total);
+    }
+  });
+
+  test('refuses a generation budget that does not fit the model context', async () => {
+    const problems = generateProblems({ seed: 2, operators: 3, count: 2, split: 'test' });
+    await assert.rejects(evaluateGreedy({ modelPath, problems, maxTokens: 1_000 }), /exceed the model's context of 256/);
+  });
+});

@@ -1,0 +1,214 @@
+// The native trainer's core promises: exact gradients (every weight, masked prompts, soft PRM
+// targets), real learning of a pattern that needs attention, exact resume, exact tokenizer round trip,
+// and clear errors for inputs it cannot train.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { z } from 'zod';
+import { getLlama } from 'node-llama-cpp';
+import { ARITHMETIC_ALPHABET } from '../tasks/arithmetic.ts';
+import { createRng } from '../tasks/random.ts';
+import { initModel, prepareTrainingData, runTrainer, TrainerError, TrainerInterruptedError, trainerBinaryPath } from '../train/trainer.ts';
+import { writeGgufFile } from './gguf-fixture.ts';
+
+const run = promisify(execFile);
+
+const tensorCheckSchema = z.object({ name: z.string(), max_rel_err: z.number(), max_abs_err: z.number(), grad_abs_max: z.number() });
+const gradcheckSchema = z.object({
+  event: z.literal('gradcheck'),
+  arch: z.string(),
+  max_rel_err: z.number(),
+  masked_logit_grad_max: z.number(),
+  target_logit_grad_min_row_max: z.number(),
+  prm_grad_good: z.number().optional(),
+  prm_expected_grad_good: z.number().optional(),
+  tensors: z.array(tensorCheckSchema),
+});
+
+async function gradcheck(...args: string[]): Promise<z.infer<typeof gradcheckSchema>> {
+  const { stdout } = await run(trainerBinaryPath(), ['gradcheck', '--threads', '1', ...args]);
+  return gradcheckSchema.parse(JSON.parse(stdout));
+}
+
+async function diffModels(a: string, b: string): Promise<number> {
+  const { stdout } = await run(trainerBinaryPath(), ['diff', a, b]);
+  return z.object({ max_abs_diff: z.number() }).parse(JSON.parse(stdout)).max_abs_diff;
+}
+
+function assertGradientsMatch(result: z.infer<typeof gradcheckSchema>): void {
+  for (const t of result.tensors) {
+    assert.ok(t.max_rel_err < 0.05, `${t.name}: relative error ${t.max_rel_err} against finite differences`);
+    // float32 finite differences: absolute noise grows with the gradient's scale
+    assert.ok(t.max_abs_err < 5e-3 * Math.max(t.grad_abs_max, 0.1), `${t.name}: absolute error ${t.max_abs_err} against finite differences`);
+    assert.ok(t.grad_abs_max > 1e-3, `${t.name} receives no gradient`);
+  }
+}
+
+describe('gradients against finite differences (after one optimizer step)', () => {
+  test('sft on llama with grouped KV heads: every weight, embeddings and K/V included', async () => {
+    const result = await gradcheck('--objective', 'sft', '--kv-heads', '2');
+    assertGradientsMatch(result);
+    const names = result.tensors.map((t) => t.name);
+    for (const name of ['token_embd.weight', 'blk.0.attn_k.weight', 'blk.0.attn_v.weight', 'blk.1.attn_k.weight', 'output.weight']) {
+      assert.ok(names.includes(name), `${name} is checked`);
+    }
+  });
+
+  test('sft: masked prompt positions get exactly zero gradient, target positions do not', async () => {
+    const result = await gradcheck('--objective', 'sft');
+    assert.equal(result.masked_logit_grad_max, 0);
+    assert.ok(result.target_logit_grad_min_row_max > 1e-4);
+  });
+
+  test('prm soft target v=0.3: d loss / d logit(good) = s·p(good) − 0.3·s', async () => {
+    const result = await gradcheck('--objective', 'prm');
+    assertGradientsMatch(result);
+    assert.ok(result.prm_grad_good !== undefined && result.prm_expected_grad_good !== undefined);
+    assert.ok(Math.abs(result.prm_grad_good - result.prm_expected_grad_good) < 1e-6);
+    assert.notEqual(result.prm_grad_good, 0);
+  });
+
+  test('lm, and qwen2 (QKV bias, NEOX rope) with one KV head', async () => {
+    assertGradientsMatch(await gradcheck('--objective', 'lm'));
+    const qwen = await gradcheck('--arch', 'qwen2', '--kv-heads', '1');
+    assert.equal(qwen.arch, 'qwen2');
+    assertGradientsMatch(qwen);
+    assert.ok(qwen.tensors.some((t) => t.name === 'blk.0.attn_q.bias'));
+  });
+});
+
+describe('training runs', () => {
+  let dir: string;
+  let model: string;
+  let copyTrain: string;
+  let copyVal: string;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'arbor-native-'));
+    const vocab = join(dir, 'vocab.txt');
+    await writeFile(vocab, 'abcdefgh|');
+    model = join(dir, 'copy0.gguf');
+    await initModel({ vocabChars: vocab, out: model, dim: 48, layers: 2, heads: 4, ffn: 128, ctx: 256, seed: 3 });
+    // Copy task: the answer is the string before '|', so only attention can predict it.
+    const rng = createRng(7);
+    const rows = (n: number): string =>
+      Array.from({ length: n }, () => {
+        const s = Array.from({ length: rng.int(3, 6) }, () => rng.pick([...'abcdefgh'])).join('');
+        return JSON.stringify({ prompt: `${s}|`, completion: s });
+      }).join('\n');
+    await writeFile(join(dir, 'copy.jsonl'), rows(3000));
+    await writeFile(join(dir, 'copy-val.jsonl'), rows(200));
+    const prepared = await prepareTrainingData({
+      model,
+      objective: 'sft',
+      data: join(dir, 'copy.jsonl'),
+      val: join(dir, 'copy-val.jsonl'),
+      outDir: join(dir, 'copy'),
+    });
+    copyTrain = prepared.train.path;
+    copyVal = prepared.val?.path ?? assert.fail('validation set expected');
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('a from-scratch model learns to copy (needs attention) to near-zero held-out loss', async () => {
+    const done = await runTrainer({
+      model,
+      data: copyTrain,
+      val: copyVal,
+      out: join(dir, 'copy1.gguf'),
+      objective: 'sft',
+      steps: 400,
+      batch: 32,
+      lr: 3e-3,
+      warmup: 20,
+      threads: 2,
+    });
+    // Guessing without attention costs ln(8) ≈ 2.08 per copied character.
+    assert.ok(done.val_loss !== null && done.val_loss < 0.1, `held-out loss ${done.val_loss}`);
+  });
+
+  test('SIGTERM writes a checkpoint; --resume ends with the weights of an uninterrupted run', async () => {
+    const options = { model, data: copyTrain, objective: 'sft', steps: 40, batch: 16, accum: 2, lr: 3e-3, warmup: 5, threads: 2, logEvery: 1 } as const;
+    const full = join(dir, 'full.gguf');
+    await runTrainer({ ...options, out: full });
+
+    const resumed = join(dir, 'resumed.gguf');
+    const abort = new AbortController();
+    await assert.rejects(
+      runTrainer({ ...options, out: resumed }, { signal: abort.signal, onProgress: (e) => e.event === 'step' && e.step === 7 && abort.abort() }),
+      TrainerInterruptedError,
+    );
+    let startStep = -1;
+    await runTrainer({ ...options, out: resumed, resume: true }, { onProgress: (e) => { if (e.event === 'start') startStep = e.start_step; } });
+    assert.ok(startStep >= 7 && startStep < 40, `resumed from step ${startStep}`);
+    assert.equal(await diffModels(full, resumed), 0);
+    assert.ok((await diffModels(model, full)) > 0, 'training changed the weights');
+  });
+});
+
+describe('model files', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'arbor-gguf-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('init writes a GGUF that node-llama-cpp loads and tokenizes exactly, one token per character', async () => {
+    const vocab = join(dir, 'vocab.txt');
+    await writeFile(vocab, ARITHMETIC_ALPHABET);
+    const path = join(dir, 'micro.gguf');
+    await initModel({ vocabChars: vocab, out: path, dim: 32, layers: 1, heads: 2, ctx: 256 });
+    const llama = await getLlama({ gpu: false, maxThreads: 1 });
+    const model = await llama.loadModel({ modelPath: path });
+    try {
+      for (const text of ['Q: 7+5*3-4\n', '7+15-4\n22-4\n18\nA: 18\n', '  (12)*-3\n\n', 'A: -5']) {
+        const tokens = model.tokenize(text);
+        assert.equal(tokens.length, [...text].length, `one token per character in ${JSON.stringify(text)}`);
+        assert.equal(model.detokenize(tokens), text);
+      }
+    } finally {
+      await model.dispose();
+    }
+  });
+
+  test('unknown architecture, quantized weights, missing file: exit code 2 and the input named', async () => {
+    const mamba = join(dir, 'mamba.gguf');
+    await writeGgufFile(mamba, { 'general.architecture': 'mamba' }, []);
+    const quantized = join(dir, 'q8.gguf');
+    await writeGgufFile(
+      quantized,
+      {
+        'general.architecture': 'llama',
+        'llama.embedding_length': 32,
+        'llama.block_count': 1,
+        'llama.feed_forward_length': 64,
+        'llama.attention.head_count': 2,
+        'llama.context_length': 64,
+      },
+      [{ name: 'token_embd.weight', type: 'q8_0', dims: [32, 8] }],
+    );
+    const data = join(dir, 'none.arbtok');
+    await writeFile(data, '');
+    const cases: [string, RegExp][] = [
+      [mamba, /mamba\.gguf: unknown architecture 'mamba'/],
+      [quantized, /q8\.gguf: tensor token_embd\.weight is quantized \(q8_0\)/],
+      [join(dir, 'missing.gguf'), /missing\.gguf: not a readable GGUF file/],
+    ];
+    for (const [modelPath, message] of cases) {
+      await assert.rejects(runTrainer({ model: modelPath, data, out: join(dir, 'out.gguf'), objective: 'sft', threads: 1 }), (error: unknown) => {
+        assert.ok(error instanceof TrainerError);
+        assert.equal(error.exitCode, 2);
+        assert.match(error.message, message);
+        return true;
+      });
+    }
+  });
+});

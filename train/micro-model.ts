@@ -1,0 +1,112 @@
+/**
+ * The micro model: Arbor's embedded default policy, a tiny llama with a character vocabulary,
+ * built from scratch by the native trainer on the arithmetic task's *easy* problems (1–2 operators).
+ * It must solve those reliably and stay weak on longer problems, which is the room the
+ * self-improvement loop has to show progress. One recipe + seed reproduces it.
+ */
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { ARITHMETIC_ALPHABET, formatPrompt, formatSolution, generateProblems } from '../tasks/arithmetic.ts';
+import { initModel, prepareTrainingData, runTrainer, type TrainerEvent } from './trainer.ts';
+
+const positiveInt = z.number().int().positive();
+
+export const microRecipeSchema = z.strictObject({
+  seed: z.number().int().nonnegative(),
+  model: z.strictObject({ dim: positiveInt, layers: positiveInt, heads: positiveInt, ffn: positiveInt, ctx: positiveInt }),
+  /** Training problems per number of operators (train split only). */
+  problems: z.record(z.string().regex(/^\d+$/), positiveInt),
+  train: z.strictObject({
+    steps: positiveInt,
+    batch: positiveInt,
+    lr: z.number().positive(),
+    warmup: z.number().int().nonnegative(),
+    minLrRatio: z.number().min(0).max(1),
+    weightDecay: z.number().nonnegative(),
+  }),
+});
+export type MicroRecipe = z.infer<typeof microRecipeSchema>;
+
+/** The recipe of the committed model (models/micro/): change it and rebuild, never edit the model. */
+export const MICRO_RECIPE: MicroRecipe = {
+  seed: 1,
+  model: { dim: 128, layers: 4, heads: 4, ffn: 384, ctx: 256 },
+  problems: { '1': 213, '2': 5900 },
+  train: { steps: 2000, batch: 64, lr: 2e-3, warmup: 100, minLrRatio: 0.1, weightDecay: 0.01 },
+};
+
+export interface MicroBuildResult {
+  modelPath: string;
+  minutes: number;
+  trainLoss: number;
+  valLoss: number | null;
+  trainerTokensPerSecond: number;
+}
+
+/** Writes the training set: prompt `Q: <expression>\n`, completion = the step-by-step solution. */
+async function writeTrainingJsonl(recipe: MicroRecipe, path: string): Promise<void> {
+  const rows = Object.entries(recipe.problems).flatMap(([operators, count]) =>
+    generateProblems({ seed: recipe.seed, operators: Number(operators), count, split: 'train' }).map((problem) =>
+      JSON.stringify({ prompt: formatPrompt(problem.question), completion: formatSolution(problem.question) }),
+    ),
+  );
+  await writeFile(path, rows.join('\n') + '\n');
+}
+
+/** Builds the micro model from nothing into `out`; work files go to `workDir`. */
+export async function buildMicroModel(options: {
+  recipe?: MicroRecipe;
+  workDir: string;
+  out: string;
+  threads: number;
+  onProgress?: (event: TrainerEvent) => void;
+  signal?: AbortSignal;
+}): Promise<MicroBuildResult> {
+  const recipe = microRecipeSchema.parse(options.recipe ?? MICRO_RECIPE);
+  const started = performance.now();
+  await mkdir(options.workDir, { recursive: true });
+  const vocab = join(options.workDir, 'vocab.txt');
+  await writeFile(vocab, ARITHMETIC_ALPHABET);
+  const initial = join(options.workDir, 'init.gguf');
+  await initModel({ vocabChars: vocab, out: initial, seed: recipe.seed, name: 'arbor-micro', ...recipe.model }, options.signal);
+
+  const data = join(options.workDir, 'sft.jsonl');
+  await writeTrainingJsonl(recipe, data);
+  const prepared = await prepareTrainingData({
+    model: initial,
+    objective: 'sft',
+    data,
+    valFraction: 0.03,
+    seed: recipe.seed,
+    outDir: join(options.workDir, 'data'),
+  });
+  const trained = join(options.workDir, 'trained.gguf');
+  const done = await runTrainer(
+    {
+      model: initial,
+      data: prepared.train.path,
+      val: prepared.val?.path,
+      out: trained,
+      objective: 'sft',
+      parent: 'init',
+      dataSha256: prepared.dataSha256,
+      seed: recipe.seed,
+      threads: options.threads,
+      clip: 1,
+      checkpointEvery: 200,
+      resume: true,
+      logEvery: 20,
+      ...recipe.train,
+    },
+    { onProgress: options.onProgress, signal: options.signal },
+  );
+  await copyFile(trained, options.out);
+  return {
+    modelPath: options.out,
+    minutes: (performance.now() - started) / 60_000,
+    trainLoss: done.loss,
+    valLoss: done.val_loss,
+    trainerTokensPerSecond: done.tok_s,
+  };
+}
