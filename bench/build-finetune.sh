@@ -7,7 +7,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="$ROOT/native/build"
-BIN="$ROOT/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64"
+PLATFORM="$(node -p 'process.platform + "-" + process.arch')"
+BIN="$ROOT/node_modules/@node-llama-cpp/$PLATFORM/bins/$PLATFORM"
 BUNDLE="$ROOT/node_modules/node-llama-cpp/llama/gitRelease.bundle"
 OUT="$BUILD/llama-finetune"
 
@@ -28,7 +29,7 @@ else
   if [[ ! -f "$SRC/examples/training/finetune.cpp" ]]; then
     mkdir -p "$BUILD"
     rm -rf "$SRC"
-    git clone -q "$BUNDLE" "$SRC"
+    git -c advice.detachedHead=false clone -q "$BUNDLE" "$SRC"
   fi
 fi
 
@@ -36,7 +37,7 @@ start=$SECONDS
 # The prebuilt libllama-common exports the common_* functions finetune.cpp uses
 # (common_params_parse, common_init_from_params, common_opt_dataset_init, ...), so no CMake build.
 g++ -std=c++17 -O2 -o "$OUT.tmp" "$SRC/examples/training/finetune.cpp" \
-  -I"$SRC/common" -I"$SRC/include" -I"$SRC/ggml/include" -I"$SRC/vendor" \
+  -I"$SRC/common" -I"$SRC/include" -I"$SRC/ggml/include" \
   -L"$BIN" -l:libllama-common.so -l:libllama.v0.5.0.so -l:libggml.v0.5.0.so -lggml-base -pthread \
   -Wl,-rpath,"$BIN"
 mv "$OUT.tmp" "$OUT"

@@ -156,11 +156,19 @@ async function measure(
   const stdoutLines: string[] = [];
   const stderrTail: string[] = [];
   let cpuBackends: string[] = [];
+  // An error here (an unreadable report) stops the trainer and is rethrown once it has exited.
+  let lineError: unknown;
   const onLine = (line: string): void => {
-    const step = progressOf(line);
-    if (step === undefined) return;
-    reports.push({ step, time: performance.now(), cpuSeconds: cpuSecondsOf(pid) });
-    if (reports.length === 1) cpuBackends = cpuBackendsOf(pid);
+    if (lineError !== undefined) return;
+    try {
+      const step = progressOf(line);
+      if (step === undefined) return;
+      reports.push({ step, time: performance.now(), cpuSeconds: cpuSecondsOf(pid) });
+      if (reports.length === 1) cpuBackends = cpuBackendsOf(pid);
+    } catch (error) {
+      lineError = error;
+      child.kill('SIGTERM');
+    }
   };
   createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', (line) => {
     stdoutLines.push(line);
@@ -196,6 +204,7 @@ async function measure(
   }).finally(() => clearInterval(poll));
   const wallSeconds = (performance.now() - started) / 1000;
 
+  if (lineError !== undefined) throw lineError;
   if (exitCode !== 0) {
     throw new Error(`${binary} exited with ${exitCode}:\n${[...stderrTail, pending].filter((line) => line.trim() !== '').join('\n')}`);
   }
@@ -214,11 +223,6 @@ async function measure(
     cpuBackends,
     stdoutLines,
   };
-}
-
-function matchedNumber(pattern: RegExp, line: string): number | undefined {
-  const match = pattern.exec(line)?.[1];
-  return match === undefined ? undefined : Number(match);
 }
 
 /** Which libggml-cpu-*.so variants a live process has loaded (/proc/PID/maps). */
@@ -257,24 +261,24 @@ async function main(): Promise<void> {
       0,
     );
 
-    // llama-finetune cuts [BOS] + text into ctx-token windows every ctx/2 tokens:
-    // windows = floor((tokens − ctx − 1) / stride), so this many characters give exactly `windows`.
-    const { ctx } = MODEL;
-    const stride = ctx / 2;
-    const textLength = options.windows * stride + ctx;
-    const text = arithmeticText(textLength, SEED).slice(0, textLength);
-
     // Tokenized by llama.cpp through node-llama-cpp, as llama-finetune tokenizes its text.
     const tokenizer = await loadTrainingTokenizer(modelPath);
+    const { ctx } = MODEL;
+    const stride = ctx / 2;
+    // llama-finetune cuts [BOS] + tokens into ctx-token windows every ctx/2 tokens:
+    // windows = floor((tokens − ctx − 1) / stride), so this many tokens give exactly `windows`.
+    const tokenCount = options.windows * stride + ctx + 1;
+    let text: string;
     let tokens: number[];
     try {
-      tokens = [...(tokenizer.bos === null ? [] : [tokenizer.bos]), ...tokenizer.tokenize(text)];
+      const prefix = tokenizer.bos === null ? [] : [tokenizer.bos];
+      // One token per character: the vocabulary is VOCAB_CHARS.
+      text = arithmeticText(tokenCount, SEED).slice(0, tokenCount - prefix.length);
+      tokens = [...prefix, ...tokenizer.tokenize(text)];
     } finally {
       await tokenizer.dispose();
     }
-    if (tokens.length !== textLength + 1) {
-      throw new Error(`expected one token per character plus BOS (${textLength + 1} tokens), got ${tokens.length}`);
-    }
+    if (tokens.length !== tokenCount) throw new Error(`expected ${tokenCount} tokens (one per character, plus BOS), got ${tokens.length}`);
 
     // llama-finetune's --file reader drops one trailing newline: add one so it reads exactly `text`.
     const textPath = join(work, 'corpus.txt');
@@ -309,9 +313,17 @@ async function main(): Promise<void> {
     console.log(`llama-finetune command (cwd ${PREBUILT_DIR}): ${FINETUNE_BIN} ${finetuneArgs.join(' ')}`);
 
     console.log(`load average before arbor-trainer: ${loadavg()[0]?.toFixed(2)}`);
-    const arbor = await measure(TRAINER_BIN, trainerArgs, work, (line) => matchedNumber(/"event":"step","step":(\d+)/, line), options.batch * ctx);
+    const arborStep = (line: string): number | undefined => {
+      const event = trainerEventSchema.parse(JSON.parse(line));
+      return event.event === 'step' ? event.step : undefined;
+    };
+    const arbor = await measure(TRAINER_BIN, trainerArgs, work, arborStep, options.batch * ctx);
     console.log(`load average before llama-finetune: ${loadavg()[0]?.toFixed(2)}`);
-    const finetune = await measure(FINETUNE_BIN, finetuneArgs, PREBUILT_DIR, (line) => matchedNumber(/^train: .*\bdata=(\d+)\//, line), ctx);
+    const finetuneWindow = (line: string): number | undefined => {
+      const windowsDone = /^train: .*\bdata=(\d+)\//.exec(line)?.[1];
+      return windowsDone === undefined ? undefined : Number(windowsDone);
+    };
+    const finetune = await measure(FINETUNE_BIN, finetuneArgs, PREBUILT_DIR, finetuneWindow, ctx);
 
     const events = arbor.stdoutLines.map((line) => trainerEventSchema.parse(JSON.parse(line)));
     const lastStep = events.findLast((event) => event.event === 'step');

@@ -2,9 +2,13 @@
 #include "common.h"
 
 #include <stdexcept>
+#include <unistd.h>
 
 #ifndef ARBOR_GGML_BIN_DIR
 #define ARBOR_GGML_BIN_DIR ""
+#endif
+#ifndef ARBOR_GGML_CUDA_LIB
+#define ARBOR_GGML_CUDA_LIB ""  // node-llama-cpp's CUDA package was not installed at build time
 #endif
 
 namespace arbor {
@@ -14,6 +18,10 @@ Backend init_backend(const std::vector<std::string> & dirs_in, const std::string
     if (dirs.empty() && ARBOR_GGML_BIN_DIR[0] != '\0') dirs.push_back(ARBOR_GGML_BIN_DIR);
     // ggml_backend_load_all() only searches the executable's folder and the cwd: name the folders.
     for (const auto & dir : dirs) ggml_backend_load_all_from_path(dir.c_str());
+    // Only the CUDA library from the CUDA package (its CPU variants duplicate ours). Without a GPU or
+    // the CUDA runtime the load fails quietly and training stays on the CPU.
+    const bool nvidia_driver = access("/proc/driver/nvidia/version", F_OK) == 0;
+    if (device == "auto" && nvidia_driver && ARBOR_GGML_CUDA_LIB[0] != '\0') ggml_backend_load(ARBOR_GGML_CUDA_LIB);
 
     ggml_backend_dev_t chosen = nullptr;
     if (device == "auto") chosen = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_GPU);

@@ -28,6 +28,8 @@ fi
 
 echo "native/build.sh: compiling arbor-trainer against $bin_dir"
 flags=(-std=c++17 -O2 -Wall -Wextra -Wno-unused-parameter -I"$src/ggml/include" -DARBOR_GGML_BIN_DIR="\"$bin_dir\"")
+cuda_lib="$root/node_modules/@node-llama-cpp/$platform-cuda/bins/$platform-cuda/libggml-cuda.so"
+[ -f "$cuda_lib" ] && flags+=(-DARBOR_GGML_CUDA_LIB="\"$cuda_lib\"")
 objs=()
 pids=()
 for f in native/*.cpp; do

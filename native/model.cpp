@@ -193,6 +193,13 @@ void load_model(Model & model, const std::string & path, ggml_backend_t backend)
     ggml_free(host_ctx);
 }
 
+void add_tensor_copy(gguf_context * gguf, ggml_context * host, const ggml_tensor * t) {
+    ggml_tensor * h = ggml_dup_tensor(host, t);
+    ggml_set_name(h, t->name);
+    ggml_backend_tensor_get(t, h->data, 0, ggml_nbytes(t));
+    gguf_add_tensor(gguf, h);
+}
+
 void write_gguf_atomic(const gguf_context * gguf, const std::string & path) {
     const std::string tmp = path + ".tmp";
     if (!gguf_write_to_file(gguf, tmp.c_str(), false)) throw std::runtime_error("cannot write " + tmp);
@@ -327,11 +334,7 @@ void save_model(const Model & model, const std::string & out_path,
     ggml_context * host = ggml_init(ip);
     for (int64_t i = 0; i < n; i++) {
         const ggml_tensor * t = ggml_get_tensor(model.ctx, gguf_get_tensor_name(model.source, i));
-        if (!t) continue;  // tensors the graph does not use are not carried over
-        ggml_tensor * h = ggml_dup_tensor(host, t);
-        ggml_set_name(h, t->name);
-        ggml_backend_tensor_get(t, h->data, 0, ggml_nbytes(t));
-        gguf_add_tensor(g, h);
+        if (t) add_tensor_copy(g, host, t);  // tensors the graph does not use are not carried over
     }
     write_gguf_atomic(g, out_path);
     gguf_free(g);

@@ -97,6 +97,9 @@ struct ForwardGraph {
 // Builds inputs and the loss for T positions x B sequences x K target slots in `ctx` (no_alloc).
 ForwardGraph build_forward(ggml_context * ctx, const Model & model, int T, int B, int K);
 
+// Copies a backend tensor into `host` (a context with room for it) and adds it to `gguf` for writing.
+void add_tensor_copy(gguf_context * gguf, ggml_context * host, const ggml_tensor * t);
+
 // Writes a GGUF file atomically (temp file + rename) so a crash never leaves a truncated model.
 void write_gguf_atomic(const gguf_context * gguf, const std::string & path);
 

@@ -200,6 +200,8 @@ int cmd_train(const Args & args) {
         }
     }
 
+    // Throughput counts training time only, as the step lines do (not validation or saving).
+    const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double val_loss = has_val ? validation_loss(trainer, val, batch) : NAN;
     if (has_val) JsonLine("eval").integer("step", step).num("val_loss", val_loss).emit();
     save_model(model, out_path,
@@ -210,7 +212,7 @@ int cmd_train(const Args & args) {
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     JsonLine("done")
         .integer("step", step).str("out", out_path).num("loss", last_loss).num("val_loss", val_loss)
-        .num("tok_s", real_tokens / std::max(elapsed, 1e-9)).num("seconds", elapsed).num("peak_rss_mb", peak_rss_mb())
+        .num("tok_s", real_tokens / std::max(train_seconds, 1e-9)).num("seconds", elapsed).num("peak_rss_mb", peak_rss_mb())
         .emit();
     return EXIT_OK;
 }

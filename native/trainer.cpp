@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <unordered_map>
 
 namespace arbor {
 
@@ -19,9 +20,43 @@ int bucket_length(size_t len, int n_ctx) {
 
 ggml_context * new_meta_context(size_t n_tensors, bool with_graph) {
     ggml_init_params ip = {
-        ggml_tensor_overhead() * n_tensors + (with_graph ? 2 * ggml_graph_overhead_custom(GRAPH_SIZE, true) : 0),
+        ggml_tensor_overhead() * n_tensors + (with_graph ? 3 * ggml_graph_overhead_custom(GRAPH_SIZE, true) : 0),
         nullptr, /*no_alloc =*/ true};
     return ggml_init(ip);
+}
+
+// Every weight gradient of a mul_mat is an OUT_PROD node, which ggml's CPU backend runs as a
+// row-by-row multiply-add loop; the same product as a MUL_MAT over transposed operands goes through
+// its tiled GEMM instead, several times faster. Returns the rewritten graph (same tensors otherwise).
+ggml_cgraph * outer_products_as_gemm(ggml_context * ctx, ggml_cgraph * graph) {
+    std::unordered_map<const ggml_tensor *, ggml_tensor *> replaced;
+    std::vector<ggml_tensor *> order;
+    for (int i = 0; i < ggml_graph_n_nodes(graph); i++) {
+        ggml_tensor * node = ggml_graph_node(graph, i);
+        for (auto & src : node->src) {
+            auto it = src ? replaced.find(src) : replaced.end();
+            if (it != replaced.end()) src = it->second;
+        }
+        if (node->view_src) {
+            auto it = replaced.find(node->view_src);
+            if (it != replaced.end()) node->view_src = it->second;  // same shape and layout
+        }
+        if (node->op != GGML_OP_OUT_PROD || node->ne[3] != 1 || node->src[0]->ne[3] != 1 || node->src[1]->ne[3] != 1) {
+            order.push_back(node);
+            continue;
+        }
+        // out_prod(a, b)[i, j] = sum_k a[i, k]·b[j, k] = mul_mat(aᵀ, bᵀ)[i, j]; batch dims broadcast alike.
+        ggml_tensor * at = ggml_transpose(ctx, node->src[0]);
+        ggml_tensor * bt = ggml_transpose(ctx, node->src[1]);
+        if (!ggml_is_contiguous(at)) at = ggml_cont(ctx, at);
+        if (!ggml_is_contiguous(bt)) bt = ggml_cont(ctx, bt);
+        ggml_tensor * product = ggml_mul_mat(ctx, at, bt);
+        replaced[node] = product;
+        order.push_back(product);
+    }
+    ggml_cgraph * out = ggml_new_graph_custom(ctx, GRAPH_SIZE, false);
+    for (ggml_tensor * t : order) ggml_build_forward_expand(out, t);
+    return out;
 }
 
 } // namespace
@@ -126,6 +161,9 @@ Trainer::StepGraph & Trainer::graph_for(int T) {
         g->logit_grad = ggml_graph_get_grad(g->backward, g->fg.logits);
         ggml_set_output(g->logit_grad);
     }
+    if (ggml_backend_dev_type(ggml_backend_get_device(backend_)) == GGML_BACKEND_DEVICE_TYPE_CPU) {
+        g->backward = outer_products_as_gemm(g->ctx, g->backward);
+    }
     g->alloc = ggml_gallocr_new(ggml_backend_get_default_buffer_type(backend_));
     if (!ggml_gallocr_alloc_graph(g->alloc, g->backward)) throw std::runtime_error("cannot allocate the training graph");
     // Every op must run on the chosen device: a silent CPU fallback is not available with one backend.
@@ -167,25 +205,14 @@ void Trainer::fill_inputs(StepGraph & g, const Dataset & data, const std::vector
     ggml_backend_tensor_set(g.loss_grad, &one, 0, sizeof(float));
 }
 
-double Trainer::accumulate(const Dataset & data, const std::vector<uint32_t> & batch, double weight_total) {
+double Trainer::evaluate(const Dataset & data, const std::vector<uint32_t> & batch, double weight_total, bool backward) {
     size_t longest = 0;
     for (uint32_t i : batch) longest = std::max(longest, data.examples[i].tokens.size());
     StepGraph & g = graph_for(bucket_length(longest, model_.hp.n_ctx));
     fill_inputs(g, data, batch, weight_total);
-    if (ggml_backend_graph_compute(backend_, g.backward) != GGML_STATUS_SUCCESS) throw std::runtime_error("backward pass failed");
-    last_T_ = g.T;
-    last_graph_ = &g;
-    float loss = 0;
-    ggml_backend_tensor_get(g.fg.loss, &loss, 0, sizeof(float));
-    return loss;
-}
-
-double Trainer::loss(const Dataset & data, const std::vector<uint32_t> & batch, double weight_total) {
-    size_t longest = 0;
-    for (uint32_t i : batch) longest = std::max(longest, data.examples[i].tokens.size());
-    StepGraph & g = graph_for(bucket_length(longest, model_.hp.n_ctx));
-    fill_inputs(g, data, batch, weight_total);
-    if (ggml_backend_graph_compute(backend_, g.forward) != GGML_STATUS_SUCCESS) throw std::runtime_error("forward pass failed");
+    if (ggml_backend_graph_compute(backend_, backward ? g.backward : g.forward) != GGML_STATUS_SUCCESS) {
+        throw std::runtime_error(backward ? "backward pass failed" : "forward pass failed");
+    }
     last_T_ = g.T;
     last_graph_ = &g;
     float loss = 0;
@@ -251,12 +278,7 @@ void Trainer::save_checkpoint(const std::string & path, int64_t step, const std:
     ggml_init_params ip = {bytes + 1024, nullptr, false};
     ggml_context * host = ggml_init(ip);
     for (ggml_tensor * p : model_.params) {
-        for (const ggml_tensor * t : {p, m_of_.at(p), v_of_.at(p)}) {
-            ggml_tensor * h = ggml_dup_tensor(host, t);
-            ggml_set_name(h, t->name);
-            ggml_backend_tensor_get(t, h->data, 0, ggml_nbytes(t));
-            gguf_add_tensor(g, h);
-        }
+        for (const ggml_tensor * t : {p, m_of_.at(p), v_of_.at(p)}) add_tensor_copy(g, host, t);
     }
     write_gguf_atomic(g, path);
     gguf_free(g);

@@ -30,9 +30,13 @@ public:
 
     // Adds the gradient of this micro-batch to the accumulators; weights are divided by weight_total
     // (the total target weight of the whole optimizer step). Returns the batch's share of the loss.
-    double accumulate(const Dataset & data, const std::vector<uint32_t> & batch, double weight_total);
+    double accumulate(const Dataset & data, const std::vector<uint32_t> & batch, double weight_total) {
+        return evaluate(data, batch, weight_total, true);
+    }
     // Loss only, no gradient (validation, finite differences).
-    double loss(const Dataset & data, const std::vector<uint32_t> & batch, double weight_total);
+    double loss(const Dataset & data, const std::vector<uint32_t> & batch, double weight_total) {
+        return evaluate(data, batch, weight_total, false);
+    }
 
     double grad_norm();
     // One AdamW step (t is 1-based) with gradients scaled by grad_scale, then zeroes the accumulators.
@@ -52,6 +56,7 @@ public:
 private:
     struct StepGraph;
     StepGraph & graph_for(int T);
+    double evaluate(const Dataset & data, const std::vector<uint32_t> & batch, double weight_total, bool backward);
     void fill_inputs(StepGraph & g, const Dataset & data, const std::vector<uint32_t> & batch, double weight_total);
     void build_optimizer_graphs();
 

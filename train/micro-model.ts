@@ -33,7 +33,7 @@ export const MICRO_RECIPE: MicroRecipe = {
   seed: 1,
   model: { dim: 128, layers: 4, heads: 4, ffn: 384, ctx: 256 },
   problems: { '1': 213, '2': 5900 },
-  train: { steps: 2000, batch: 64, lr: 2e-3, warmup: 100, minLrRatio: 0.1, weightDecay: 0.01 },
+  train: { steps: 1500, batch: 32, lr: 3e-3, warmup: 100, minLrRatio: 0.1, weightDecay: 0.01 },
 };
 
 export interface MicroBuildResult {

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { Llama } from 'node-llama-cpp';
 import { z } from 'zod';
 import { prmFormatSchema } from '../reward/prm-format.ts';
+import { createRng } from '../tasks/random.ts';
 import { sha256File, tokenizeTrainingJsonl, writeArbtok, type EncodedExample } from './arbtok.ts';
 import { objectiveSchema } from './schema.ts';
 import { loadTrainingTokenizer } from './tokenizer.ts';
@@ -391,8 +392,8 @@ function splitSeeded(
   if (valCount >= examples.length) {
     throw new Error(`${source}: ${examples.length} examples are too few to hold out a validation fraction of ${fraction}`);
   }
-  const random = mulberry32(seed);
-  const shuffled = examples.map((_, index) => ({ index, key: random() })).sort((a, b) => a.key - b.key);
+  const rng = createRng(seed);
+  const shuffled = examples.map((_, index) => ({ index, key: rng.next() })).sort((a, b) => a.key - b.key);
   const heldOut = new Set(shuffled.slice(0, valCount).map(({ index }) => index));
   return {
     train: examples.filter((_, index) => !heldOut.has(index)),
@@ -400,14 +401,3 @@ function splitSeeded(
   };
 }
 
-/** A small seeded PRNG (uniform in [0, 1)): the split must be reproducible across runs and machines. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

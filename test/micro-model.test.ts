@@ -1,0 +1,61 @@
+// The micro model: the committed one is the product of the current recipe and solves easy problems;
+// the build pipeline runs end to end and an interrupted build resumes instead of starting over.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { readGgufFileInfo } from 'node-llama-cpp';
+import { COMMITTED_MICRO_MODEL, readMicroReport } from '../cli/micro.ts';
+import { evaluateGreedy } from '../evaluate/greedy.ts';
+import { heldOutProblems, MICRO_HELD_OUT } from '../evaluate/held-out.ts';
+import { buildMicroModel, MICRO_RECIPE, type MicroRecipe } from '../train/micro-model.ts';
+import { TrainerInterruptedError } from '../train/trainer.ts';
+
+describe('committed micro model', () => {
+  test('was built by the current recipe, with its lineage in the GGUF', async () => {
+    const report = await readMicroReport(COMMITTED_MICRO_MODEL);
+    assert.deepEqual(report.recipe, MICRO_RECIPE, 'recipe changed: rebuild with `npx arbor micro build --out models/micro/arbor-micro.gguf`');
+    const info = await readGgufFileInfo(COMMITTED_MICRO_MODEL);
+    const metadata = info.metadata as unknown as Record<string, Record<string, unknown>>;
+    assert.equal(metadata.arbor?.objective, 'sft');
+    assert.equal(Number(metadata.arbor?.steps), MICRO_RECIPE.train.steps);
+  });
+
+  test('solves held-out 1-operator problems greedily', async () => {
+    const problems = heldOutProblems({ seed: MICRO_HELD_OUT.seed, perOperator: { 1: 30 } });
+    const result = await evaluateGreedy({ modelPath: COMMITTED_MICRO_MODEL, problems, threads: 1 });
+    assert.ok(result.accuracy >= 0.9, `accuracy ${result.accuracy}`);
+  });
+});
+
+describe('micro model build pipeline (tiny recipe)', () => {
+  let dir: string;
+  const tiny: MicroRecipe = {
+    seed: 5,
+    model: { dim: 32, layers: 1, heads: 2, ffn: 64, ctx: 256 },
+    problems: { '1': 50, '2': 100 },
+    train: { steps: 60, batch: 8, lr: 3e-3, warmup: 5, minLrRatio: 0.1, weightDecay: 0 },
+  };
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'arbor-micro-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('an interrupted build resumes from its checkpoint and finishes', async () => {
+    const abort = new AbortController();
+    const options = { recipe: tiny, workDir: join(dir, 'work'), out: join(dir, 'micro.gguf'), threads: 1 };
+    await assert.rejects(
+      buildMicroModel({ ...options, signal: abort.signal, onProgress: (e) => e.event === 'step' && e.step >= 20 && abort.abort() }),
+      TrainerInterruptedError,
+    );
+    let resumedFrom = -1;
+    const result = await buildMicroModel({ ...options, onProgress: (e) => { if (e.event === 'start') resumedFrom = e.start_step; } });
+    assert.ok(resumedFrom >= 20, `resumed from step ${resumedFrom}`);
+    assert.ok(result.trainLoss < 3, `loss ${result.trainLoss}`);
+    const info = await readGgufFileInfo(result.modelPath);
+    assert.equal(info.metadata.general.architecture, 'llama');
+  });
+});
