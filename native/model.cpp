@@ -215,20 +215,18 @@ void init_model_file(const std::string & out_path, const HParams & hp_in, const 
 
     // Character vocabulary: specials, newline as a byte token (llama.cpp requires one in an SPM
     // vocabulary, and the byte type makes it detokenize exactly), space as '▁', then the characters.
-    std::vector<std::string> tokens = {"<unk>", "<s>", "</s>", "<0x0A>"};
-    std::vector<int32_t> types = {2, 3, 3, 6};
+    // Space ('▁') is always present too: llama.cpp maps spaces to it before any byte fallback.
+    std::vector<std::string> tokens = {"<unk>", "<s>", "</s>", "<0x0A>", "\xE2\x96\x81"};
+    std::vector<int32_t> types = {2, 3, 3, 6, 1};
     for (const auto & ch : distinct_utf8_chars(chars)) {
-        if (ch == "\n") {
+        if (ch == "\n" || ch == " ") {
             continue;
-        } else if (ch == " ") {
-            tokens.push_back("\xE2\x96\x81");
-            types.push_back(1);
         } else {
             tokens.push_back(ch);
             types.push_back(1);
         }
     }
-    if (tokens.size() <= 4) throw InputError("the vocabulary file has no characters besides newline");
+    if (tokens.size() <= 5) throw InputError("the vocabulary file has no characters besides newline and space");
     // Byte tokens for every other byte: llama.cpp's SPM tokenizer aborts the process on a character
     // with neither a token nor a byte fallback, and node-llama-cpp tokenizes a probe text at load.
     for (int byte = 0; byte < 256; byte++) {

@@ -1,6 +1,7 @@
 /**
- * The arithmetic task: multi-step integer expressions (operands 1..9, operators + - *) solved one
- * operation per line, so that every step of a solution can be checked exactly. Pure code, no I/O.
+ * The arithmetic task: multi-step integer expressions (operands 1..9, operators + - *, no chained
+ * products) solved one operation per line, so that every step of a solution can be checked exactly.
+ * Pure code, no I/O.
  *
  * A solution for `7+5*3-4` reads
  *
@@ -253,8 +254,19 @@ function assertOperatorCount(operators: number): void {
   }
 }
 
-/** The problem for an expression, or null when some value along its solution is too large. */
+/**
+ * True when two `*` are adjacent (`a*b*c`): the second product would be multi-digit × one-digit in
+ * one step, a fact a small model can only memorize, and held-out problems would need ones it never
+ * saw. Without chains every product is one digit × one digit and every sum is column arithmetic,
+ * so each step is learnable; longer problems stay harder only by having more steps.
+ */
+function hasChainedProduct(expression: Expression): boolean {
+  return expression.operators.some((operator, index) => operator === '*' && expression.operators[index + 1] === '*');
+}
+
+/** The problem for an expression, or null when it chains products or some value along its solution is too large. */
 function problemFromExpression(expression: Expression): ArithmeticProblem | null {
+  if (hasChainedProduct(expression)) return null;
   const chain = reductionChain(expression);
   const withinBounds = [expression, ...chain].every((step) =>
     step.terms.every((term) => Math.abs(term) <= MAX_INTERMEDIATE_MAGNITUDE),

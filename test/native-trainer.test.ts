@@ -92,7 +92,7 @@ describe('training runs', () => {
     const vocab = join(dir, 'vocab.txt');
     await writeFile(vocab, 'abcdefgh|');
     model = join(dir, 'copy0.gguf');
-    await initModel({ vocabChars: vocab, out: model, dim: 48, layers: 2, heads: 4, ffn: 128, ctx: 256, seed: 3 });
+    await initModel({ vocabChars: vocab, out: model, dim: 64, layers: 2, heads: 4, ffn: 192, ctx: 256, seed: 3 });
     // Copy task: the answer is the string before '|', so only attention can predict it.
     const rng = createRng(7);
     const rows = (n: number): string =>
@@ -123,10 +123,10 @@ describe('training runs', () => {
       val: copyVal,
       out: join(dir, 'copy1.gguf'),
       objective: 'sft',
-      steps: 400,
+      steps: 1000,
       batch: 32,
       lr: 3e-3,
-      warmup: 20,
+      warmup: 50,
       threads: 2,
     });
     // Guessing without attention costs ln(8) ≈ 2.08 per copied character.

@@ -31,9 +31,9 @@ export type MicroRecipe = z.infer<typeof microRecipeSchema>;
 /** The recipe of the committed model (models/micro/): change it and rebuild, never edit the model. */
 export const MICRO_RECIPE: MicroRecipe = {
   seed: 1,
-  model: { dim: 128, layers: 4, heads: 4, ffn: 384, ctx: 256 },
-  problems: { '1': 213, '2': 5900 },
-  train: { steps: 1500, batch: 32, lr: 3e-3, warmup: 100, minLrRatio: 0.1, weightDecay: 0.01 },
+  model: { dim: 96, layers: 3, heads: 4, ffn: 288, ctx: 256 },
+  problems: { '1': 213, '2': 5250 },
+  train: { steps: 2600, batch: 32, lr: 5e-3, warmup: 100, minLrRatio: 0.1, weightDecay: 0.01 },
 };
 
 export interface MicroBuildResult {
