@@ -1,7 +1,7 @@
 // The micro model: the committed one is the product of the current recipe and solves easy problems;
 // the build pipeline runs end to end and an interrupted build resumes instead of starting over.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -9,9 +9,9 @@ import { readGgufFileInfo } from 'node-llama-cpp';
 import { COMMITTED_MICRO_MODEL, readMicroReport } from '../cli/micro.ts';
 import { evaluateGreedy } from '../evaluate/greedy.ts';
 import { heldOutProblems, MICRO_HELD_OUT } from '../evaluate/held-out.ts';
-import { extractAnswer, parseExpression } from '../tasks/arithmetic.ts';
+import { ARITHMETIC_ALPHABET, extractAnswer, formatPrompt, formatSolution, generateProblems, parseExpression } from '../tasks/arithmetic.ts';
 import { buildMicroModel, MICRO_RECIPE, type MicroRecipe } from '../train/micro-model.ts';
-import { TrainerInterruptedError } from '../train/trainer.ts';
+import { initModel, prepareTrainingData, runTrainer, TrainerInterruptedError } from '../train/trainer.ts';
 
 describe('committed micro model', () => {
   test('was built by the current recipe, with its lineage in the GGUF', async () => {
@@ -74,5 +74,31 @@ describe('micro model build pipeline (tiny recipe)', () => {
     assert.ok(result.trainLoss < 3, `loss ${result.trainLoss}`);
     const info = await readGgufFileInfo(result.modelPath);
     assert.equal(info.metadata.general.architecture, 'llama');
+  });
+});
+
+describe('training and inference compute the same network', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'arbor-agree-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('a model that memorized 30 problems in the trainer reproduces them with greedy llama.cpp decoding', async () => {
+    const vocab = join(dir, 'vocab.txt');
+    await writeFile(vocab, ARITHMETIC_ALPHABET);
+    const initial = join(dir, 'init.gguf');
+    await initModel({ vocabChars: vocab, out: initial, dim: 64, layers: 2, heads: 4, ffn: 192, ctx: 256, seed: 2 });
+    const problems = generateProblems({ seed: 3, operators: 2, count: 30, split: 'train' });
+    const data = join(dir, 'sft.jsonl');
+    await writeFile(data, problems.map((p) => JSON.stringify({ prompt: formatPrompt(p.question), completion: formatSolution(p.question) })).join('\n'));
+    const prepared = await prepareTrainingData({ model: initial, objective: 'sft', data, val: data, outDir: join(dir, 'data') });
+    const trained = join(dir, 'trained.gguf');
+    const done = await runTrainer({ model: initial, data: prepared.train.path, val: prepared.val?.path, out: trained, objective: 'sft', steps: 400, batch: 15, lr: 3e-3, warmup: 20, threads: 2 });
+    assert.ok(done.val_loss !== null && done.val_loss < 0.01, `teacher-forced loss ${done.val_loss}`);
+    const result = await evaluateGreedy({ modelPath: trained, problems, threads: 1 });
+    assert.equal(result.accuracy, 1, JSON.stringify(result.samples.filter((s) => !s.correct).slice(0, 3)));
   });
 });
