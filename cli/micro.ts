@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { evaluateGreedy, type GreedyEvaluation } from '../evaluate/greedy.ts';
 import { heldOutProblems, MICRO_HELD_OUT } from '../evaluate/held-out.ts';
-import { buildMicroModel, MICRO_RECIPE, microRecipeSchema, type MicroBuildResult } from '../train/micro-model.ts';
+import { buildMicroModel, microRecipeSchema, type MicroBuildResult } from '../train/micro-model.ts';
 import { createProgressBar } from './progress.ts';
 
 export const COMMITTED_MICRO_MODEL = 'models/micro/arbor-micro.gguf';
@@ -90,7 +90,7 @@ export async function buildAndReport(out: string, workDir: string, threads: numb
   }
   const evaluation = await evaluateHeldOut(out, 1);
   const report: MicroReport = {
-    recipe: MICRO_RECIPE,
+    recipe: build.recipe,
     buildMinutes: build.minutes,
     trainLoss: build.trainLoss,
     valLoss: build.valLoss,

@@ -214,17 +214,14 @@ void init_model_file(const std::string & out_path, const HParams & hp_in, const 
     if (hp.arch != "llama" && hp.arch != "qwen2") throw InputError("--arch must be llama or qwen2, got '" + hp.arch + "'");
 
     // Character vocabulary: specials, newline as a byte token (llama.cpp requires one in an SPM
-    // vocabulary, and the byte type makes it detokenize exactly), space as '▁', then the characters.
-    // Space ('▁') is always present too: llama.cpp maps spaces to it before any byte fallback.
+    // vocabulary, and the byte type makes it detokenize exactly), space as '▁' (llama.cpp maps spaces
+    // to it before any byte fallback), then the other characters.
     std::vector<std::string> tokens = {"<unk>", "<s>", "</s>", "<0x0A>", "\xE2\x96\x81"};
     std::vector<int32_t> types = {2, 3, 3, 6, 1};
     for (const auto & ch : distinct_utf8_chars(chars)) {
-        if (ch == "\n" || ch == " ") {
-            continue;
-        } else {
-            tokens.push_back(ch);
-            types.push_back(1);
-        }
+        if (ch == "\n" || ch == " ") continue;
+        tokens.push_back(ch);
+        types.push_back(1);
     }
     if (tokens.size() <= 5) throw InputError("the vocabulary file has no characters besides newline and space");
     // Byte tokens for every other byte: llama.cpp's SPM tokenizer aborts the process on a character

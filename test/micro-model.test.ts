@@ -1,17 +1,17 @@
 // The micro model: the committed one is the product of the current recipe and solves easy problems;
 // the build pipeline runs end to end and an interrupted build resumes instead of starting over.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { readGgufFileInfo } from 'node-llama-cpp';
 import { COMMITTED_MICRO_MODEL, readMicroReport } from '../cli/micro.ts';
 import { evaluateGreedy } from '../evaluate/greedy.ts';
 import { heldOutProblems, MICRO_HELD_OUT } from '../evaluate/held-out.ts';
-import { ARITHMETIC_ALPHABET, extractAnswer, formatPrompt, formatSolution, generateProblems, parseExpression } from '../tasks/arithmetic.ts';
-import { buildMicroModel, MICRO_RECIPE, type MicroRecipe } from '../train/micro-model.ts';
+import { ARITHMETIC_ALPHABET, extractAnswer, generateProblems, parseExpression } from '../tasks/arithmetic.ts';
+import { buildMicroModel, MICRO_RECIPE, writeSolutionsJsonl, type MicroRecipe } from '../train/micro-model.ts';
 import { initModel, prepareTrainingData, runTrainer, TrainerInterruptedError } from '../train/trainer.ts';
+import { useTempDir } from './temp-dir.ts';
 
 describe('committed micro model', () => {
   test('was built by the current recipe, with its lineage in the GGUF', async () => {
@@ -47,23 +47,16 @@ describe('committed micro model', () => {
 });
 
 describe('micro model build pipeline (tiny recipe)', () => {
-  let dir: string;
+  const dir = useTempDir('arbor-micro-');
   const tiny: MicroRecipe = {
     seed: 5,
     model: { dim: 32, layers: 1, heads: 2, ffn: 64, ctx: 256 },
     problems: { '1': 50, '2': 100 },
     train: { steps: 60, batch: 8, lr: 3e-3, warmup: 5, minLrRatio: 0.1, weightDecay: 0 },
   };
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'arbor-micro-'));
-  });
-  after(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
-
   test('an interrupted build resumes from its checkpoint and finishes', async () => {
     const abort = new AbortController();
-    const options = { recipe: tiny, workDir: join(dir, 'work'), out: join(dir, 'micro.gguf'), threads: 1 };
+    const options = { recipe: tiny, workDir: join(dir(), 'work'), out: join(dir(), 'micro.gguf'), threads: 1 };
     await assert.rejects(
       buildMicroModel({ ...options, signal: abort.signal, onProgress: (e) => e.event === 'step' && e.step >= 20 && abort.abort() }),
       TrainerInterruptedError,
@@ -78,24 +71,18 @@ describe('micro model build pipeline (tiny recipe)', () => {
 });
 
 describe('training and inference compute the same network', () => {
-  let dir: string;
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'arbor-agree-'));
-  });
-  after(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const dir = useTempDir('arbor-agree-');
 
   test('a model that memorized 30 problems in the trainer reproduces them with greedy llama.cpp decoding', async () => {
-    const vocab = join(dir, 'vocab.txt');
+    const vocab = join(dir(), 'vocab.txt');
     await writeFile(vocab, ARITHMETIC_ALPHABET);
-    const initial = join(dir, 'init.gguf');
+    const initial = join(dir(), 'init.gguf');
     await initModel({ vocabChars: vocab, out: initial, dim: 64, layers: 2, heads: 4, ffn: 192, ctx: 256, seed: 2 });
     const problems = generateProblems({ seed: 3, operators: 2, count: 30, split: 'train' });
-    const data = join(dir, 'sft.jsonl');
-    await writeFile(data, problems.map((p) => JSON.stringify({ prompt: formatPrompt(p.question), completion: formatSolution(p.question) })).join('\n'));
-    const prepared = await prepareTrainingData({ model: initial, objective: 'sft', data, val: data, outDir: join(dir, 'data') });
-    const trained = join(dir, 'trained.gguf');
+    const data = join(dir(), 'sft.jsonl');
+    await writeSolutionsJsonl(problems, data);
+    const prepared = await prepareTrainingData({ model: initial, objective: 'sft', data, val: data, outDir: join(dir(), 'data') });
+    const trained = join(dir(), 'trained.gguf');
     const done = await runTrainer({ model: initial, data: prepared.train.path, val: prepared.val?.path, out: trained, objective: 'sft', steps: 400, batch: 15, lr: 3e-3, warmup: 20, threads: 2 });
     assert.ok(done.val_loss !== null && done.val_loss < 0.01, `teacher-forced loss ${done.val_loss}`);
     const result = await evaluateGreedy({ modelPath: trained, problems, threads: 1 });

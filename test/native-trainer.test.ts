@@ -3,10 +3,9 @@
 // and clear errors for inputs it cannot train.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { z } from 'zod';
 import { getLlama } from 'node-llama-cpp';
@@ -14,6 +13,7 @@ import { ARITHMETIC_ALPHABET } from '../tasks/arithmetic.ts';
 import { createRng } from '../tasks/random.ts';
 import { initModel, prepareTrainingData, runTrainer, TrainerError, TrainerInterruptedError, trainerBinaryPath } from '../train/trainer.ts';
 import { writeGgufFile } from './gguf-fixture.ts';
+import { useTempDir } from './temp-dir.ts';
 
 const run = promisify(execFile);
 
@@ -82,13 +82,14 @@ describe('gradients against finite differences (after one optimizer step)', () =
 });
 
 describe('training runs', () => {
+  const tempDir = useTempDir('arbor-native-');
   let dir: string;
   let model: string;
   let copyTrain: string;
   let copyVal: string;
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'arbor-native-'));
+    dir = tempDir();
     const vocab = join(dir, 'vocab.txt');
     await writeFile(vocab, 'abcdefgh|');
     model = join(dir, 'copy0.gguf');
@@ -111,9 +112,6 @@ describe('training runs', () => {
     });
     copyTrain = prepared.train.path;
     copyVal = prepared.val?.path ?? assert.fail('validation set expected');
-  });
-  after(async () => {
-    await rm(dir, { recursive: true, force: true });
   });
 
   test('a from-scratch model learns to copy (needs attention) to near-zero held-out loss', async () => {
@@ -153,18 +151,12 @@ describe('training runs', () => {
 });
 
 describe('model files', () => {
-  let dir: string;
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'arbor-gguf-'));
-  });
-  after(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const tempDir = useTempDir('arbor-gguf-');
 
   test('init writes a GGUF that node-llama-cpp loads and tokenizes exactly, one token per character', async () => {
-    const vocab = join(dir, 'vocab.txt');
+    const vocab = join(tempDir(), 'vocab.txt');
     await writeFile(vocab, ARITHMETIC_ALPHABET);
-    const path = join(dir, 'micro.gguf');
+    const path = join(tempDir(), 'micro.gguf');
     await initModel({ vocabChars: vocab, out: path, dim: 32, layers: 1, heads: 2, ctx: 256 });
     const llama = await getLlama({ gpu: false, maxThreads: 1 });
     const model = await llama.loadModel({ modelPath: path });
@@ -180,9 +172,9 @@ describe('model files', () => {
   });
 
   test('unknown architecture, quantized weights, missing file: exit code 2 and the input named', async () => {
-    const mamba = join(dir, 'mamba.gguf');
+    const mamba = join(tempDir(), 'mamba.gguf');
     await writeGgufFile(mamba, { 'general.architecture': 'mamba' }, []);
-    const quantized = join(dir, 'q8.gguf');
+    const quantized = join(tempDir(), 'q8.gguf');
     await writeGgufFile(
       quantized,
       {
@@ -195,15 +187,15 @@ describe('model files', () => {
       },
       [{ name: 'token_embd.weight', type: 'q8_0', dims: [32, 8] }],
     );
-    const data = join(dir, 'none.arbtok');
+    const data = join(tempDir(), 'none.arbtok');
     await writeFile(data, '');
     const cases: [string, RegExp][] = [
       [mamba, /mamba\.gguf: unknown architecture 'mamba'/],
       [quantized, /q8\.gguf: tensor token_embd\.weight is quantized \(q8_0\)/],
-      [join(dir, 'missing.gguf'), /missing\.gguf: not a readable GGUF file/],
+      [join(tempDir(), 'missing.gguf'), /missing\.gguf: not a readable GGUF file/],
     ];
     for (const [modelPath, message] of cases) {
-      await assert.rejects(runTrainer({ model: modelPath, data, out: join(dir, 'out.gguf'), objective: 'sft', threads: 1 }), (error: unknown) => {
+      await assert.rejects(runTrainer({ model: modelPath, data, out: join(tempDir(), 'out.gguf'), objective: 'sft', threads: 1 }), (error: unknown) => {
         assert.ok(error instanceof TrainerError);
         assert.equal(error.exitCode, 2);
         assert.match(error.message, message);

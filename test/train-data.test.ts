@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { readGgufFileInfo } from 'node-llama-cpp';
@@ -10,6 +9,7 @@ import { readTrainingJsonl } from '../train/schema.ts';
 import { loadTrainingTokenizer, type ModelTrainingTokenizer } from '../train/tokenizer.ts';
 import { initModel, prepareTrainingData } from '../train/trainer.ts';
 import { ARITHMETIC_ALPHABET } from '../tasks/arithmetic.ts';
+import { useTempDir } from './temp-dir.ts';
 
 
 /** The model's token strings (`tokenizer.ggml.tokens`), read in the suite that builds the model. */
@@ -18,16 +18,10 @@ let vocab: readonly string[] = [];
 const tokenOf = (char: string): number => vocab.indexOf(char === '\n' ? '<0x0A>' : char === ' ' ? '\u2581' : char);
 const ids = (text: string): number[] => [...text].map(tokenOf);
 
-let dir: string;
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'arbor-train-data-'));
-});
-after(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const tempDir = useTempDir('arbor-train-data-');
 
 async function jsonlFile(name: string, lines: readonly string[]): Promise<string> {
-  const file = join(dir, name);
+  const file = join(tempDir(), name);
   await writeFile(file, lines.join('\n') + '\n');
   return file;
 }
@@ -99,9 +93,9 @@ describe('.arbtok examples with a character vocabulary', () => {
   let [BOS, EOS] = [-1, -1];
 
   before(async () => {
-    const vocabFile = join(dir, 'vocab.txt');
+    const vocabFile = join(tempDir(), 'vocab.txt');
     await writeFile(vocabFile, ARITHMETIC_ALPHABET);
-    model = join(dir, 'tiny.gguf');
+    model = join(tempDir(), 'tiny.gguf');
     await initModel({ vocabChars: vocabFile, out: model, dim: 32, layers: 1, heads: 2, ctx: contextLength });
     tokenizer = await loadTrainingTokenizer(model);
     vocab = (await readGgufFileInfo(model, { readTensorInfo: false })).metadata.tokenizer?.ggml.tokens ?? [];
@@ -115,7 +109,7 @@ describe('.arbtok examples with a character vocabulary', () => {
   async function roundTrip(name: string, objective: 'sft' | 'prm' | 'lm', lines: readonly string[]): Promise<ArbtokExample[]> {
     const jsonl = await jsonlFile(`${name}.jsonl`, lines);
     const examples = await tokenizeTrainingJsonl(jsonl, objective, tokenizer, { contextLength });
-    const arbtok = join(dir, `${name}.arbtok`);
+    const arbtok = join(tempDir(), `${name}.arbtok`);
     await writeArbtok(arbtok, examples.map((example) => example.record));
     return readArbtok(arbtok);
   }
@@ -194,7 +188,7 @@ describe('.arbtok examples with a character vocabulary', () => {
   });
 
   test('readArbtok rejects a file that is not .arbtok', async () => {
-    const file = join(dir, 'garbage.arbtok');
+    const file = join(tempDir(), 'garbage.arbtok');
     await writeFile(file, 'not an arbtok file');
     await assert.rejects(readArbtok(file), { message: `${file}: not a valid .arbtok file: missing the ARBTOK01 header` });
   });
@@ -203,7 +197,7 @@ describe('.arbtok examples with a character vocabulary', () => {
     const lines = Array.from({ length: 20 }, (_, index) => JSON.stringify({ prompt: `Q:${index}\nA:`, completion: String(index), id: index }));
     const data = await jsonlFile('split.jsonl', lines);
     const prepare = (outDir: string): ReturnType<typeof prepareTrainingData> =>
-      prepareTrainingData({ model, objective: 'sft', data, valFraction: 0.25, seed: 7, outDir: join(dir, outDir) });
+      prepareTrainingData({ model, objective: 'sft', data, valFraction: 0.25, seed: 7, outDir: join(tempDir(), outDir) });
     const prepared = await prepare('split-a');
     assert.equal(prepared.train.examples, 15);
     assert.equal(prepared.val?.examples, 5);

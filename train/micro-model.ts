@@ -7,7 +7,7 @@
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ARITHMETIC_ALPHABET, formatPrompt, formatSolution, generateProblems } from '../tasks/arithmetic.ts';
+import { ARITHMETIC_ALPHABET, formatPrompt, formatSolution, generateProblems, type ArithmeticProblem } from '../tasks/arithmetic.ts';
 import { initModel, prepareTrainingData, runTrainer, type TrainerEvent } from './trainer.ts';
 
 const positiveInt = z.number().int().positive();
@@ -37,6 +37,7 @@ export const MICRO_RECIPE: MicroRecipe = {
 };
 
 export interface MicroBuildResult {
+  recipe: MicroRecipe;
   modelPath: string;
   minutes: number;
   trainLoss: number;
@@ -44,14 +45,16 @@ export interface MicroBuildResult {
   trainerTokensPerSecond: number;
 }
 
-/** Writes the training set: prompt `Q: <expression>\n`, completion = the step-by-step solution. */
-async function writeTrainingJsonl(recipe: MicroRecipe, path: string): Promise<void> {
-  const rows = Object.entries(recipe.problems).flatMap(([operators, count]) =>
-    generateProblems({ seed: recipe.seed, operators: Number(operators), count, split: 'train' }).map((problem) =>
-      JSON.stringify({ prompt: formatPrompt(problem.question), completion: formatSolution(problem.question) }),
-    ),
-  );
+/** Writes SFT rows for problems: prompt `Q: <expression>\n`, completion = the step-by-step solution. */
+export async function writeSolutionsJsonl(problems: readonly ArithmeticProblem[], path: string): Promise<void> {
+  const rows = problems.map((problem) => JSON.stringify({ prompt: formatPrompt(problem.question), completion: formatSolution(problem.question) }));
   await writeFile(path, rows.join('\n') + '\n');
+}
+
+function trainingProblems(recipe: MicroRecipe): ArithmeticProblem[] {
+  return Object.entries(recipe.problems).flatMap(([operators, count]) =>
+    generateProblems({ seed: recipe.seed, operators: Number(operators), count, split: 'train' }),
+  );
 }
 
 /** Builds the micro model from nothing into `out`; work files go to `workDir`. */
@@ -72,7 +75,7 @@ export async function buildMicroModel(options: {
   await initModel({ vocabChars: vocab, out: initial, seed: recipe.seed, name: 'arbor-micro', ...recipe.model }, options.signal);
 
   const data = join(options.workDir, 'sft.jsonl');
-  await writeTrainingJsonl(recipe, data);
+  await writeSolutionsJsonl(trainingProblems(recipe), data);
   const prepared = await prepareTrainingData({
     model: initial,
     objective: 'sft',
@@ -103,6 +106,7 @@ export async function buildMicroModel(options: {
   );
   await copyFile(trained, options.out);
   return {
+    recipe,
     modelPath: options.out,
     minutes: (performance.now() - started) / 60_000,
     trainLoss: done.loss,
