@@ -6,7 +6,7 @@ import { builtinModules } from 'node:module';
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'native/build/**', 'runs/**'] },
+  { ignores: ['node_modules/**', 'native/build/**', 'runs/**', '.tmp/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {

@@ -24,6 +24,8 @@ export const microRecipeSchema = z.strictObject({
     warmup: z.number().int().nonnegative(),
     minLrRatio: z.number().min(0).max(1),
     weightDecay: z.number().nonnegative(),
+    beta2: z.number().min(0).lt(1).optional(),
+    evalEvery: z.number().int().nonnegative().optional(),
   }),
 });
 export type MicroRecipe = z.infer<typeof microRecipeSchema>;

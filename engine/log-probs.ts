@@ -1,0 +1,108 @@
+/**
+ * Log-probabilities read from node-llama-cpp: of label tokens after a text (PRM values,
+ * self-evaluation) and of a given continuation. Uses `controlledEvaluate` with a logits filter and
+ * `includeTop: 1` (the `includeMax` option is broken in 3.22.1), so
+ * log P(t) = logit(t) − maxLogit − ln(totalLogitWeight).
+ */
+import type { ControlledEvaluateInputItem, LlamaContext, LlamaModel, Token } from 'node-llama-cpp';
+import type { LabelLogProbs } from '../reward/prm-scorer.ts';
+import { createContext, loadModel } from './llama.ts';
+import { alignSequence, SequencePool, type TokenCounts } from './step-generator.ts';
+
+function logProbsFromOutput(next: { logits?: Map<Token, number>; totalLogitWeight?: number } | undefined, tokens: readonly Token[]): number[] {
+  const logits = next?.logits;
+  const total = next?.totalLogitWeight;
+  if (logits === undefined || total === undefined) throw new Error('llama.cpp returned no logits for a scored position');
+  const maxLogit = Math.max(...logits.values());
+  return tokens.map((token) => {
+    const logit = logits.get(token);
+    return logit === undefined ? -Infinity : logit - maxLogit - Math.log(total);
+  });
+}
+
+export class LogProbScorer implements LabelLogProbs {
+  readonly counts: TokenCounts = { evaluated: 0, generated: 0 };
+
+  private constructor(
+    readonly model: LlamaModel,
+    private readonly context: LlamaContext,
+    private readonly pool: SequencePool,
+  ) {}
+
+  static async create(options: { modelPath: string; threads: number; sequences: number; contextSize: number }): Promise<LogProbScorer> {
+    const model = await loadModel(options.modelPath);
+    const context = await createContext(model, options);
+    return new LogProbScorer(model, context, new SequencePool(Array.from({ length: options.sequences }, () => context.getSequence())));
+  }
+
+  /** Chunks → tokens: BOS when the model wants it, the first chunk as a text start, the rest as continuations. */
+  tokenizeChunks(chunks: readonly string[]): Token[] {
+    const bos = this.model.tokens.shouldPrependBosToken ? this.model.tokens.bos : null;
+    return [
+      ...(bos === null ? [] : [bos]),
+      ...chunks.flatMap((chunk, index) => (index === 0 ? this.model.tokenize(chunk, false) : this.model.tokenize(chunk, false, 'trimLeadingSpace'))),
+    ];
+  }
+
+  /** The single token `label` becomes right after `context` (so SPM leading spaces do not leak in). */
+  labelToken(label: string, context = '\n'): Token {
+    const before = this.model.tokenize(context, false, 'trimLeadingSpace');
+    const after = this.model.tokenize(context + label, false, 'trimLeadingSpace');
+    const added = after.slice(before.length);
+    if (added.length !== 1 || added[0] === undefined) throw new Error(`label ${JSON.stringify(label)} is not one token after ${JSON.stringify(context)} for this model`);
+    return added[0];
+  }
+
+  /** Log-probabilities of `candidates` as the token right after `tokens`. */
+  async nextTokenLogProbs(tokens: readonly Token[], candidates: readonly Token[]): Promise<number[]> {
+    return this.pool.with(tokens, async (sequence) => {
+      const feed = await alignSequence(sequence, tokens);
+      const cachedBefore = sequence.nextTokenIndex;
+      const input: ControlledEvaluateInputItem[] = feed.map((token, index) =>
+        index < feed.length - 1 ? token : [token, { generateNext: { logits: { filter: { tokens: candidates, includeTop: 1 } }, totalLogitWeight: true } }],
+      );
+      const output = await sequence.controlledEvaluate(input);
+      this.counts.evaluated += sequence.nextTokenIndex - cachedBefore;
+      return logProbsFromOutput(output[feed.length - 1]?.next, candidates);
+    });
+  }
+
+  async labelLogProbs(texts: readonly (readonly string[])[], labels: readonly string[]): Promise<number[][]> {
+    return Promise.all(
+      texts.map((chunks) => {
+        const labelTokens = labels.map((label) => this.labelToken(label, chunks.at(-1) ?? '\n'));
+        return this.nextTokenLogProbs(this.tokenizeChunks(chunks), labelTokens);
+      }),
+    );
+  }
+
+  /** Sum of log P over the tokens of `continuation` after `prefix` (teacher forcing). */
+  async continuationLogProb(prefix: readonly Token[], continuation: readonly Token[]): Promise<number> {
+    if (continuation.length === 0) return 0;
+    const all = [...prefix, ...continuation];
+    return this.pool.with(all, async (sequence) => {
+      await sequence.adaptStateToTokens(prefix.slice(0, -1), false);
+      const start = sequence.nextTokenIndex;
+      const feed = all.slice(start, -1);
+      const input: ControlledEvaluateInputItem[] = feed.map((token, index) => {
+        const position = start + index;
+        const target = all[position + 1];
+        if (position < prefix.length - 1 || target === undefined) return token;
+        return [token, { generateNext: { logits: { filter: { tokens: [target], includeTop: 1 } }, totalLogitWeight: true } }];
+      });
+      const output = await sequence.controlledEvaluate(input);
+      this.counts.evaluated += sequence.nextTokenIndex - start;
+      let sum = 0;
+      feed.forEach((_, index) => {
+        const position = start + index;
+        const target = all[position + 1];
+        if (position >= prefix.length - 1 && target !== undefined) sum += logProbsFromOutput(output[index]?.next, [target])[0] ?? -Infinity;
+      });
+      return sum;
+    });
+  }
+
+  async dispose(): Promise<void> {
+    await this.context.dispose();
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * Step generation over node-llama-cpp: one context with N parallel sequences; each request samples
+ * candidate next steps for a token prefix, stopping at the step delimiter. Sequences of one context
+ * share no KV cells (node-llama-cpp has no fork/copy), so prefix reuse happens within a sequence:
+ * a request takes the free sequence whose cached tokens share the longest prefix with it
+ * (`adaptStateToTokens` keeps that part), and the candidates of one request are sampled one after
+ * the other on that sequence, each reusing the whole prefix. Concurrent requests (other problems,
+ * other branches) run on the other sequences and are batched together by node-llama-cpp.
+ */
+import type { LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
+import { z } from 'zod';
+import { createContext, loadModel } from './llama.ts';
+
+export const samplingSchema = z.strictObject({
+  temperature: z.number().nonnegative().default(0.7),
+  topP: z.number().gt(0).max(1).default(1),
+  topK: z.number().int().nonnegative().optional(),
+  /** Repeat penalty (1.1 is llama.cpp's usual); off unless asked, because it distorts arithmetic. */
+  repeatPenalty: z.number().min(1).optional(),
+  /** Tokens per step at most (the reference uses 256). */
+  maxStepTokens: z.number().int().positive().default(256),
+});
+export type Sampling = z.output<typeof samplingSchema>;
+
+/** Tokens a repeat penalty looks back over (llama.cpp's usual last-64). */
+const REPEAT_PENALTY_WINDOW = 64;
+
+export interface GeneratedStep {
+  /** Step text up to (without) the delimiter. */
+  text: string;
+  generatedTokens: number;
+  /** Tokens this candidate made the model evaluate (prefix tokens not already cached + generated ones fed back). */
+  evaluatedTokens: number;
+  /** Why generation stopped. */
+  stop: 'delimiter' | 'eos' | 'max-tokens';
+}
+
+export interface TokenCounts {
+  evaluated: number;
+  generated: number;
+}
+
+export interface StepGeneratorOptions {
+  modelPath: string;
+  threads: number;
+  /** Parallel sequences in the context. */
+  sequences: number;
+  /** Tokens per sequence (prompt + solution). */
+  contextSize: number;
+  delimiter: string;
+}
+
+/** Positions `sequence` at `tokens` and returns what must still be fed (never empty, so logits come out). */
+export async function alignSequence(sequence: LlamaContextSequence, tokens: readonly Token[]): Promise<Token[]> {
+  if (tokens.length === 0) throw new Error('cannot evaluate an empty prefix');
+  await sequence.adaptStateToTokens(tokens.slice(), false);
+  if (sequence.nextTokenIndex >= tokens.length) {
+    await sequence.eraseContextTokenRanges([{ start: tokens.length - 1, end: sequence.nextTokenIndex }]);
+  }
+  return tokens.slice(sequence.nextTokenIndex);
+}
+
+/** A pool of sequences handed out by longest cached common prefix. */
+export class SequencePool {
+  private readonly free: LlamaContextSequence[];
+  private readonly waiting: ((sequence: LlamaContextSequence) => void)[] = [];
+
+  constructor(sequences: LlamaContextSequence[]) {
+    this.free = sequences;
+  }
+
+  async acquire(prefix: readonly Token[]): Promise<LlamaContextSequence> {
+    if (this.free.length === 0) return new Promise((resolve) => this.waiting.push(resolve));
+    let bestIndex = 0;
+    let bestShared = -1;
+    this.free.forEach((sequence, index) => {
+      const shared = sequence.compareContextTokens(prefix.slice()).firstDifferentIndex;
+      if (shared > bestShared) {
+        bestShared = shared;
+        bestIndex = index;
+      }
+    });
+    return this.free.splice(bestIndex, 1)[0] as LlamaContextSequence;
+  }
+
+  release(sequence: LlamaContextSequence): void {
+    const next = this.waiting.shift();
+    if (next) next(sequence);
+    else this.free.push(sequence);
+  }
+
+  async with<T>(prefix: readonly Token[], work: (sequence: LlamaContextSequence) => Promise<T>): Promise<T> {
+    const sequence = await this.acquire(prefix);
+    try {
+      return await work(sequence);
+    } finally {
+      this.release(sequence);
+    }
+  }
+}
+
+export class StepGenerator {
+  /** Totals over the generator's life; callers diff them around a search. */
+  readonly counts: TokenCounts = { evaluated: 0, generated: 0 };
+
+  private constructor(
+    readonly model: LlamaModel,
+    private readonly context: LlamaContext,
+    private readonly pool: SequencePool,
+    private readonly delimiter: string,
+  ) {}
+
+  static async create(options: StepGeneratorOptions): Promise<StepGenerator> {
+    const model = await loadModel(options.modelPath);
+    const context = await createContext(model, { threads: options.threads, contextSize: options.contextSize, sequences: options.sequences });
+    const sequences = Array.from({ length: options.sequences }, () => context.getSequence());
+    return new StepGenerator(model, context, new SequencePool(sequences), options.delimiter);
+  }
+
+  /**
+   * `count` candidate next steps after `prefix`, sampled one after the other on one sequence;
+   * candidate i uses seed `seed + i`. `greedy` decodes the argmax (then `count` should be 1).
+   */
+  generateSteps(prefix: readonly Token[], count: number, options: { sampling: Sampling; seed: number; greedy?: boolean }): Promise<GeneratedStep[]> {
+    return this.pool.with(prefix, async (sequence) => {
+      const steps: GeneratedStep[] = [];
+      for (let index = 0; index < count; index++) steps.push(await this.sampleOne(sequence, prefix, options.sampling, options.seed + index, options.greedy === true));
+      return steps;
+    });
+  }
+
+  private async sampleOne(sequence: LlamaContextSequence, prefix: readonly Token[], sampling: Sampling, seed: number, greedy: boolean): Promise<GeneratedStep> {
+    const feed = await alignSequence(sequence, prefix);
+    // Every token that enters the sequence's context was evaluated once (the last sampled one, cut off at the delimiter, was not).
+    const cachedBefore = sequence.nextTokenIndex;
+    const generated: Token[] = [];
+    let text = '';
+    let stop: GeneratedStep['stop'] = 'eos';
+    const evaluation = sequence.evaluate(feed, {
+      temperature: greedy ? 0 : sampling.temperature,
+      topP: sampling.topP,
+      topK: sampling.topK,
+      seed,
+      ...(sampling.repeatPenalty === undefined
+        ? {}
+        : { repeatPenalty: { penalty: sampling.repeatPenalty, punishTokens: () => [...prefix, ...generated].slice(-REPEAT_PENALTY_WINDOW) } }),
+    });
+    for await (const token of evaluation) {
+      generated.push(token);
+      text = this.model.detokenize(generated);
+      const end = text.indexOf(this.delimiter);
+      if (end >= 0) {
+        text = text.slice(0, end);
+        stop = 'delimiter';
+        break;
+      }
+      if (generated.length >= sampling.maxStepTokens) {
+        stop = 'max-tokens';
+        break;
+      }
+    }
+    const evaluatedTokens = sequence.nextTokenIndex - cachedBefore;
+    this.counts.evaluated += evaluatedTokens;
+    this.counts.generated += generated.length;
+    return { text, generatedTokens: generated.length, evaluatedTokens, stop };
+  }
+
+  async dispose(): Promise<void> {
+    await this.context.dispose();
+  }
+}
