@@ -1,0 +1,135 @@
+/**
+ * Data building for one iteration: label every stored tree (quality-value targets, reasoning
+ * distances), then derive the SFT set, the PRM set and the step-level preference pairs, record them
+ * in the run database with their lineage (search, node, iteration) and write the trainer's JSONL.
+ * Idempotent: a re-run after a crash inserts nothing twice and rewrites the same files.
+ */
+import { writeFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { stepPreferencePairs, pairFilterSchema } from '../reward/preference-pairs.ts';
+import { qualityValueTargets } from '../reward/value-targets.ts';
+import { answerLeaves, stepsTo, type SearchTree } from '../search/tree.ts';
+import { writeTransaction } from '../store/database.ts';
+import type { RunStore } from '../store/run-store.ts';
+
+export const dataOptionsSchema = z.strictObject({
+  /** Correct end leaves below this value (PRM-mixed V) are not used for SFT. */
+  sftValueFloor: z.number().min(0).max(1).default(0),
+  /** Distinct SFT solutions kept per problem at most (highest value first). */
+  sftPerProblem: z.number().int().positive().default(4),
+  /** Earlier iterations whose SFT rows are mixed into this one's training file (0 = none). */
+  mixPreviousIterations: z.number().int().nonnegative().default(1),
+  pairs: pairFilterSchema.default({ minGap: 0.3, minEditDistance: 1 }),
+});
+export type DataOptions = z.input<typeof dataOptionsSchema>;
+
+export interface DataCounts {
+  searches: number;
+  sft: number;
+  prm: number;
+  pairs: number;
+  /** SFT rows written to the training file (this iteration's plus mixed-in earlier ones). */
+  sftRowsWritten: number;
+  prmRowsWritten: number;
+}
+
+/** The solution text of a leaf as the policy writes it: its steps, each closed by the delimiter. */
+function completionOf(tree: SearchTree, nodeId: number, delimiter: string): string {
+  const node = tree.nodes[nodeId];
+  if (node === undefined) throw new Error(`no node ${nodeId}`);
+  return stepsTo(tree, node).map((step) => step + delimiter).join('');
+}
+
+export async function buildIterationData(options: {
+  store: RunStore;
+  iteration: number;
+  /** Prompt text for a question (the policy's plain prompt). */
+  promptOf: (question: string) => string;
+  delimiter: string;
+  sftPath: string;
+  prmPath: string;
+  data?: DataOptions;
+}): Promise<DataCounts> {
+  const { store, iteration } = options;
+  const settings = dataOptionsSchema.parse(options.data ?? {});
+  const db = store.db;
+  const searchIds = db.prepare('SELECT id FROM searches WHERE run_id = ? AND iteration = ? ORDER BY id').pluck().all(store.runId, iteration) as number[];
+
+  for (const searchId of searchIds) {
+    const tree = store.tree(searchId);
+    const prompt = options.promptOf(tree.question);
+    const targets = qualityValueTargets(tree);
+    const targetOf = new Map(targets.map((target) => [target.nodeId, target]));
+    store.setNodeLabels(
+      searchId,
+      tree.nodes.map((node) => ({ nodeIndex: node.id, valueTarget: targetOf.get(node.id)?.value ?? null, reasoningDistance: targetOf.get(node.id)?.distance ?? null })),
+    );
+    const sft = answerLeaves(tree)
+      .filter((leaf) => leaf.correct === true && leaf.value >= settings.sftValueFloor)
+      .sort((a, b) => b.value - a.value || a.id - b.id);
+    const seen = new Set<string>();
+    const keptSft = sft.filter((leaf) => {
+      const completion = completionOf(tree, leaf.id, options.delimiter);
+      if (seen.has(completion)) return false;
+      seen.add(completion);
+      return true;
+    }).slice(0, settings.sftPerProblem);
+    const pairs = stepPreferencePairs(tree, targets, settings.pairs);
+    writeTransaction(db, () => {
+      const insertSft = db.prepare(
+        'INSERT INTO sft_examples (run_id, iteration, search_id, node_index, prompt, completion, value) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      );
+      for (const leaf of keptSft) insertSft.run(store.runId, iteration, searchId, leaf.id, prompt, completionOf(tree, leaf.id, options.delimiter), leaf.value);
+      const insertPrm = db.prepare(
+        "INSERT INTO prm_examples (run_id, iteration, search_id, node_index, prompt, steps_json, target, source) VALUES (?, ?, ?, ?, ?, ?, ?, 'quality-value') ON CONFLICT DO NOTHING",
+      );
+      for (const target of targets) {
+        const node = tree.nodes[target.nodeId];
+        if (node !== undefined) insertPrm.run(store.runId, iteration, searchId, node.id, prompt, JSON.stringify(stepsTo(tree, node)), target.value);
+      }
+      const insertPair = db.prepare(
+        'INSERT INTO preference_pairs (run_id, iteration, search_id, parent_index, chosen_index, rejected_index, prompt, chosen, rejected, chosen_q, rejected_q) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      );
+      for (const pair of pairs) {
+        const pairPrompt = prompt + pair.prefix.map((step) => step + options.delimiter).join('');
+        insertPair.run(store.runId, iteration, searchId, pair.parentId, pair.chosenId, pair.rejectedId, pairPrompt, pair.chosen, pair.rejected, pair.chosenQ, pair.rejectedQ);
+      }
+    });
+  }
+
+  const count = (table: string): number => db.prepare(`SELECT COUNT(*) FROM ${table} WHERE run_id = ? AND iteration = ?`).pluck().get(store.runId, iteration) as number;
+  const sftRows = db
+    .prepare('SELECT prompt, completion FROM sft_examples WHERE run_id = ? AND iteration BETWEEN ? AND ? ORDER BY iteration, id')
+    .all(store.runId, iteration - settings.mixPreviousIterations, iteration) as { prompt: string; completion: string }[];
+  await writeFile(options.sftPath, sftRows.map((row) => JSON.stringify(row)).join('\n') + (sftRows.length > 0 ? '\n' : ''));
+  const prmRows = prmTrainingRows(store, iteration);
+  await writeFile(options.prmPath, prmRows.map(({ prompt, completions, labels }) => JSON.stringify({ prompt, completions, labels })).join('\n') + (prmRows.length > 0 ? '\n' : ''));
+  return { searches: searchIds.length, sft: count('sft_examples'), prm: count('prm_examples'), pairs: count('preference_pairs'), sftRowsWritten: sftRows.length, prmRowsWritten: prmRows.length };
+}
+
+/**
+ * The iteration's PRM examples as the trainer's stepwise rows: one row per labelled node whose
+ * children carry no label of their own (the deepest labelled prefix of a path), with the targets of
+ * every labelled node along that path as per-step labels.
+ */
+export function prmTrainingRows(store: RunStore, iteration: number): { searchId: number; nodeIndex: number; prompt: string; completions: string[]; labels: number[] }[] {
+  const rows = store.db
+    .prepare(
+      `SELECT e.search_id, e.node_index, e.prompt, e.steps_json, e.target, n.parent_index FROM prm_examples e
+       JOIN nodes n ON n.search_id = e.search_id AND n.node_index = e.node_index
+       WHERE e.run_id = ? AND e.iteration = ? AND e.source = 'quality-value' ORDER BY e.search_id, e.node_index`,
+    )
+    .all(store.runId, iteration) as { search_id: number; node_index: number; prompt: string; steps_json: string; target: number; parent_index: number | null }[];
+  const key = (searchId: number, nodeIndex: number | null): string => `${searchId}:${nodeIndex}`;
+  const targetOf = new Map(rows.map((row) => [key(row.search_id, row.node_index), row]));
+  const hasLabelledChild = new Set(rows.map((row) => key(row.search_id, row.parent_index)));
+  return rows
+    .filter((row) => !hasLabelledChild.has(key(row.search_id, row.node_index)))
+    .map((row) => {
+      const labels: number[] = [];
+      for (let current: typeof row | undefined = row; current !== undefined; current = targetOf.get(key(current.search_id, current.parent_index))) labels.unshift(current.target);
+      const completions = z.array(z.string()).parse(JSON.parse(row.steps_json));
+      if (labels.length !== completions.length) throw new Error(`search ${row.search_id} node ${row.node_index}: ${labels.length} labels for ${completions.length} steps`);
+      return { searchId: row.search_id, nodeIndex: row.node_index, prompt: row.prompt, completions, labels };
+    });
+}

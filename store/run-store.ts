@@ -1,0 +1,251 @@
+/**
+ * Typed reads and writes of the run database. Row types come from zod schemas; every write is
+ * idempotent by its natural key (INSERT … ON CONFLICT DO NOTHING, then read the id back), so a
+ * shard re-run after a crash inserts nothing twice.
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { SearchNodeSchema, type SearchTree } from '../search/tree.ts';
+import { writeTransaction, type RunDatabase } from './database.ts';
+
+const bool = z.union([z.literal(0), z.literal(1)]).transform((value) => value === 1);
+
+export const ProblemRowSchema = z.strictObject({
+  id: z.number().int(),
+  task: z.string(),
+  split: z.string(),
+  question: z.string(),
+  answer: z.string(),
+  difficulty: z.number().int().nullable(),
+});
+export type ProblemRow = z.infer<typeof ProblemRowSchema>;
+
+export const ModelRowSchema = z.strictObject({
+  id: z.number().int(),
+  run_id: z.string(),
+  kind: z.enum(['policy', 'prm']),
+  path: z.string(),
+  sha256: z.string(),
+  parent_id: z.number().int().nullable(),
+  iteration: z.number().int(),
+  metrics_json: z.string(),
+});
+export type ModelRow = z.infer<typeof ModelRowSchema>;
+
+export const SearchRowSchema = z.strictObject({
+  id: z.number().int(),
+  run_id: z.string(),
+  iteration: z.number().int(),
+  problem_id: z.number().int(),
+  policy_model_id: z.number().int().nullable(),
+  prm_model_id: z.number().int().nullable(),
+  algorithm: z.string(),
+  budget: z.number().int().nullable(),
+  stats_json: z.string(),
+  answer: z.string().nullable(),
+  correct: bool.nullable(),
+});
+export type SearchRow = z.infer<typeof SearchRowSchema>;
+
+export const NodeRowSchema = z.strictObject({
+  search_id: z.number().int(),
+  node_index: z.number().int(),
+  parent_index: z.number().int().nullable(),
+  depth: z.number().int(),
+  step: z.string(),
+  visits: z.number().int(),
+  value: z.number(),
+  prm_score: z.number().nullable(),
+  state: SearchNodeSchema.shape.state,
+  answer: z.string().nullable(),
+  correct: bool.nullable(),
+  generated_tokens: z.number().int(),
+  value_target: z.number().nullable(),
+  reasoning_distance: z.number().int().nullable(),
+  mc_label: z.number().nullable(),
+});
+export type NodeRow = z.infer<typeof NodeRowSchema>;
+
+export const EvaluationInputSchema = z.strictObject({
+  iteration: z.number().int().nonnegative(),
+  modelId: z.number().int().nullable(),
+  method: z.string().min(1),
+  split: z.string().min(1),
+  metric: z.string().min(1),
+  value: z.number(),
+});
+export type EvaluationInput = z.infer<typeof EvaluationInputSchema>;
+
+export const SftLineageSchema = z.strictObject({
+  sft_id: z.number().int(),
+  iteration: z.number().int(),
+  search_id: z.number().int(),
+  node_index: z.number().int(),
+  algorithm: z.string(),
+  question: z.string(),
+  gold: z.string(),
+  last_step: z.string(),
+  node_value: z.number(),
+  value_target: z.number().nullable(),
+  policy_model: z.string().nullable(),
+  policy_iteration: z.number().int().nullable(),
+  prm_model: z.string().nullable(),
+});
+export type SftLineage = z.infer<typeof SftLineageSchema>;
+
+/** sha256 of the canonical JSON of a config: two runs with equal configs hash equal. */
+export function configHash(config: unknown): string {
+  const canonical = (value: unknown): unknown =>
+    Array.isArray(value)
+      ? value.map(canonical)
+      : value !== null && typeof value === 'object'
+        ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b)).map(([key, inner]) => [key, canonical(inner)]))
+        : value;
+  return createHash('sha256').update(JSON.stringify(canonical(config))).digest('hex');
+}
+
+export class RunConfigConflictError extends Error {
+  constructor(runId: string) {
+    super(`run '${runId}' already exists with a different config; pick another run name or reuse the same config`);
+    this.name = 'RunConfigConflictError';
+  }
+}
+
+export class RunStore {
+  constructor(
+    readonly db: RunDatabase,
+    readonly runId: string,
+  ) {}
+
+  /** Records the run, or checks that an existing run of this id has the same config. */
+  ensureRun(config: unknown, now: string): void {
+    const hash = configHash(config);
+    this.db.prepare('INSERT INTO runs (id, config_json, config_hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING').run(this.runId, JSON.stringify(config), hash, now);
+    const stored = this.db.prepare('SELECT config_hash FROM runs WHERE id = ?').pluck().get(this.runId);
+    if (stored !== hash) throw new RunConfigConflictError(this.runId);
+  }
+
+  upsertProblem(problem: { task: string; split: string; question: string; answer: string; difficulty: number | null }): number {
+    this.db
+      .prepare('INSERT INTO problems (task, split, question, answer, difficulty) VALUES (@task, @split, @question, @answer, @difficulty) ON CONFLICT (task, split, question) DO NOTHING')
+      .run(problem);
+    return this.db.prepare('SELECT id FROM problems WHERE task = ? AND split = ? AND question = ?').pluck().get(problem.task, problem.split, problem.question) as number;
+  }
+
+  problem(id: number): ProblemRow {
+    return ProblemRowSchema.parse(this.db.prepare('SELECT * FROM problems WHERE id = ?').get(id));
+  }
+
+  recordModel(model: { kind: 'policy' | 'prm'; path: string; sha256: string; parentId: number | null; iteration: number; metrics?: Record<string, unknown> }): number {
+    this.db
+      .prepare(
+        'INSERT INTO models (run_id, kind, path, sha256, parent_id, iteration, metrics_json) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, kind, iteration) DO NOTHING',
+      )
+      .run(this.runId, model.kind, model.path, model.sha256, model.parentId, model.iteration, JSON.stringify(model.metrics ?? {}));
+    return this.db.prepare('SELECT id FROM models WHERE run_id = ? AND kind = ? AND iteration = ?').pluck().get(this.runId, model.kind, model.iteration) as number;
+  }
+
+  model(id: number): ModelRow {
+    return ModelRowSchema.parse(this.db.prepare('SELECT * FROM models WHERE id = ?').get(id));
+  }
+
+  /** The search stored for this problem/iteration/algorithm, if any (a resumed shard skips it). */
+  findSearch(iteration: number, problemId: number, algorithm: string): SearchRow | null {
+    const row = this.db.prepare('SELECT * FROM searches WHERE run_id = ? AND iteration = ? AND problem_id = ? AND algorithm = ?').get(this.runId, iteration, problemId, algorithm);
+    return row === undefined ? null : SearchRowSchema.parse(row);
+  }
+
+  /** Stores a finished search and its whole tree in one transaction; a second call for the same key is a no-op. */
+  saveSearch(search: {
+    iteration: number;
+    problemId: number;
+    policyModelId: number | null;
+    prmModelId: number | null;
+    algorithm: string;
+    budget: number | null;
+    stats: Record<string, number>;
+    answer: string | null;
+    correct: boolean | null;
+    tree: SearchTree;
+  }): number {
+    return writeTransaction(this.db, () => {
+      const existing = this.findSearch(search.iteration, search.problemId, search.algorithm);
+      if (existing !== null) return existing.id;
+      const { lastInsertRowid } = this.db
+        .prepare(
+          'INSERT INTO searches (run_id, iteration, problem_id, policy_model_id, prm_model_id, algorithm, budget, stats_json, answer, correct) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        )
+        .run(this.runId, search.iteration, search.problemId, search.policyModelId, search.prmModelId, search.algorithm, search.budget, JSON.stringify(search.stats), search.answer, search.correct === null ? null : Number(search.correct));
+      const searchId = Number(lastInsertRowid);
+      const insertNode = this.db.prepare(
+        'INSERT INTO nodes (search_id, node_index, parent_index, depth, step, visits, value, prm_score, state, answer, correct, generated_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      );
+      for (const node of search.tree.nodes) {
+        insertNode.run(searchId, node.id, node.parent, node.depth, node.step, node.visits, node.value, node.prmScore, node.state, node.answer, node.correct === null ? null : Number(node.correct), node.generatedTokens);
+      }
+      return searchId;
+    });
+  }
+
+  nodes(searchId: number): NodeRow[] {
+    return this.db.prepare('SELECT * FROM nodes WHERE search_id = ? ORDER BY node_index').all(searchId).map((row) => NodeRowSchema.parse(row));
+  }
+
+  /** The stored tree of a search, as search/ builds them. */
+  tree(searchId: number): SearchTree {
+    const search = SearchRowSchema.parse(this.db.prepare('SELECT * FROM searches WHERE id = ?').get(searchId));
+    const question = this.problem(search.problem_id).question;
+    return {
+      question,
+      nodes: this.nodes(searchId).map((row) => ({
+        id: row.node_index,
+        parent: row.parent_index,
+        depth: row.depth,
+        step: row.step,
+        visits: row.visits,
+        value: row.value,
+        prmScore: row.prm_score,
+        state: row.state,
+        answer: row.answer,
+        correct: row.correct,
+        generatedTokens: row.generated_tokens,
+      })),
+    };
+  }
+
+  setNodeLabels(searchId: number, labels: readonly { nodeIndex: number; valueTarget: number | null; reasoningDistance: number | null; mcLabel?: number | null }[]): void {
+    const update = this.db.prepare('UPDATE nodes SET value_target = ?, reasoning_distance = ?, mc_label = COALESCE(?, mc_label) WHERE search_id = ? AND node_index = ?');
+    writeTransaction(this.db, () => {
+      for (const label of labels) update.run(label.valueTarget, label.reasoningDistance, label.mcLabel ?? null, searchId, label.nodeIndex);
+    });
+  }
+
+  /** Where a training example came from: its search, problem, node and the models that searched. */
+  sftLineage(sftId: number): SftLineage {
+    return SftLineageSchema.parse(
+      this.db
+        .prepare(
+          `SELECT x.id AS sft_id, x.iteration, x.search_id, x.node_index, s.algorithm, p.question, p.answer AS gold, n.step AS last_step, n.value AS node_value,
+                  n.value_target, pm.path AS policy_model, pm.iteration AS policy_iteration, rm.path AS prm_model
+           FROM sft_examples x
+           JOIN searches s ON s.id = x.search_id
+           JOIN problems p ON p.id = s.problem_id
+           JOIN nodes n ON n.search_id = x.search_id AND n.node_index = x.node_index
+           LEFT JOIN models pm ON pm.id = s.policy_model_id
+           LEFT JOIN models rm ON rm.id = s.prm_model_id
+           WHERE x.id = ? AND x.run_id = ?`,
+        )
+        .get(sftId, this.runId),
+    );
+  }
+
+  recordEvaluation(evaluation: EvaluationInput): void {
+    const row = EvaluationInputSchema.parse(evaluation);
+    this.db
+      .prepare(
+        `INSERT INTO evaluations (run_id, iteration, model_id, method, split, metric, value) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (run_id, iteration, model_id, method, split, metric) DO UPDATE SET value = excluded.value`,
+      )
+      .run(this.runId, row.iteration, row.modelId, row.method, row.split, row.metric, row.value);
+  }
+}
