@@ -3,9 +3,8 @@
  * the fixed held-out problems, by number of operators. build_minutes is the build time recorded
  * when the model was built; `--rebuild` builds it again from scratch here and measures both anew.
  */
-import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { accuracyByOperators, accuracyTable, buildAndReport, COMMITTED_MICRO_MODEL, evaluateHeldOut, readMicroReport } from '../cli/micro.ts';
+import { accuracyByOperators, accuracyTable, buildAndReport, COMMITTED_MICRO_MODEL, evaluateHeldOut, MICRO_BUILD_THREADS, readMicroReport } from '../cli/micro.ts';
 
 const { values } = parseArgs({ options: { rebuild: { type: 'boolean' }, model: { type: 'string' } }, strict: true });
 
@@ -14,7 +13,7 @@ let buildMinutes: number;
 let accuracy: Record<string, number>;
 if (values.rebuild) {
   modelPath = 'runs/bench-micro/arbor-micro.gguf';
-  const { build, evaluation } = await buildAndReport(modelPath, 'runs/bench-micro/work', availableParallelism());
+  const { build, evaluation } = await buildAndReport(modelPath, 'runs/bench-micro/work', MICRO_BUILD_THREADS);
   buildMinutes = build.minutes;
   accuracy = accuracyByOperators(evaluation);
   console.log(`rebuilt ${modelPath} in ${build.minutes.toFixed(2)} min (trainer ${Math.round(build.trainerTokensPerSecond)} tok/s)`);

@@ -1,14 +1,29 @@
 #!/usr/bin/env -S node --import tsx
 /** `arbor`: the command line. Each command lives in its own module; this file only dispatches. */
 import { z } from 'zod';
+import { controlCommand } from './control.ts';
+import { evalCommand } from './eval.ts';
+import { inspectCommand } from './inspect.ts';
 import { microCommand } from './micro.ts';
+import { runCommand } from './run.ts';
+import { UsageError } from './usage-error.ts';
+import { workerCommand } from './worker.ts';
 
 const HELP = `arbor — durable self-improvement for LLM reasoning (MCTS* + PRM + native fine-tuning)
 
 usage: arbor <command> [options]     (arbor <command> --help for its options)
 
 commands:
-  micro build   build the embedded micro model from scratch (offline, ~10 min on 2 cores)
+  run           start or continue a run (Temporal when available, else inline)   [--quick: a few minutes]
+  worker        a Temporal worker for the inference / training / cpu task queues
+  status        where a run stands, with its per-iteration table
+  pause, resume pause a run between activities, let it go on
+  stop          end a run after the current activity (\`arbor run\` continues it later)
+  eval          held-out accuracy of a model (and PRM step quality with --prm)
+  export        a run's data in TRL formats (SFT, DPO, PRM stepwise) and its trees, with lineage
+  models        a run's models: lineage, hashes, training metrics
+  tree          print one search tree
+  micro build   build the embedded micro model from scratch (offline, ~14 min on 2 cores)
   micro eval    held-out accuracy of a model on the arithmetic task, by number of operators
 
 The native trainer itself: native/build/arbor-trainer --help (formats in native/README.md).
@@ -20,7 +35,25 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return command === undefined ? 2 : 0;
   }
-  if (command === 'micro') return microCommand(rest);
+  switch (command) {
+    case 'run':
+      return runCommand(rest);
+    case 'worker':
+      return workerCommand(rest);
+    case 'status':
+    case 'pause':
+    case 'resume':
+    case 'stop':
+      return controlCommand(command, rest);
+    case 'eval':
+      return evalCommand(rest);
+    case 'export':
+    case 'models':
+    case 'tree':
+      return inspectCommand(command, rest);
+    case 'micro':
+      return microCommand(rest);
+  }
   process.stderr.write(`arbor: unknown command '${command}'\n\n${HELP}`);
   return 2;
 }
@@ -33,6 +66,9 @@ main(process.argv.slice(2)).then(
     // Bad command-line input (exit 2) reads as one clear message; anything else is a failure (exit 1).
     if (error instanceof z.ZodError) {
       process.stderr.write(`arbor: invalid option:\n${z.prettifyError(error)}\n`);
+      process.exitCode = 2;
+    } else if (error instanceof UsageError) {
+      process.stderr.write(`arbor: ${error.message}\n`);
       process.exitCode = 2;
     } else if (error instanceof Error && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`arbor: ${error.message} (see --help)\n`);

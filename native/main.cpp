@@ -8,6 +8,11 @@
 #include <exception>
 #include <string>
 
+#ifdef __linux__
+#include <csignal>
+#include <sys/prctl.h>
+#endif
+
 namespace {
 
 const char * USAGE =
@@ -31,6 +36,11 @@ int main(int argc, char ** argv) {
         return argc < 2 ? arbor::EXIT_BAD_INPUT : arbor::EXIT_OK;
     }
     ggml_log_set(quiet_log, nullptr);
+#ifdef __linux__
+    // Die with the process that spawned us: a worker killed with -9 must not leave a trainer
+    // writing into the run directory while its retry resumes from the same checkpoint.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
     const std::string command = argv[1];
     try {
         arbor::Args args(argc, argv, 2);

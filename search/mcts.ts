@@ -1,6 +1,6 @@
 /**
  * MCTS* as ReST-MCTS* implements it (../shared/DESIGN.md): UCT selection with INF for unvisited
- * children, an end gate on V, expansion into distinct steps scored by the value function, a greedy
+ * children, an end gate on V (for paths that state an answer), expansion into distinct steps scored by the value function, a greedy
  * roll-forward whose best value is α-mixed into the new child, and visit-weighted backup.
  * Pure: the policy and the value function come in through search/types.ts.
  */
@@ -12,7 +12,7 @@ import { countedModels, type CountedModels, type PrefixValue, type SearchOutcome
 export const mctsConfigSchema = z.strictObject({
   /** Select–expand–simulate–backup rounds at most (reference: 50 for data, 100 for evaluation). */
   iterations: z.number().int().positive().default(50),
-  /** eval: stop at the first selected node with V ≥ endGate; data: mark it an end leaf and go on. */
+  /** eval: stop at the first selected answer leaf with V ≥ endGate; data: count its visit and go on. */
   mode: z.enum(['eval', 'data']).default('data'),
   /** UCT exploration constant C. */
   exploration: z.number().nonnegative().default(0.5),
@@ -160,30 +160,24 @@ class Mcts {
     return best;
   }
 
-  private endLeaf(node: SearchNode): void {
-    node.state = 'end';
-    backpropagate(this.tree, node);
-  }
-
   async run(): Promise<SearchOutcome> {
     const { config } = this;
     for (let iteration = 0; iteration < config.iterations && !this.budgetSpent(); iteration++) {
       const leaf = selectLeaf(this.tree, config, this.rng);
-      if (leaf.id !== 0 && leaf.value >= config.endGate) {
-        if (config.mode === 'eval' && leaf.answer !== null) return this.outcome(leaf);
-        // Data mode (or a gated node with no answer yet): it is an end leaf; its visit keeps UCT honest.
-        this.endLeaf(leaf);
-        continue;
-      }
       if (leaf.state === 'end') {
-        // A finished path selected again: count the visit so UCT moves on to its siblings.
+        // The end gate applies to paths that state an answer (a verifier needs one): in evaluation
+        // the first such leaf selected with V >= endGate is the result; otherwise, and in data mode,
+        // the finished path counts a visit so that UCT moves on to its siblings.
+        if (config.mode === 'eval' && leaf.answer !== null && leaf.value >= config.endGate) return this.outcome(leaf);
         backpropagate(this.tree, leaf);
         if (this.everyLeafEnded()) break;
         continue;
       }
       const children = await this.expand(leaf);
       if (children.length === 0) {
-        this.endLeaf(leaf);
+        // The policy could not continue this path: it ends here, without an answer.
+        leaf.state = 'end';
+        backpropagate(this.tree, leaf);
         continue;
       }
       const best = children.reduce((a, b) => (b.value > a.value ? b : a));

@@ -145,6 +145,10 @@ export class RunStore {
     return this.db.prepare('SELECT id FROM models WHERE run_id = ? AND kind = ? AND iteration = ?').pluck().get(this.runId, model.kind, model.iteration) as number;
   }
 
+  modelIdByPath(path: string): number | null {
+    return (this.db.prepare('SELECT id FROM models WHERE run_id = ? AND path = ? ORDER BY id DESC').pluck().get(this.runId, path) as number | undefined) ?? null;
+  }
+
   model(id: number): ModelRow {
     return ModelRowSchema.parse(this.db.prepare('SELECT * FROM models WHERE id = ?').get(id));
   }
@@ -239,13 +243,14 @@ export class RunStore {
     );
   }
 
+  /** Records (or replaces) one metric; `model_id IS ?` because SQLite's UNIQUE treats NULL model ids as all distinct. */
   recordEvaluation(evaluation: EvaluationInput): void {
     const row = EvaluationInputSchema.parse(evaluation);
-    this.db
-      .prepare(
-        `INSERT INTO evaluations (run_id, iteration, model_id, method, split, metric, value) VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (run_id, iteration, model_id, method, split, metric) DO UPDATE SET value = excluded.value`,
-      )
-      .run(this.runId, row.iteration, row.modelId, row.method, row.split, row.metric, row.value);
+    const key = [this.runId, row.iteration, row.modelId, row.method, row.split, row.metric] as const;
+    writeTransaction(this.db, () => {
+      this.db.prepare('DELETE FROM evaluations WHERE run_id = ? AND iteration = ? AND model_id IS ? AND method = ? AND split = ? AND metric = ?').run(...key);
+      this.db.prepare('INSERT INTO evaluations (run_id, iteration, model_id, method, split, metric, value) VALUES (?, ?, ?, ?, ?, ?, ?)').run(...key, row.value);
+    });
   }
+
 }

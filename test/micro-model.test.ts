@@ -52,7 +52,7 @@ describe('micro model build pipeline (tiny recipe)', () => {
     seed: 5,
     model: { dim: 32, layers: 1, heads: 2, ffn: 64, ctx: 256 },
     problems: { '1': 50, '2': 100 },
-    train: { steps: 60, batch: 8, lr: 3e-3, warmup: 5, minLrRatio: 0.1, weightDecay: 0 },
+    train: { steps: 60, batch: 8, lr: 3e-3, warmup: 5, minLrRatio: 0.1, weightDecay: 0, beta2: 0.95 },
   };
   test('an interrupted build resumes from its checkpoint and finishes', async () => {
     const abort = new AbortController();

@@ -83,6 +83,9 @@ describe('run database', () => {
     assert.equal(first.pairs, 2, 'root: 2+12 over 5*4; under 14: A: 14 over A: 15');
     const count = (table: string) => store.db.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get();
     assert.deepEqual([count('searches'), count('nodes'), count('problems'), count('models')], [1, 7, 1, 2]);
+    // Metrics without a model (NULL model_id) are replaced too, not added again.
+    for (const value of [0.5, 0.75]) store.recordEvaluation({ iteration: 1, modelId: null, method: 'search', split: 'train', metric: 'pass@4', value });
+    assert.deepEqual(store.db.prepare('SELECT value FROM evaluations').pluck().all(), [0.75]);
     assert.equal(await readFile(join(dir(), 'sft.jsonl'), 'utf8'), '{"prompt":"Q: 2+3*4\\n","completion":"2+12\\n14\\nA: 14\\n"}\n');
     const prmRows = (await readFile(join(dir(), 'prm.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { completions: string[]; labels: number[] });
     assert.deepEqual(prmRows.map((row) => row.completions.at(-1)).sort(), ['A: 14', 'A: 15', 'A: 20']);

@@ -24,8 +24,7 @@ export const microRecipeSchema = z.strictObject({
     warmup: z.number().int().nonnegative(),
     minLrRatio: z.number().min(0).max(1),
     weightDecay: z.number().nonnegative(),
-    beta2: z.number().min(0).lt(1).optional(),
-    evalEvery: z.number().int().nonnegative().optional(),
+    beta2: z.number().min(0).lt(1),
   }),
 });
 export type MicroRecipe = z.infer<typeof microRecipeSchema>;
@@ -35,7 +34,7 @@ export const MICRO_RECIPE: MicroRecipe = {
   seed: 1,
   model: { dim: 96, layers: 3, heads: 4, ffn: 288, ctx: 256 },
   problems: { '1': 213, '2': 5250 },
-  train: { steps: 2600, batch: 32, lr: 5e-3, warmup: 100, minLrRatio: 0.1, weightDecay: 0.01 },
+  train: { steps: 3000, batch: 32, lr: 3e-3, warmup: 100, minLrRatio: 0.1, weightDecay: 0.1, beta2: 0.95 },
 };
 
 export interface MicroBuildResult {

@@ -1,0 +1,31 @@
+/**
+ * Heartbeats from inside activities. Activities always run with a Temporal activity Context:
+ * under a worker, or under MockActivityEnvironment in the inline runtime, whose heartbeat events
+ * drive the progress bars.
+ */
+import { Context } from '@temporalio/activity';
+import { z } from 'zod';
+
+export const ProgressDetailsSchema = z.object({
+  stage: z.string(),
+  done: z.number().int().nonnegative(),
+  total: z.number().int().nonnegative(),
+  note: z.string().optional(),
+  /** Ids of the items already finished (a search shard's problems), so a retry skips them. */
+  completed: z.array(z.number().int()).optional(),
+});
+export type ProgressDetails = z.infer<typeof ProgressDetailsSchema>;
+
+export function heartbeat(details: ProgressDetails): void {
+  Context.current().heartbeat(details);
+}
+
+/** Heartbeat details of the previous attempt, when this is a retry that got some. */
+export function previousProgress(): ProgressDetails | null {
+  const parsed = ProgressDetailsSchema.safeParse(Context.current().info.heartbeatDetails);
+  return parsed.success ? parsed.data : null;
+}
+
+export function cancellationSignal(): AbortSignal {
+  return Context.current().cancellationSignal;
+}

@@ -1,0 +1,51 @@
+/**
+ * The first activity of a run: record the base policy, make the starting PRM (the configured one,
+ * or a seed PRM fine-tuned from the policy: train/seed-prm.ts) and evaluate both as iteration 0.
+ * Idempotent: what exists is reused.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { sha256File } from '../train/arbtok.ts';
+import { buildSeedPrm } from '../train/seed-prm.ts';
+import type { PrepareResult } from '../workflows/types.ts';
+import { evaluateModels } from './evaluate.ts';
+import { cancellationSignal, heartbeat } from './heartbeat.ts';
+import { requireFile, runContext } from './run-context.ts';
+import { modelPathOf } from './train.ts';
+
+export async function prepareRun({ runDir }: { runDir: string }): Promise<PrepareResult> {
+  const { store, config } = runContext(runDir);
+  const policyPath = config.policy.model;
+  requireFile(policyPath, 'policy model');
+  const policyId = store.modelIdByPath(policyPath) ?? store.recordModel({ kind: 'policy', path: policyPath, sha256: await sha256File(policyPath), parentId: null, iteration: 0 });
+
+  let prmPath = config.prm.model;
+  if (prmPath !== undefined) {
+    requireFile(prmPath, 'PRM model');
+  } else {
+    prmPath = modelPathOf(runDir, 'prm', 0);
+    if (!existsSync(prmPath)) {
+      const workDir = join(runDir, 'work', 'seed-prm');
+      await mkdir(workDir, { recursive: true });
+      await mkdir(dirname(prmPath), { recursive: true });
+      cancellationSignal().throwIfAborted();
+      await buildSeedPrm({
+        policyModel: policyPath,
+        out: prmPath,
+        workDir,
+        threads: config.threads,
+        recipe: {
+          problems: Object.fromEntries([2, 3, 4].map((operators) => [String(operators), config.prm.seedProblemsPerOperator])),
+          steps: config.prm.seedSteps,
+        },
+        onProgress: (event) => {
+          if (event.event === 'step') heartbeat({ stage: 'seed PRM', done: event.step, total: event.steps, note: `loss ${event.loss.toFixed(4)}` });
+        },
+      });
+    }
+  }
+  if (store.modelIdByPath(prmPath) === null) store.recordModel({ kind: 'prm', path: prmPath, sha256: await sha256File(prmPath), parentId: policyId, iteration: 0 });
+  const evaluation = await evaluateModels({ runDir, iteration: 0, policyPath, prmPath });
+  return { policyPath, prmPath, baseline: { ...evaluation, promoted: true, reason: 'base models' } };
+}

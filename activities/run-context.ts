@@ -1,0 +1,60 @@
+/**
+ * What every activity opens first: the run directory's database and the run's config (stored in
+ * the database when the run was created). Connections are cached per process; failures that no
+ * retry can fix are ApplicationFailure.nonRetryable with a message naming the bad input.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import { openRunDatabase } from '../store/database.ts';
+import { RunStore } from '../store/run-store.ts';
+import { runConfigSchema, type RunConfig } from '../workflows/config.ts';
+
+export const DATABASE_FILE = 'arbor.db';
+
+export interface RunContext {
+  runDir: string;
+  store: RunStore;
+  config: RunConfig;
+}
+
+const contexts = new Map<string, RunContext>();
+
+/** A failure retrying cannot fix (bad config, missing model): Temporal stops retrying at once. */
+export function configError(message: string): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(message, 'ArborConfigError');
+}
+
+export function runContext(runDir: string): RunContext {
+  const cached = contexts.get(runDir);
+  if (cached) return cached;
+  const path = join(runDir, DATABASE_FILE);
+  if (!existsSync(path)) throw configError(`${path} does not exist: create the run with \`arbor run\` first`);
+  const db = openRunDatabase(path);
+  const row = db.prepare('SELECT id, config_json FROM runs').get() as { id: string; config_json: string } | undefined;
+  if (row === undefined) throw configError(`${path} holds no run`);
+  const parsed = runConfigSchema.safeParse(JSON.parse(row.config_json));
+  if (!parsed.success) throw configError(`${path}: stored run config is invalid: ${parsed.error.message}`);
+  const context = { runDir, store: new RunStore(db, row.id), config: parsed.data };
+  contexts.set(runDir, context);
+  return context;
+}
+
+/** Creates the run directory's database and records the run (idempotent for the same config). */
+export function createRun(runDir: string, config: RunConfig, now: string): RunContext {
+  const db = openRunDatabase(join(runDir, DATABASE_FILE));
+  const store = new RunStore(db, config.name);
+  store.ensureRun(config, now);
+  db.close();
+  contexts.delete(runDir);
+  return runContext(runDir);
+}
+
+export function closeRunContexts(): void {
+  for (const context of contexts.values()) context.store.db.close();
+  contexts.clear();
+}
+
+export function requireFile(path: string, what: string): void {
+  if (!existsSync(path)) throw configError(`${what} ${path} does not exist`);
+}

@@ -1,0 +1,75 @@
+/**
+ * `arbor status|pause|resume|stop NAME`: a run under Temporal gets the signal / query; an inline
+ * run (no server reachable) reads and writes the control file in its run directory, which its
+ * process checks between activities.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { inlineStartInput, readControl, writeControl } from '../runtime/inline.ts';
+import { resolveTemporal } from '../temporal.config.ts';
+import { pauseSignal, progressQuery, resumeSignal, stopSignal, workflowIdOf } from '../workflows/names.ts';
+import { iterationTable } from './run.ts';
+
+export const CONTROL_HELP = `arbor status|pause|resume|stop — watch and steer a run
+
+usage: arbor <status|pause|resume|stop> NAME [--run-dir DIR] [--profile P] [--inline]
+
+  status   where the run stands: iteration, stage, best accuracy, per-iteration table
+  pause    hold the run after the current activity
+  resume   let a paused run go on
+  stop     end the run after the current activity (\`arbor run\` with the same name continues it)
+
+Under Temporal these are the workflow's signals and progress query; for an inline run (or with
+--inline) they go through <run dir>/control.json. Exit codes: 0 done, 2 bad input or unknown run.
+`;
+
+export async function controlCommand(action: 'status' | 'pause' | 'resume' | 'stop', argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { 'run-dir': { type: 'string' }, profile: { type: 'string' }, inline: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(CONTROL_HELP);
+    return 0;
+  }
+  const [name] = positionals;
+  if (name === undefined || positionals.length !== 1) {
+    process.stderr.write(`arbor ${action}: give exactly one run name\n\n${CONTROL_HELP}`);
+    return 2;
+  }
+  const runDir = values['run-dir'] ?? join('runs', name);
+  const temporal = values.inline ? { unavailable: '--inline' } : await resolveTemporal({ profile: values.profile });
+  if (!('unavailable' in temporal)) {
+    try {
+      const handle = temporal.client.workflow.getHandle(workflowIdOf(name));
+      if (action === 'status') {
+        const progress = await handle.query(progressQuery);
+        process.stdout.write(progress === null ? `run '${name}': starting\n` : `${progress.line}\n\n${iterationTable(progress.history)}\n`);
+      } else {
+        await handle.signal(action === 'pause' ? pauseSignal : action === 'resume' ? resumeSignal : stopSignal);
+        process.stdout.write(`run '${name}': ${action} signal sent\n`);
+      }
+      return 0;
+    } finally {
+      await temporal.close();
+    }
+  }
+  if (!existsSync(runDir)) {
+    process.stderr.write(`arbor ${action}: no run '${name}' (no ${runDir}) and no Temporal server (${temporal.unavailable})\n`);
+    return 2;
+  }
+  const control = await readControl(runDir);
+  if (action === 'status') {
+    const state = await inlineStartInput(runDir, 0);
+    const flags = [control.paused ? 'paused' : '', control.stop ? 'stop requested' : ''].filter(Boolean).join(', ');
+    const next = state.best === null ? 'preparing' : `${Math.max(0, state.history.length - 1)} iteration(s) done, next ${state.iteration}`;
+    process.stdout.write(`run '${name}' (inline, ${runDir}): ${next}${flags === '' ? '' : ` — ${flags}`}\n\n${iterationTable(state.history)}\n`);
+    return 0;
+  }
+  await writeControl(runDir, action === 'pause' ? { ...control, paused: true } : action === 'resume' ? { paused: false, stop: false } : { ...control, stop: true });
+  process.stdout.write(`run '${name}': ${action} recorded in ${join(runDir, 'control.json')} (takes effect between activities)\n`);
+  return 0;
+}

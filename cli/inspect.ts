@@ -1,0 +1,116 @@
+/**
+ * `arbor models|tree|export NAME`: read a run's database — its models with lineage and metrics,
+ * one search tree drawn as text, or the run's data in TRL formats.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { DATABASE_FILE } from '../activities/run-context.ts';
+import { exportRun } from '../data/export.ts';
+import { childrenOf, nodeAt, type SearchNode, type SearchTree } from '../search/tree.ts';
+import { openRunDatabase } from '../store/database.ts';
+import { RunStore } from '../store/run-store.ts';
+
+export const INSPECT_HELP = `arbor models|tree|export — look into a run
+
+usage:
+  arbor models NAME [--run-dir DIR]
+      every model of the run: kind, iteration, parent, path, sha256, training metrics
+  arbor tree NAME [--search ID | --iteration N --problem ID] [--run-dir DIR]
+      one search tree: each node's step, visits N, value V, PRM score, value target, answer (✓/✗)
+  arbor export NAME [--out DIR] [--iteration N] [--threshold 0.5] [--run-dir DIR]
+      TRL files: sft.jsonl {prompt, completion}, dpo.jsonl {prompt, chosen, rejected},
+      prm.jsonl {prompt, completions, labels (value >= threshold), values}, trees.jsonl; each row
+      carries run_id, iteration, search_id, problem_id, policy_model_id   [out: <run dir>/export]
+Exit codes: 0 done, 2 bad input or unknown run.
+`;
+
+function openStore(runDir: string): RunStore {
+  const path = join(runDir, DATABASE_FILE);
+  if (!existsSync(path)) throw new Error(`no run database at ${path}`);
+  const db = openRunDatabase(path);
+  const runId = db.prepare('SELECT id FROM runs').pluck().get() as string | undefined;
+  if (runId === undefined) throw new Error(`${path} holds no run`);
+  return new RunStore(db, runId);
+}
+
+/** The tree as indented text, children in order of visits. */
+export function drawTree(tree: SearchTree, targets: ReadonlyMap<number, number | null> = new Map()): string {
+  const lines = [`Q: ${tree.question}`];
+  const draw = (node: SearchNode, indent: string): void => {
+    const children = childrenOf(tree, node).sort((a, b) => b.visits - a.visits || a.id - b.id);
+    children.forEach((child, index) => {
+      const last = index === children.length - 1;
+      const mark = child.correct === true ? ' ✓' : child.correct === false ? ' ✗' : '';
+      const target = targets.get(child.id);
+      const stats = `N=${child.visits} V=${child.value.toFixed(3)} prm=${child.prmScore?.toFixed(3) ?? '—'}${target === undefined || target === null ? '' : ` v*=${target.toFixed(3)}`}`;
+      lines.push(`${indent}${last ? '└─' : '├─'} ${JSON.stringify(child.step)}${mark}  ${stats}${child.state === 'open' ? ' (open)' : ''}`);
+      draw(child, indent + (last ? '   ' : '│  '));
+    });
+  };
+  draw(nodeAt(tree, 0), '');
+  return lines.join('\n');
+}
+
+export async function inspectCommand(action: 'models' | 'tree' | 'export', argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      'run-dir': { type: 'string' },
+      search: { type: 'string' },
+      iteration: { type: 'string' },
+      problem: { type: 'string' },
+      out: { type: 'string' },
+      threshold: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(INSPECT_HELP);
+    return 0;
+  }
+  const [name] = positionals;
+  if (name === undefined || positionals.length !== 1) {
+    process.stderr.write(`arbor ${action}: give exactly one run name\n\n${INSPECT_HELP}`);
+    return 2;
+  }
+  const runDir = values['run-dir'] ?? join('runs', name);
+  const store = openStore(runDir);
+  const int = z.coerce.number().int().nonnegative();
+  try {
+    if (action === 'models') {
+      const rows = store.db.prepare('SELECT id, kind, iteration, parent_id, path, sha256, metrics_json FROM models WHERE run_id = ? ORDER BY iteration, kind').all(store.runId) as Record<string, unknown>[];
+      for (const row of rows) process.stdout.write(`#${row.id} ${row.kind} iteration ${row.iteration} parent ${row.parent_id ?? '—'}  ${row.path}  sha256 ${String(row.sha256).slice(0, 12)}…  ${row.metrics_json}\n`);
+      return 0;
+    }
+    if (action === 'tree') {
+      let searchId = values.search === undefined ? null : int.parse(values.search);
+      if (searchId === null) {
+        const iteration = int.parse(values.iteration ?? '1');
+        const row = (values.problem === undefined
+          ? store.db.prepare('SELECT id FROM searches WHERE run_id = ? AND iteration = ? ORDER BY id LIMIT 1').get(store.runId, iteration)
+          : store.db.prepare('SELECT id FROM searches WHERE run_id = ? AND iteration = ? AND problem_id = ?').get(store.runId, iteration, int.parse(values.problem))) as { id: number } | undefined;
+        if (row === undefined) throw new Error(`no search for iteration ${iteration}${values.problem === undefined ? '' : ` and problem ${values.problem}`} in ${runDir}`);
+        searchId = row.id;
+      }
+      const tree = store.tree(searchId);
+      const targets = new Map(store.nodes(searchId).map((node) => [node.node_index, node.value_target]));
+      process.stdout.write(`search ${searchId}\n${drawTree(tree, targets)}\n`);
+      return 0;
+    }
+    const outDir = values.out ?? join(runDir, 'export');
+    const counts = await exportRun({
+      store,
+      outDir,
+      iteration: values.iteration === undefined ? undefined : int.parse(values.iteration),
+      labelThreshold: values.threshold === undefined ? undefined : z.coerce.number().min(0).max(1).parse(values.threshold),
+    });
+    process.stdout.write(`exported to ${outDir}: sft ${counts.sft}, dpo ${counts.dpo}, prm ${counts.prm}, trees ${counts.trees}\n`);
+    return 0;
+  } finally {
+    store.db.close();
+  }
+}

@@ -1,0 +1,264 @@
+/**
+ * `arbor run`: start (or rejoin) a run. Under Temporal when a server is configured or can be
+ * started (temporal.config.ts), else inline in this process with one line saying why. Re-running
+ * the same name with the same config continues the run; a different config is refused.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { activities } from '../activities/index.ts';
+import { closeRunContexts, createRun } from '../activities/run-context.ts';
+import { releaseModels } from '../activities/models.ts';
+import { runInline } from '../runtime/inline.ts';
+import { RunConfigConflictError } from '../store/run-store.ts';
+import { createWorkers } from '../runtime/worker.ts';
+import { resolveTemporal } from '../temporal.config.ts';
+import { QUICK_PRESET, runConfigSchema, runDirOf, type RunConfig } from '../workflows/config.ts';
+import { ARBOR_SEARCH_ATTRIBUTES, progressQuery, TASK_QUEUES, workflowIdOf } from '../workflows/names.ts';
+import type { IterationRecord, RunInput, RunProgress, RunResult } from '../workflows/types.ts';
+import { createProgressBar, type ProgressBar } from './progress.ts';
+import { UsageError } from './usage-error.ts';
+
+export const RUN_HELP = `arbor run — start or continue a self-improvement run
+
+usage: arbor run [CONFIG.json] [options]
+
+Runs iterations of: MCTS* search on training problems → value targets → SFT / PRM / pair data →
+fine-tune policy and PRM → held-out evaluation → promotion. Everything lands in the run directory
+(runs/<name>/: arbor.db, models/, data/, report.md). Re-running the same name continues where the
+run stopped (nothing is searched or trained twice); the same name with another config is refused.
+
+options:
+  --name NAME         run name [arbor]
+  --quick             a small run that shows every stage in a few minutes
+  --iterations N      iterations [3]
+  --policy GGUF       starting policy [models/micro/arbor-micro.gguf]
+  --prm GGUF          starting PRM [a seed PRM built from the policy]
+  --threads N         CPU threads for inference and training [1]
+  --sequences N       problems searched at once (parallel sequences) [4]
+  --inline            do not use Temporal: run in this process
+  --profile NAME      Temporal client profile (@temporalio/envconfig)
+  --no-worker         under Temporal, only start the workflow (workers run elsewhere: arbor worker)
+
+A CONFIG file (JSON) may set every field of workflows/config.ts (runConfigSchema); flags override it.
+Temporal: TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TEMPORAL_API_KEY or a profile; with none, a local dev
+server is started through @temporalio/testing (TEMPORAL_CLI_PATH = a temporal CLI binary), else inline.
+Exit codes: 0 done, 2 bad input, 3 stopped before the end, 1 failure.
+`;
+
+const flagsSchema = z.object({
+  name: z.string().optional(),
+  quick: z.boolean().optional(),
+  iterations: z.coerce.number().int().positive().optional(),
+  policy: z.string().optional(),
+  prm: z.string().optional(),
+  threads: z.coerce.number().int().positive().optional(),
+  sequences: z.coerce.number().int().positive().optional(),
+  inline: z.boolean().optional(),
+  profile: z.string().optional(),
+  'no-worker': z.boolean().optional(),
+  help: z.boolean().optional(),
+});
+
+function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const current = out[key];
+    out[key] =
+      value !== null && typeof value === 'object' && !Array.isArray(value) && current !== null && typeof current === 'object' && !Array.isArray(current)
+        ? deepMerge(current as Record<string, unknown>, value as Record<string, unknown>)
+        : value;
+  }
+  return out;
+}
+
+export async function loadRunConfig(configPath: string | undefined, flags: z.infer<typeof flagsSchema>): Promise<RunConfig> {
+  let fromFile: Record<string, unknown> = {};
+  if (configPath !== undefined) {
+    if (!existsSync(configPath)) throw new UsageError(`config file ${configPath} does not exist`);
+    try {
+      fromFile = z.record(z.string(), z.unknown()).parse(JSON.parse(await readFile(configPath, 'utf8')));
+    } catch (error) {
+      throw new UsageError(`config file ${configPath} is not a JSON object: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  let merged = deepMerge({ name: 'arbor' }, fromFile);
+  if (flags.quick) merged = deepMerge(merged, QUICK_PRESET);
+  const overrides: Record<string, unknown> = {};
+  if (flags.name !== undefined) overrides.name = flags.name;
+  if (flags.iterations !== undefined) overrides.iterations = flags.iterations;
+  if (flags.policy !== undefined) overrides.policy = { model: flags.policy };
+  if (flags.prm !== undefined) overrides.prm = { model: flags.prm };
+  if (flags.threads !== undefined) overrides.threads = flags.threads;
+  if (flags.sequences !== undefined) overrides.sequences = flags.sequences;
+  return runConfigSchema.parse(deepMerge(merged, overrides));
+}
+
+/** The per-iteration table printed at the end of a run and stored as report.md. */
+export function iterationTable(records: readonly IterationRecord[]): string {
+  const operators = [...new Set(records.flatMap((record) => Object.keys(record.accuracyByOperators)))].sort((a, b) => Number(a) - Number(b));
+  const percent = (value: number | undefined | null): string => (value === undefined || value === null ? '—' : `${(value * 100).toFixed(1)}`);
+  const header = ['iteration', ...operators.map((k) => `acc ${k} op %`), 'mean %', 'PRM AUC', 'promoted', 'policy'];
+  const rows = records.map((record) => [
+    String(record.iteration),
+    ...operators.map((k) => percent(record.accuracyByOperators[k])),
+    percent(record.accuracy),
+    record.prmAuc === null ? '—' : record.prmAuc.toFixed(3),
+    record.iteration === 0 ? 'base' : record.promoted ? 'yes' : 'no',
+    record.policyPath,
+  ]);
+  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
+}
+
+async function writeReport(runDir: string, result: RunResult): Promise<string> {
+  const table = iterationTable(result.iterations);
+  const reasons = result.iterations.filter((record) => record.iteration > 0).map((record) => `- iteration ${record.iteration}: ${record.reason}`);
+  await writeFile(join(runDir, 'report.md'), `# ${runDir}\n\nstatus: ${result.status}\n\n${table}\n\n${reasons.join('\n')}\n`);
+  await writeFile(join(runDir, 'report.json'), JSON.stringify(result, null, 2) + '\n');
+  return table;
+}
+
+/** Progress on stderr: one bar per activity kind, fed by heartbeats. */
+function progressPrinter(): { activity(summary: string): void; heartbeat(stage: string, done: number, total: number): void; finish(): void } {
+  let bar: ProgressBar | null = null;
+  let stage = '';
+  return {
+    activity(summary) {
+      bar?.finish();
+      bar = null;
+      process.stderr.write(`▶ ${summary}\n`);
+    },
+    heartbeat(nextStage, done, total) {
+      if (nextStage !== stage || bar === null) {
+        bar?.finish();
+        bar = createProgressBar(nextStage.padEnd(14));
+        stage = nextStage;
+      }
+      bar.update({ step: done, steps: total });
+    },
+    finish() {
+      bar?.finish();
+    },
+  };
+}
+
+export async function runCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      name: { type: 'string' },
+      quick: { type: 'boolean' },
+      iterations: { type: 'string' },
+      policy: { type: 'string' },
+      prm: { type: 'string' },
+      threads: { type: 'string' },
+      sequences: { type: 'string' },
+      inline: { type: 'boolean' },
+      profile: { type: 'string' },
+      'no-worker': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  const flags = flagsSchema.parse(values);
+  if (flags.help) {
+    process.stdout.write(RUN_HELP);
+    return 0;
+  }
+  if (positionals.length > 1) throw new UsageError(`expected at most one config file, got ${positionals.join(' ')}`);
+  const config = await loadRunConfig(positionals[0], flags);
+  const runDir = runDirOf(config);
+  await mkdir(runDir, { recursive: true });
+  try {
+    createRun(runDir, config, new Date().toISOString());
+  } catch (error) {
+    if (error instanceof RunConfigConflictError) throw new UsageError(`${error.message} (${join(runDir, 'arbor.db')})`);
+    throw error;
+  }
+  process.stderr.write(`run '${config.name}' in ${resolve(runDir)}\n`);
+
+  const temporal = flags.inline ? { unavailable: '--inline' } : await resolveTemporal({ profile: flags.profile, devServerDatabase: join(runDir, 'temporal.db') });
+  let result: RunResult;
+  const printer = progressPrinter();
+  if ('unavailable' in temporal) {
+    if (!flags.inline) process.stderr.write(`Temporal: ${temporal.unavailable}; running inline (same pipeline, resumable from ${runDir})\n`);
+    const run = runInline({
+      runDir,
+      iterations: config.iterations,
+      activities,
+      events: {
+        onActivity: (_name, summary) => printer.activity(summary),
+        onHeartbeat: (details) => printer.heartbeat(details.stage, details.done, details.total),
+        onProgress: (progress) => process.stderr.write(`  ${progress.line}\n`),
+      },
+    });
+    let interrupts = 0;
+    const onSigint = (): void => {
+      interrupts += 1;
+      if (interrupts === 1) {
+        process.stderr.write('\nstopping after the current activity (Ctrl-C again to interrupt it now; the run resumes with the same command)\n');
+        run.stop();
+      } else run.cancel();
+    };
+    process.on('SIGINT', onSigint);
+    try {
+      result = await run.result;
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+  } else {
+    process.stderr.write(`Temporal: ${temporal.description}${temporal.uiUrl === undefined ? '' : `, UI ${temporal.uiUrl}`}\n`);
+    result = await runUnderTemporal(temporal, config, runDir, !flags['no-worker'], printer);
+  }
+  printer.finish();
+  await releaseModels();
+  closeRunContexts();
+  const table = await writeReport(runDir, result);
+  process.stdout.write(`${table}\n\nrun ${result.status}; report: ${join(runDir, 'report.md')}\n`);
+  return result.status === 'completed' ? 0 : 3;
+}
+
+async function runUnderTemporal(
+  temporal: Exclude<Awaited<ReturnType<typeof resolveTemporal>>, { unavailable: string }>,
+  config: RunConfig,
+  runDir: string,
+  withWorker: boolean,
+  printer: ReturnType<typeof progressPrinter>,
+): Promise<RunResult> {
+  const input: RunInput = { runDir: resolve(runDir), iterations: config.iterations, iteration: 1, best: null, history: [] };
+  const handle = await temporal.client.workflow.start('arborRun', {
+    workflowId: workflowIdOf(config.name),
+    taskQueue: TASK_QUEUES.cpu,
+    args: [input],
+    // The same run name joins the execution already running instead of starting a second one.
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    staticSummary: `Arbor run ${config.name}: ${config.iterations} iteration(s) on ${config.policy.model}`,
+    staticDetails: `run directory ${resolve(runDir)}\n\nconfig:\n${JSON.stringify(config, null, 2)}`,
+    typedSearchAttributes: [{ key: ARBOR_SEARCH_ATTRIBUTES.iteration, value: 0 }],
+  });
+  const workers = withWorker ? await createWorkers(temporal.workerConnection, temporal.namespace) : [];
+  const running = workers.map((worker) => worker.run());
+  let last = '';
+  const poll = setInterval(() => {
+    handle
+      .query(progressQuery)
+      .then((progress: RunProgress | null) => {
+        if (progress !== null && progress.line !== last) {
+          last = progress.line;
+          printer.activity(progress.line);
+        }
+      })
+      .catch(() => undefined);
+  }, 2_000);
+  try {
+    return (await handle.result()) as RunResult;
+  } finally {
+    clearInterval(poll);
+    for (const worker of workers) worker.shutdown();
+    await Promise.all(running);
+    await temporal.close();
+  }
+}

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { CancelledFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import type { ProgressDetails } from '../activities/heartbeat.ts';
+import { releaseModels } from '../activities/models.ts';
+import { closeRunContexts, createRun, runContext } from '../activities/run-context.ts';
+import { planIteration, searchShard, MCTS_ALGORITHM } from '../activities/search.ts';
+import { buildData } from '../activities/data.ts';
+import { trainModel } from '../activities/train.ts';
+import { COMMITTED_MICRO_MODEL } from '../cli/micro.ts';
+import { runConfigSchema } from '../workflows/config.ts';
+import { useTempDir } from './temp-dir.ts';
+
+/** MockActivityEnvironment.run with the activity's own result type. */
+function run<A extends unknown[], R>(env: MockActivityEnvironment, activity: (...args: A) => Promise<R>, ...args: A): Promise<R> {
+  return env.run(activity, ...args) as Promise<R>;
+}
+
+/** A mock activity environment (a retry when heartbeat details are given), collecting its heartbeats. */
+function environment(heartbeatDetails?: ProgressDetails): { env: MockActivityEnvironment; beats: ProgressDetails[] } {
+  const env = new MockActivityEnvironment(heartbeatDetails === undefined ? {} : { heartbeatDetails, attempt: 2 });
+  const beats: ProgressDetails[] = [];
+  env.on('heartbeat', (details: ProgressDetails) => beats.push(details));
+  return { env, beats };
+}
+
+describe('activities under MockActivityEnvironment (committed micro model)', () => {
+  const dir = useTempDir('arbor-activities-');
+  after(async () => {
+    await releaseModels();
+    closeRunContexts();
+  });
+  const config = () =>
+    runConfigSchema.parse({
+      name: 'acts',
+      runDir: join(dir(), 'run'),
+      // The policy doubles as PRM here: no seed PRM build needed for these tests.
+      prm: { model: COMMITTED_MICRO_MODEL },
+      task: { problemsPerIteration: 3, trainOperators: [2] },
+      search: { iterationsPerProblem: 2, shardSize: 3 },
+      train: { policy: { steps: 30, batch: 2, lr: 1e-4 }, prm: { steps: 4, batch: 2, lr: 1e-4 } },
+      sequences: 1,
+    });
+
+  test('a search shard retried with heartbeat details skips what its last attempt finished; stored searches are never redone', async () => {
+    const runDir = join(dir(), 'run');
+    await mkdir(runDir, { recursive: true });
+    createRun(runDir, config(), 'now');
+    const { store } = runContext(runDir);
+    store.recordModel({ kind: 'policy', path: COMMITTED_MICRO_MODEL, sha256: 'x', parentId: null, iteration: 0 });
+    const plan = await run(new MockActivityEnvironment(), planIteration, { runDir, iteration: 1 });
+    const shard = plan.shards[0] ?? [];
+    assert.equal(shard.length, 3);
+    const models = { policyPath: COMMITTED_MICRO_MODEL, prmPath: COMMITTED_MICRO_MODEL };
+
+    // First attempt: only the first problem (as if the worker died after it).
+    const first = environment();
+    const one = await run(first.env, searchShard, { runDir, iteration: 1, shard: shard.slice(0, 1), ...models });
+    assert.deepEqual([one.searched, one.skipped], [1, 0]);
+    const last = first.beats.at(-1);
+    assert.deepEqual(last?.completed, [shard[0]?.problemId]);
+
+    // Retry of the whole shard with those heartbeat details: the finished problem is skipped.
+    const retry = environment(last);
+    const rest = await run(retry.env, searchShard, { runDir, iteration: 1, shard, ...models });
+    assert.deepEqual([rest.searched, rest.skipped], [2, 1]);
+    assert.equal(retry.beats[0]?.done, 1, 'the retry starts where the heartbeat left off');
+
+    // A retry without details still redoes nothing: the searches are in the database.
+    const again = await run(environment().env, searchShard, { runDir, iteration: 1, shard, ...models });
+    assert.deepEqual([again.searched, again.skipped], [0, 3]);
+    assert.equal(store.db.prepare('SELECT COUNT(*) FROM searches WHERE algorithm = ?').pluck().get(MCTS_ALGORITHM), 3);
+  });
+
+  test('training cancelled mid-run resumes from its checkpoint on the next attempt', async () => {
+    const runDir = join(dir(), 'run');
+    const data = await run(new MockActivityEnvironment(), buildData, { runDir, iteration: 1 });
+    assert.ok(data.sft >= 0 && data.prm >= 0);
+    const { store } = runContext(runDir);
+    // Fixed SFT data, so the run is the same whatever the searches found.
+    await writeFile(join(runDir, 'data', 'iteration-1', 'sft.jsonl'), '{"prompt":"Q: 2+3\\n","completion":"5\\nA: 5\\n"}\n{"prompt":"Q: 4*2\\n","completion":"8\\nA: 8\\n"}\n');
+    const input = { runDir, iteration: 1, kind: 'policy' as const, parentPath: COMMITTED_MICRO_MODEL };
+    const first = environment();
+    first.env.on('heartbeat', (details: ProgressDetails) => {
+      if (details.done >= 12) first.env.cancel();
+    });
+    await assert.rejects(run(first.env, trainModel, input), (error: unknown) => error instanceof CancelledFailure || (error instanceof Error && /interrupt|cancel|abort/i.test(error.message)));
+    const second = environment({ stage: 'train policy', done: 12, total: 30 });
+    const trained = await run(second.env, trainModel, input);
+    const start = second.beats[0];
+    assert.ok(start !== undefined && start.done >= 10, `resumed at step ${start?.done}`);
+    assert.equal(start?.note, 'resumed from checkpoint');
+    assert.equal(trained.path, join(runDir, 'models', 'policy-1.gguf'));
+    assert.equal(store.modelIdByPath(trained.path), trained.modelId);
+    // A third attempt finds the model recorded and does not train again.
+    const third = environment();
+    assert.deepEqual(await run(third.env, trainModel, input), trained);
+    assert.equal(third.beats.length, 0);
+  });
+});

@@ -1,0 +1,99 @@
+/**
+ * The run configuration: one zod schema for config files, CLI flags and workflow input, with the
+ * defaults of a run on the micro model and the arithmetic task, and the `quick` preset.
+ * No Node built-ins: workflow code imports it.
+ */
+import { z } from 'zod';
+import { mctsConfigSchema } from '../search/mcts.ts';
+
+const positiveInt = z.number().int().positive();
+const operatorCounts = z.array(positiveInt).min(1);
+
+export const trainSettingsSchema = z.strictObject({
+  steps: positiveInt,
+  batch: positiveInt,
+  lr: z.number().positive(),
+  warmup: z.number().int().nonnegative().default(20),
+  weightDecay: z.number().nonnegative().default(0.1),
+});
+
+export const runConfigSchema = z.strictObject({
+  /** Names the run: its directory, database and Temporal workflow id derive from it. */
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, . _ - (starting with a letter or digit)'),
+  /** Where the run keeps its database, models and data [runs/<name>]. */
+  runDir: z.string().min(1).optional(),
+  iterations: positiveInt.default(3),
+  policy: z.strictObject({ model: z.string().min(1).default('models/micro/arbor-micro.gguf') }).default({ model: 'models/micro/arbor-micro.gguf' }),
+  /** PRM to start from; absent: a seed PRM is built from the policy before the first iteration (train/seed-prm.ts). */
+  prm: z
+    .strictObject({
+      model: z.string().min(1).optional(),
+      /** Seed PRM: training problems per number of operators (2–4) whose sampled solutions are labelled. */
+      seedProblemsPerOperator: positiveInt.default(150),
+      seedSteps: positiveInt.default(600),
+    })
+    .default({ seedProblemsPerOperator: 150, seedSteps: 600 }),
+  task: z
+    .strictObject({
+      kind: z.literal('arithmetic').default('arithmetic'),
+      seed: z.number().int().nonnegative().default(7),
+      /** Difficulties searched for training data. */
+      trainOperators: operatorCounts.default([2, 3, 4]),
+      problemsPerIteration: positiveInt.default(150),
+      /** Held-out evaluation: problems per number of operators. */
+      evalOperators: operatorCounts.default([1, 2, 3, 4]),
+      evalProblemsPerOperator: positiveInt.default(100),
+      /** Held-out problems per number of operators for vote@k, PRM-ranked best-of-k and MCTS* (0: skip). */
+      evalSearchProblemsPerOperator: z.number().int().nonnegative().default(20),
+      evalSamples: positiveInt.default(4),
+    })
+    .default({
+      kind: 'arithmetic',
+      seed: 7,
+      trainOperators: [2, 3, 4],
+      problemsPerIteration: 150,
+      evalOperators: [1, 2, 3, 4],
+      evalProblemsPerOperator: 100,
+      evalSearchProblemsPerOperator: 20,
+      evalSamples: 4,
+    }),
+  search: z
+    .strictObject({
+      mcts: mctsConfigSchema.partial().default({}),
+      temperature: z.number().positive().default(0.8),
+      /** MCTS* iterations over all problems of an iteration, split by solve rate (search/budget.ts). */
+      iterationsPerProblem: positiveInt.default(12),
+      /** Problems per search activity (one heartbeat each). */
+      shardSize: positiveInt.default(30),
+    })
+    .default({ mcts: {}, temperature: 0.8, iterationsPerProblem: 12, shardSize: 30 }),
+  train: z
+    .strictObject({
+      policy: trainSettingsSchema.default({ steps: 300, batch: 16, lr: 5e-4, warmup: 20, weightDecay: 0.1 }),
+      prm: trainSettingsSchema.default({ steps: 300, batch: 16, lr: 5e-4, warmup: 20, weightDecay: 0.1 }),
+    })
+    .default({
+      policy: { steps: 300, batch: 16, lr: 5e-4, warmup: 20, weightDecay: 0.1 },
+      prm: { steps: 300, batch: 16, lr: 5e-4, warmup: 20, weightDecay: 0.1 },
+    }),
+  /** A new policy is promoted only if held-out greedy accuracy drops by no more than this. */
+  promotionTolerance: z.number().min(0).max(1).default(0.02),
+  threads: positiveInt.default(1),
+  /** Parallel sequences (problems searched at once). */
+  sequences: positiveInt.default(4),
+});
+export type RunConfig = z.output<typeof runConfigSchema>;
+export type RunConfigInput = z.input<typeof runConfigSchema>;
+
+/** `--quick`: a small run that shows every stage in a few minutes. */
+export const QUICK_PRESET = {
+  iterations: 1,
+  prm: { seedProblemsPerOperator: 10, seedSteps: 20 },
+  task: { problemsPerIteration: 8, evalOperators: [2, 3], evalProblemsPerOperator: 10, evalSearchProblemsPerOperator: 2 },
+  search: { iterationsPerProblem: 4, shardSize: 4 },
+  train: { policy: { steps: 10, batch: 4, lr: 5e-4 }, prm: { steps: 10, batch: 4, lr: 5e-4 } },
+} satisfies Partial<RunConfigInput>;
+
+export function runDirOf(config: RunConfig): string {
+  return config.runDir ?? `runs/${config.name}`;
+}

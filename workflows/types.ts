@@ -1,0 +1,112 @@
+/**
+ * What travels between the pipeline, its activities and the clients: ids, paths and small
+ * summaries only — never bulk data. Zod schemas, because these cross process boundaries.
+ */
+import { z } from 'zod';
+
+export const IterationRecordSchema = z.strictObject({
+  iteration: z.number().int().nonnegative(),
+  /** Held-out greedy accuracy by number of operators (keys are operator counts). */
+  accuracyByOperators: z.record(z.string(), z.number()),
+  /** The promotion metric: mean greedy accuracy over the evaluated difficulties. */
+  accuracy: z.number(),
+  /** PRM step-level ROC AUC against the exact step labels; null when not measurable. */
+  prmAuc: z.number().nullable(),
+  promoted: z.boolean(),
+  reason: z.string(),
+  policyPath: z.string(),
+  prmPath: z.string(),
+});
+export type IterationRecord = z.infer<typeof IterationRecordSchema>;
+export type EvaluationSummary = Omit<IterationRecord, 'promoted' | 'reason'>;
+
+export const BestModelsSchema = z.strictObject({
+  iteration: z.number().int().nonnegative(),
+  accuracy: z.number(),
+  policyPath: z.string(),
+  prmPath: z.string(),
+});
+export type BestModels = z.infer<typeof BestModelsSchema>;
+
+export const RunInputSchema = z.strictObject({
+  runDir: z.string().min(1),
+  iterations: z.number().int().positive(),
+  /** The iteration this execution runs (continue-as-new carries the next one). */
+  iteration: z.number().int().positive(),
+  /** Null until prepareRun has recorded the base models. */
+  best: BestModelsSchema.nullable(),
+  history: z.array(IterationRecordSchema),
+});
+export type RunInput = z.infer<typeof RunInputSchema>;
+
+export interface RunProgress {
+  iteration: number;
+  iterations: number;
+  stage: string;
+  bestAccuracy: number | null;
+  policyModel: string;
+  history: IterationRecord[];
+  /** One line for humans (Temporal UI current details, `arbor status`). */
+  line: string;
+}
+
+export interface RunResult {
+  status: 'completed' | 'stopped';
+  iterations: IterationRecord[];
+  /** The models promoted so far (null when stopped before the base was recorded). */
+  best: BestModels | null;
+}
+
+export const RunDirInputSchema = z.strictObject({ runDir: z.string().min(1) });
+export const IterationInputSchema = RunDirInputSchema.extend({ iteration: z.number().int().positive() });
+export const SearchShardInputSchema = IterationInputSchema.extend({
+  policyPath: z.string(),
+  prmPath: z.string(),
+  /** Problem ids with their MCTS* iteration budgets. */
+  shard: z.array(z.strictObject({ problemId: z.number().int(), budget: z.number().int().nonnegative() })),
+});
+export const TrainInputSchema = IterationInputSchema.extend({
+  kind: z.enum(['policy', 'prm']),
+  /** The model fine-tuned: the current best policy or PRM. */
+  parentPath: z.string(),
+});
+export const EvaluateInputSchema = IterationInputSchema.extend({ policyPath: z.string(), prmPath: z.string() });
+export const PromoteInputSchema = IterationInputSchema.extend({
+  candidate: IterationRecordSchema.omit({ promoted: true, reason: true }),
+  best: BestModelsSchema,
+});
+
+export type SearchShardInput = z.infer<typeof SearchShardInputSchema>;
+
+export interface PrepareResult {
+  policyPath: string;
+  prmPath: string;
+  baseline: IterationRecord;
+}
+export interface IterationPlan {
+  shards: SearchShardInput['shard'][];
+}
+export interface ShardResult {
+  searched: number;
+  skipped: number;
+  solved: number;
+}
+export interface TrainResult {
+  modelId: number;
+  path: string;
+}
+export interface Promotion {
+  promoted: boolean;
+  reason: string;
+}
+
+/** The activities the pipeline calls, by name (activities/index.ts implements them). */
+export interface ActivityTypes {
+  prepareRun(input: z.infer<typeof RunDirInputSchema>): Promise<PrepareResult>;
+  planIteration(input: z.infer<typeof IterationInputSchema>): Promise<IterationPlan>;
+  searchShard(input: SearchShardInput): Promise<ShardResult>;
+  buildData(input: z.infer<typeof IterationInputSchema>): Promise<{ sft: number; prm: number; pairs: number }>;
+  trainModel(input: z.infer<typeof TrainInputSchema>): Promise<TrainResult>;
+  evaluateModels(input: z.infer<typeof EvaluateInputSchema>): Promise<EvaluationSummary>;
+  promote(input: z.infer<typeof PromoteInputSchema>): Promise<Promotion>;
+}
