@@ -21,11 +21,19 @@ async function release(path: string, resource: Promise<{ dispose(): Promise<void
   await unloadModel(path);
 }
 
+// The switch to a new model is recorded before the first await, so that concurrent callers (the
+// shards of one iteration) share one resource instead of each making and releasing their own.
 export async function policyGenerator(path: string, config: RunConfig): Promise<{ generator: StepGenerator; prompt: PromptBuilder }> {
   if (policy?.path !== path) {
     requireFile(path, 'policy model');
-    if (policy !== null) await release(policy.path, policy.generator);
-    policy = { path, generator: StepGenerator.create({ modelPath: path, threads: config.threads, sequences: config.sequences, contextSize: CONTEXT_SIZE, delimiter: STEP_DELIMITER }) };
+    const previous = policy;
+    policy = {
+      path,
+      generator: (async () => {
+        if (previous !== null) await release(previous.path, previous.generator);
+        return StepGenerator.create({ modelPath: path, threads: config.threads, sequences: config.sequences, contextSize: CONTEXT_SIZE, delimiter: STEP_DELIMITER });
+      })(),
+    };
   }
   const generator = await policy.generator;
   return { generator, prompt: createPromptBuilder(generator.model, { style: 'plain', preamble: '', template: 'Q: {question}\n' }, STEP_DELIMITER) };
@@ -34,8 +42,14 @@ export async function policyGenerator(path: string, config: RunConfig): Promise<
 export async function prmScorer(path: string, config: RunConfig): Promise<LogProbScorer> {
   if (prm?.path !== path) {
     requireFile(path, 'PRM model');
-    if (prm !== null) await release(prm.path, prm.scorer);
-    prm = { path, scorer: LogProbScorer.create({ modelPath: path, threads: config.threads, sequences: config.sequences, contextSize: CONTEXT_SIZE }) };
+    const previous = prm;
+    prm = {
+      path,
+      scorer: (async () => {
+        if (previous !== null) await release(previous.path, previous.scorer);
+        return LogProbScorer.create({ modelPath: path, threads: config.threads, sequences: config.sequences, contextSize: CONTEXT_SIZE });
+      })(),
+    };
   }
   return prm.scorer;
 }

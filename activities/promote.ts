@@ -7,14 +7,19 @@ export async function promote({ runDir, iteration, candidate, best }: { runDir: 
   const delta = candidate.accuracy - best.accuracy;
   const promoted = delta >= -config.promotionTolerance;
   const percent = (value: number): string => `${(value * 100).toFixed(1)}%`;
-  const reason = promoted
-    ? `held-out accuracy ${percent(candidate.accuracy)} vs best ${percent(best.accuracy)} (${delta >= 0 ? '+' : ''}${(delta * 100).toFixed(1)} points, tolerance ${percent(config.promotionTolerance)})`
-    : `not promoted: held-out accuracy ${percent(candidate.accuracy)} is ${(-delta * 100).toFixed(1)} points below the best ${percent(best.accuracy)}`;
+  // The PRM is judged on its step AUC against exact labels; without a measurement on either side it moves on.
+  const prmPromoted = candidate.prmAuc === null || best.prmAuc === null || candidate.prmAuc >= best.prmAuc - config.promotionTolerance;
+  const auc = (value: number | null): string => (value === null ? 'n/a' : value.toFixed(3));
+  const policyReason = promoted
+    ? `policy promoted: held-out accuracy ${percent(candidate.accuracy)} vs best ${percent(best.accuracy)} (${delta >= 0 ? '+' : ''}${(delta * 100).toFixed(1)} points, tolerance ${percent(config.promotionTolerance)})`
+    : `policy not promoted: held-out accuracy ${percent(candidate.accuracy)} is ${(-delta * 100).toFixed(1)} points below the best ${percent(best.accuracy)}`;
+  const prmReason = `PRM ${prmPromoted ? 'promoted' : 'not promoted'}: step AUC ${auc(candidate.prmAuc)} vs ${auc(best.prmAuc)}`;
+  const reason = `${policyReason}; ${prmReason}`;
   store.db
     .prepare(
       `INSERT INTO iterations (run_id, number, status, policy_model_id, prm_model_id, promoted, promotion_reason) VALUES (?, ?, 'done', ?, ?, ?, ?)
        ON CONFLICT (run_id, number) DO UPDATE SET status = 'done', policy_model_id = excluded.policy_model_id, prm_model_id = excluded.prm_model_id, promoted = excluded.promoted, promotion_reason = excluded.promotion_reason`,
     )
     .run(store.runId, iteration, store.modelIdByPath(candidate.policyPath), store.modelIdByPath(candidate.prmPath), Number(promoted), reason);
-  return { promoted, reason };
+  return { promoted, prmPromoted, reason };
 }

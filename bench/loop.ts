@@ -1,7 +1,7 @@
 /**
  * bench/loop (`npm run bench:loop`): the default run (3 iterations, micro model, arithmetic task)
  * from scratch, inline, fixed seeds; then its base and final held-out accuracies, PRM quality and
- * wall time. Last line: RESULT base_acc34=… final_acc34=… prm_auc=… acc12=… minutes=…
+ * wall time; prm_auc is the step AUC of the final (last promoted) PRM. Last line: RESULT base_acc34=… final_acc34=… prm_auc=… acc12=… minutes=…
  */
 import { spawn } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
@@ -29,10 +29,10 @@ const mean = (record: IterationRecord | undefined, operators: string[]): number 
 const base = result.iterations.find((record) => record.iteration === 0);
 // The final policy is the last promoted one (or the base when none was).
 const final = [...result.iterations].reverse().find((record) => record.promoted) ?? base;
-const last = result.iterations.at(-1);
 console.log(`base policy ${base?.policyPath}: 1-2 op ${(mean(base, ['1', '2']) * 100).toFixed(1)}%, 3-4 op ${(mean(base, ['3', '4']) * 100).toFixed(1)}%`);
+console.log(`final PRM ${result.best?.prmPath}: step AUC ${result.best?.prmAuc?.toFixed(3)} (the last promoted one)`);
 console.log(`final policy ${final?.policyPath} (iteration ${final?.iteration}): 1-2 op ${(mean(final, ['1', '2']) * 100).toFixed(1)}%, 3-4 op ${(mean(final, ['3', '4']) * 100).toFixed(1)}%`);
 console.log(
-  `RESULT base_acc34=${mean(base, ['3', '4']).toFixed(3)} final_acc34=${mean(final, ['3', '4']).toFixed(3)} prm_auc=${(last?.prmAuc ?? NaN).toFixed(3)} ` +
+  `RESULT base_acc34=${mean(base, ['3', '4']).toFixed(3)} final_acc34=${mean(final, ['3', '4']).toFixed(3)} prm_auc=${(result.best?.prmAuc ?? NaN).toFixed(3)} ` +
     `acc12=${mean(final, ['1', '2']).toFixed(3)} minutes=${minutes.toFixed(1)}`,
 );

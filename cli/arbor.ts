@@ -23,6 +23,7 @@ commands:
   export        a run's data in TRL formats (SFT, DPO, PRM stepwise) and its trees, with lineage
   models        a run's models: lineage, hashes, training metrics
   tree          print one search tree
+  lineage       where a training example came from (search, node, problem, models)
   micro build   build the embedded micro model from scratch (offline, ~14 min on 2 cores)
   micro eval    held-out accuracy of a model on the arithmetic task, by number of operators
 
@@ -50,6 +51,7 @@ async function main(argv: string[]): Promise<number> {
     case 'export':
     case 'models':
     case 'tree':
+    case 'lineage':
       return inspectCommand(command, rest);
     case 'micro':
       return microCommand(rest);

@@ -1,6 +1,7 @@
 /**
- * `arbor models|tree|export NAME`: read a run's database — its models with lineage and metrics,
- * one search tree drawn as text, or the run's data in TRL formats.
+ * `arbor models|tree|lineage|export NAME`: read a run's database — its models with lineage and
+ * metrics, one search tree drawn as text, where a training example came from, or the run's data in
+ * TRL formats.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,13 +13,16 @@ import { childrenOf, nodeAt, type SearchNode, type SearchTree } from '../search/
 import { openRunDatabase } from '../store/database.ts';
 import { RunStore } from '../store/run-store.ts';
 
-export const INSPECT_HELP = `arbor models|tree|export — look into a run
+export const INSPECT_HELP = `arbor models|tree|lineage|export — look into a run
 
 usage:
   arbor models NAME [--run-dir DIR]
       every model of the run: kind, iteration, parent, path, sha256, training metrics
   arbor tree NAME [--search ID | --iteration N --problem ID] [--run-dir DIR]
       one search tree: each node's step, visits N, value V, PRM score, value target, answer (✓/✗)
+  arbor lineage NAME [--sft ID] [--run-dir DIR]
+      where an SFT example came from: iteration, search, node, question, the models that searched
+      [default: the run's first SFT example]
   arbor export NAME [--out DIR] [--iteration N] [--threshold 0.5] [--run-dir DIR]
       TRL files: sft.jsonl {prompt, completion}, dpo.jsonl {prompt, chosen, rejected},
       prm.jsonl {prompt, completions, labels (value >= threshold), values}, trees.jsonl; each row
@@ -53,7 +57,7 @@ export function drawTree(tree: SearchTree, targets: ReadonlyMap<number, number |
   return lines.join('\n');
 }
 
-export async function inspectCommand(action: 'models' | 'tree' | 'export', argv: string[]): Promise<number> {
+export async function inspectCommand(action: 'models' | 'tree' | 'lineage' | 'export', argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -62,6 +66,7 @@ export async function inspectCommand(action: 'models' | 'tree' | 'export', argv:
       search: { type: 'string' },
       iteration: { type: 'string' },
       problem: { type: 'string' },
+      sft: { type: 'string' },
       out: { type: 'string' },
       threshold: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -99,6 +104,12 @@ export async function inspectCommand(action: 'models' | 'tree' | 'export', argv:
       const tree = store.tree(searchId);
       const targets = new Map(store.nodes(searchId).map((node) => [node.node_index, node.value_target]));
       process.stdout.write(`search ${searchId}\n${drawTree(tree, targets)}\n`);
+      return 0;
+    }
+    if (action === 'lineage') {
+      const sftId = values.sft === undefined ? (store.db.prepare('SELECT MIN(id) FROM sft_examples WHERE run_id = ?').pluck().get(store.runId) as number | null) : int.parse(values.sft);
+      if (sftId === null) throw new Error(`${runDir} has no SFT examples yet`);
+      process.stdout.write(`${JSON.stringify(store.sftLineage(sftId), null, 2)}\n`);
       return 0;
     }
     const outDir = values.out ?? join(runDir, 'export');

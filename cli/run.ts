@@ -203,11 +203,19 @@ export async function runCommand(argv: string[]): Promise<number> {
         run.stop();
       } else run.cancel();
     };
+    // If the run ever waits on something that can no longer happen, Node would exit 0 with the run
+    // unfinished: make that a failure that says so.
+    const onStall = (): void => {
+      process.stderr.write('arbor run: internal error: the run stalled (nothing left to wait for); run the same command to resume\n');
+      process.exit(1);
+    };
     process.on('SIGINT', onSigint);
+    process.on('beforeExit', onStall);
     try {
       result = await run.result;
     } finally {
       process.off('SIGINT', onSigint);
+      process.off('beforeExit', onStall);
     }
   } else {
     process.stderr.write(`Temporal: ${temporal.description}${temporal.uiUrl === undefined ? '' : `, UI ${temporal.uiUrl}`}\n`);

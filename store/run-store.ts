@@ -226,21 +226,21 @@ export class RunStore {
 
   /** Where a training example came from: its search, problem, node and the models that searched. */
   sftLineage(sftId: number): SftLineage {
-    return SftLineageSchema.parse(
-      this.db
-        .prepare(
-          `SELECT x.id AS sft_id, x.iteration, x.search_id, x.node_index, s.algorithm, p.question, p.answer AS gold, n.step AS last_step, n.value AS node_value,
-                  n.value_target, pm.path AS policy_model, pm.iteration AS policy_iteration, rm.path AS prm_model
-           FROM sft_examples x
-           JOIN searches s ON s.id = x.search_id
-           JOIN problems p ON p.id = s.problem_id
-           JOIN nodes n ON n.search_id = x.search_id AND n.node_index = x.node_index
-           LEFT JOIN models pm ON pm.id = s.policy_model_id
-           LEFT JOIN models rm ON rm.id = s.prm_model_id
-           WHERE x.id = ? AND x.run_id = ?`,
-        )
-        .get(sftId, this.runId),
-    );
+    const row = this.db
+      .prepare(
+        `SELECT x.id AS sft_id, x.iteration, x.search_id, x.node_index, s.algorithm, p.question, p.answer AS gold, n.step AS last_step, n.value AS node_value,
+                n.value_target, pm.path AS policy_model, pm.iteration AS policy_iteration, rm.path AS prm_model
+         FROM sft_examples x
+         JOIN searches s ON s.id = x.search_id
+         JOIN problems p ON p.id = s.problem_id
+         JOIN nodes n ON n.search_id = x.search_id AND n.node_index = x.node_index
+         LEFT JOIN models pm ON pm.id = s.policy_model_id
+         LEFT JOIN models rm ON rm.id = s.prm_model_id
+         WHERE x.id = ? AND x.run_id = ?`,
+      )
+      .get(sftId, this.runId);
+    if (row === undefined) throw new Error(`run '${this.runId}' has no SFT example ${sftId}`);
+    return SftLineageSchema.parse(row);
   }
 
   /** Records (or replaces) one metric; `model_id IS ?` because SQLite's UNIQUE treats NULL model ids as all distinct. */

@@ -41,7 +41,7 @@ describe('activities under MockActivityEnvironment (committed micro model)', () 
       prm: { model: COMMITTED_MICRO_MODEL },
       task: { problemsPerIteration: 3, trainOperators: [2] },
       search: { iterationsPerProblem: 2, shardSize: 3 },
-      train: { policy: { steps: 30, batch: 2, lr: 1e-4 }, prm: { steps: 4, batch: 2, lr: 1e-4 } },
+      train: { policy: { epochs: 30, maxSteps: 30, batch: 2, lr: 1e-4 }, prm: { epochs: 2, maxSteps: 4, batch: 2, lr: 1e-4 } },
       sequences: 1,
     });
 

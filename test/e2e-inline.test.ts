@@ -19,7 +19,7 @@ function tinyConfig(runDir: string) {
     prm: { model: COMMITTED_MICRO_MODEL },
     task: { problemsPerIteration: 4, trainOperators: [2], evalOperators: [2, 3], evalProblemsPerOperator: 6, evalSearchProblemsPerOperator: 1 },
     search: { iterationsPerProblem: 3, shardSize: 2 },
-    train: { policy: { steps: 12, batch: 2, lr: 1e-4 }, prm: { steps: 12, batch: 2, lr: 1e-4 } },
+    train: { policy: { epochs: 3, maxSteps: 12, batch: 2, lr: 1e-4 }, prm: { epochs: 3, maxSteps: 12, batch: 2, lr: 1e-4 } },
     sequences: 1,
     threads: 1,
   };

@@ -8,7 +8,7 @@ import type { ActivityTypes, EvaluationSummary } from '../workflows/types.ts';
 import { useTempDir } from './temp-dir.ts';
 
 /** Fake activities: accuracies per iteration are scripted; every call is logged. */
-function fakeActivities(accuracyOf: (iteration: number) => number, hooks: { afterSearch?: (iteration: number) => Promise<void> } = {}) {
+function fakeActivities(accuracyOf: (iteration: number) => number, hooks: { afterSearch?: (iteration: number) => Promise<void>; prmPromoted?: (iteration: number) => boolean } = {}) {
   const calls: string[] = [];
   const summary = (iteration: number, policyPath: string, prmPath: string): EvaluationSummary => ({
     iteration,
@@ -45,9 +45,9 @@ function fakeActivities(accuracyOf: (iteration: number) => number, hooks: { afte
       calls.push(`evaluate ${iteration}`);
       return summary(iteration, policyPath, prmPath);
     },
-    async promote({ candidate, best }) {
+    async promote({ iteration, candidate, best }) {
       const promoted = candidate.accuracy >= best.accuracy - 0.02;
-      return { promoted, reason: promoted ? 'better' : 'regressed' };
+      return { promoted, prmPromoted: hooks.prmPromoted?.(iteration) ?? true, reason: promoted ? 'better' : 'regressed' };
     },
   };
   return { activities, calls };
@@ -59,19 +59,21 @@ describe('pipeline under the inline runtime (fake activities)', () => {
   test('iterations chain through continue-as-new, carrying the best models; a regression is not promoted', async () => {
     const runDir = join(dir(), 'chain');
     await mkdir(runDir);
-    // Iteration 2 regresses: its policy is not promoted, so iteration 3 trains from policy-1.
+    // Iteration 2 regresses: its policy is not promoted, so iteration 3 trains from policy-1;
+    // its PRM is promoted, but iteration 3's is not, so the run ends with prm-2.
     const accuracies = [0.2, 0.3, 0.1, 0.35];
-    const { activities, calls } = fakeActivities((iteration) => accuracies[iteration] ?? 0);
+    const { activities, calls } = fakeActivities((iteration) => accuracies[iteration] ?? 0, { prmPromoted: (iteration) => iteration !== 3 });
     const heartbeats: unknown[] = [];
     const run = runInline({ runDir, iterations: 3, activities, events: { onHeartbeat: (details) => heartbeats.push(details) } });
     const result = await run.result;
     assert.equal(result.status, 'completed');
     assert.deepEqual(result.iterations.map((record) => [record.iteration, record.promoted]), [[0, true], [1, true], [2, false], [3, true]]);
     assert.ok(calls.includes('train policy 3 from policy-1'), calls.join('\n'));
-    assert.ok(calls.includes('train prm 3 from prm-2'), 'the PRM moves on even when the policy is not promoted');
+    assert.ok(calls.includes('train prm 3 from prm-2'), 'the PRM is promoted on its own measure, even when the policy is not');
     assert.ok(calls.includes('search 3 1 with policy-1'));
     assert.equal(calls.filter((call) => call === 'prepare').length, 1);
     assert.equal(result.best?.policyPath, 'policy-3');
+    assert.equal(result.best?.prmPath, 'prm-2', 'a PRM that was not promoted does not replace the current one');
     assert.ok(heartbeats.length >= 6, 'activity heartbeats reach the runtime');
 
     // Re-running a finished run does nothing and reports the same history.

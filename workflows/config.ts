@@ -10,7 +10,10 @@ const positiveInt = z.number().int().positive();
 const operatorCounts = z.array(positiveInt).min(1);
 
 export const trainSettingsSchema = z.strictObject({
-  steps: positiveInt,
+  /** Passes over the iteration's data: a few, since a small set repeated many times is memorized. */
+  epochs: z.number().positive(),
+  /** Optimizer steps at most. */
+  maxSteps: positiveInt,
   batch: positiveInt,
   lr: z.number().positive(),
   warmup: z.number().int().nonnegative().default(20),
@@ -29,17 +32,17 @@ export const runConfigSchema = z.strictObject({
     .strictObject({
       model: z.string().min(1).optional(),
       /** Seed PRM: training problems per number of operators (2–4) whose sampled solutions are labelled. */
-      seedProblemsPerOperator: positiveInt.default(150),
+      seedProblemsPerOperator: positiveInt.default(300),
       seedSteps: positiveInt.default(600),
     })
-    .default({ seedProblemsPerOperator: 150, seedSteps: 600 }),
+    .default({ seedProblemsPerOperator: 300, seedSteps: 600 }),
   task: z
     .strictObject({
       kind: z.literal('arithmetic').default('arithmetic'),
       seed: z.number().int().nonnegative().default(7),
       /** Difficulties searched for training data. */
       trainOperators: operatorCounts.default([2, 3, 4]),
-      problemsPerIteration: positiveInt.default(150),
+      problemsPerIteration: positiveInt.default(900),
       /** Held-out evaluation: problems per number of operators. */
       evalOperators: operatorCounts.default([1, 2, 3, 4]),
       evalProblemsPerOperator: positiveInt.default(100),
@@ -51,7 +54,7 @@ export const runConfigSchema = z.strictObject({
       kind: 'arithmetic',
       seed: 7,
       trainOperators: [2, 3, 4],
-      problemsPerIteration: 150,
+      problemsPerIteration: 900,
       evalOperators: [1, 2, 3, 4],
       evalProblemsPerOperator: 100,
       evalSearchProblemsPerOperator: 20,
@@ -60,23 +63,23 @@ export const runConfigSchema = z.strictObject({
   search: z
     .strictObject({
       mcts: mctsConfigSchema.partial().default({}),
-      temperature: z.number().positive().default(0.8),
+      temperature: z.number().positive().default(1),
       /** MCTS* iterations over all problems of an iteration, split by solve rate (search/budget.ts). */
-      iterationsPerProblem: positiveInt.default(12),
+      iterationsPerProblem: positiveInt.default(24),
       /** Problems per search activity (one heartbeat each). */
-      shardSize: positiveInt.default(30),
+      shardSize: positiveInt.default(90),
     })
-    .default({ mcts: {}, temperature: 0.8, iterationsPerProblem: 12, shardSize: 30 }),
+    .default({ mcts: {}, temperature: 1, iterationsPerProblem: 24, shardSize: 90 }),
   train: z
     .strictObject({
-      policy: trainSettingsSchema.default({ steps: 300, batch: 16, lr: 5e-4, warmup: 20, weightDecay: 0.1 }),
-      prm: trainSettingsSchema.default({ steps: 300, batch: 16, lr: 5e-4, warmup: 20, weightDecay: 0.1 }),
+      policy: trainSettingsSchema.default({ epochs: 3, maxSteps: 400, batch: 16, lr: 5e-4, warmup: 20, weightDecay: 0.1 }),
+      prm: trainSettingsSchema.default({ epochs: 3, maxSteps: 300, batch: 16, lr: 5e-4, warmup: 20, weightDecay: 0.1 }),
     })
     .default({
-      policy: { steps: 300, batch: 16, lr: 5e-4, warmup: 20, weightDecay: 0.1 },
-      prm: { steps: 300, batch: 16, lr: 5e-4, warmup: 20, weightDecay: 0.1 },
+      policy: { epochs: 3, maxSteps: 400, batch: 16, lr: 5e-4, warmup: 20, weightDecay: 0.1 },
+      prm: { epochs: 3, maxSteps: 300, batch: 16, lr: 5e-4, warmup: 20, weightDecay: 0.1 },
     }),
-  /** A new policy is promoted only if held-out greedy accuracy drops by no more than this. */
+  /** A new policy (PRM) is promoted only if held-out greedy accuracy (PRM step AUC) drops by no more than this. */
   promotionTolerance: z.number().min(0).max(1).default(0.02),
   threads: positiveInt.default(1),
   /** Parallel sequences (problems searched at once). */
@@ -91,7 +94,7 @@ export const QUICK_PRESET = {
   prm: { seedProblemsPerOperator: 10, seedSteps: 20 },
   task: { problemsPerIteration: 8, evalOperators: [2, 3], evalProblemsPerOperator: 10, evalSearchProblemsPerOperator: 2 },
   search: { iterationsPerProblem: 4, shardSize: 4 },
-  train: { policy: { steps: 10, batch: 4, lr: 5e-4 }, prm: { steps: 10, batch: 4, lr: 5e-4 } },
+  train: { policy: { epochs: 1, maxSteps: 10, batch: 4, lr: 5e-4 }, prm: { epochs: 1, maxSteps: 10, batch: 4, lr: 5e-4 } },
 } satisfies Partial<RunConfigInput>;
 
 export function runDirOf(config: RunConfig): string {

@@ -49,7 +49,7 @@ export async function runPipeline(host: PipelineHost, input: RunInput): Promise<
   if (best === null) {
     report('preparing');
     const prepared = await host.run('prepareRun', 'prepare: record the base models, build the seed PRM, evaluate the base policy', { runDir });
-    best = { iteration: 0, accuracy: prepared.baseline.accuracy, policyPath: prepared.policyPath, prmPath: prepared.prmPath };
+    best = { iteration: 0, accuracy: prepared.baseline.accuracy, prmAuc: prepared.baseline.prmAuc, policyPath: prepared.policyPath, prmPath: prepared.prmPath };
     progress.history.push(prepared.baseline);
     progress.bestAccuracy = best.accuracy;
     progress.policyModel = best.policyPath;
@@ -83,10 +83,11 @@ export async function runPipeline(host: PipelineHost, input: RunInput): Promise<
   const evaluation: EvaluationSummary = await host.run('evaluateModels', `${label}: held-out accuracy and PRM quality`, { runDir, iteration, policyPath: policy.path, prmPath: prm.path });
   report('promoting');
   const promotion = await host.run('promote', `${label}: promote if no regression`, { runDir, iteration, candidate: evaluation, best });
-  // The PRM always moves on (it learned from more searches); the policy only when it did not regress.
-  best = promotion.promoted
-    ? { iteration, accuracy: evaluation.accuracy, policyPath: policy.path, prmPath: prm.path }
-    : { ...current, prmPath: prm.path };
+  // Policy and PRM are promoted separately, each only when its own held-out measure did not regress.
+  best = {
+    ...(promotion.promoted ? { iteration, accuracy: evaluation.accuracy, policyPath: policy.path } : { iteration: current.iteration, accuracy: current.accuracy, policyPath: current.policyPath }),
+    ...(promotion.prmPromoted ? { prmAuc: evaluation.prmAuc, prmPath: prm.path } : { prmAuc: current.prmAuc, prmPath: current.prmPath }),
+  };
   progress.history.push({ ...evaluation, promoted: promotion.promoted, reason: promotion.reason });
   progress.bestAccuracy = best.accuracy;
   progress.policyModel = best.policyPath;

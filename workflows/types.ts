@@ -23,6 +23,8 @@ export type EvaluationSummary = Omit<IterationRecord, 'promoted' | 'reason'>;
 export const BestModelsSchema = z.strictObject({
   iteration: z.number().int().nonnegative(),
   accuracy: z.number(),
+  /** Step AUC of the current PRM when it was promoted. */
+  prmAuc: z.number().nullable(),
   policyPath: z.string(),
   prmPath: z.string(),
 });
@@ -96,7 +98,10 @@ export interface TrainResult {
   path: string;
 }
 export interface Promotion {
+  /** The new policy replaces the best one. */
   promoted: boolean;
+  /** The new PRM replaces the current one. */
+  prmPromoted: boolean;
   reason: string;
 }
 
