@@ -12,6 +12,7 @@ import { exportRun } from '../data/export.ts';
 import { childrenOf, nodeAt, type SearchNode, type SearchTree } from '../search/tree.ts';
 import { openRunDatabase } from '../store/database.ts';
 import { RunStore } from '../store/run-store.ts';
+import { UsageError } from './usage-error.ts';
 
 export const INSPECT_HELP = `arbor models|tree|lineage|export — look into a run
 
@@ -32,7 +33,7 @@ Exit codes: 0 done, 2 bad input or unknown run.
 
 function openStore(runDir: string): RunStore {
   const path = join(runDir, DATABASE_FILE);
-  if (!existsSync(path)) throw new Error(`no run database at ${path}`);
+  if (!existsSync(path)) throw new UsageError(`no run database at ${path} (is the run name right? --run-dir for another folder)`);
   const db = openRunDatabase(path);
   const runId = db.prepare('SELECT id FROM runs').pluck().get() as string | undefined;
   if (runId === undefined) throw new Error(`${path} holds no run`);

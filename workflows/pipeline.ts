@@ -85,7 +85,10 @@ export async function runPipeline(host: PipelineHost, input: RunInput): Promise<
   const promotion = await host.run('promote', `${label}: promote if no regression`, { runDir, iteration, candidate: evaluation, best });
   // Policy and PRM are promoted separately, each only when its own held-out measure did not regress.
   best = {
-    ...(promotion.promoted ? { iteration, accuracy: evaluation.accuracy, policyPath: policy.path } : { iteration: current.iteration, accuracy: current.accuracy, policyPath: current.policyPath }),
+    // The reference accuracy never goes down, so a chain of drops each within tolerance cannot drift it.
+    ...(promotion.promoted
+      ? { iteration, accuracy: Math.max(evaluation.accuracy, current.accuracy), policyPath: policy.path }
+      : { iteration: current.iteration, accuracy: current.accuracy, policyPath: current.policyPath }),
     ...(promotion.prmPromoted ? { prmAuc: evaluation.prmAuc, prmPath: prm.path } : { prmAuc: current.prmAuc, prmPath: current.prmPath }),
   };
   progress.history.push({ ...evaluation, promoted: promotion.promoted, reason: promotion.reason });
