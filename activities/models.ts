@@ -13,50 +13,57 @@ import { requireFile } from './run-context.ts';
 
 const CONTEXT_SIZE = 256;
 
-let policy: { path: string; generator: Promise<StepGenerator> } | null = null;
-let prm: { path: string; scorer: Promise<LogProbScorer> } | null = null;
-
-async function release(path: string, resource: Promise<{ dispose(): Promise<void> }>): Promise<void> {
-  await (await resource).dispose();
-  await unloadModel(path);
+interface Disposable {
+  dispose(): Promise<void>;
 }
 
-// The switch to a new model is recorded before the first await, so that concurrent callers (the
-// shards of one iteration) share one resource instead of each making and releasing their own.
+/** One model file's resource, held until a different file is asked for. */
+interface Held<T extends Disposable> {
+  path: string;
+  resource: Promise<T>;
+}
+
+let policy: Held<StepGenerator> | null = null;
+let prm: Held<LogProbScorer> | null = null;
+
+async function release(held: Held<Disposable>): Promise<void> {
+  await (await held.resource).dispose();
+  await unloadModel(held.path);
+}
+
+/**
+ * The resource for `path`, replacing (and releasing) `held` when it is for another file. The switch
+ * is recorded before the first await, so concurrent callers (the shards of one iteration) share one
+ * resource instead of each making and releasing their own.
+ */
+function holdFor<T extends Disposable>(held: Held<T> | null, path: string, what: string, create: () => Promise<T>): Held<T> {
+  if (held?.path === path) return held;
+  requireFile(path, what);
+  return {
+    path,
+    resource: (async () => {
+      if (held !== null) await release(held);
+      return create();
+    })(),
+  };
+}
+
 export async function policyGenerator(path: string, config: RunConfig): Promise<{ generator: StepGenerator; prompt: PromptBuilder }> {
-  if (policy?.path !== path) {
-    requireFile(path, 'policy model');
-    const previous = policy;
-    policy = {
-      path,
-      generator: (async () => {
-        if (previous !== null) await release(previous.path, previous.generator);
-        return StepGenerator.create({ modelPath: path, threads: config.threads, sequences: config.sequences, contextSize: CONTEXT_SIZE, delimiter: STEP_DELIMITER });
-      })(),
-    };
-  }
-  const generator = await policy.generator;
+  policy = holdFor(policy, path, 'policy model', () =>
+    StepGenerator.create({ modelPath: path, threads: config.threads, sequences: config.sequences, contextSize: CONTEXT_SIZE, delimiter: STEP_DELIMITER }),
+  );
+  const generator = await policy.resource;
   return { generator, prompt: createPromptBuilder(generator.model, { style: 'plain', preamble: '', template: 'Q: {question}\n' }, STEP_DELIMITER) };
 }
 
 export async function prmScorer(path: string, config: RunConfig): Promise<LogProbScorer> {
-  if (prm?.path !== path) {
-    requireFile(path, 'PRM model');
-    const previous = prm;
-    prm = {
-      path,
-      scorer: (async () => {
-        if (previous !== null) await release(previous.path, previous.scorer);
-        return LogProbScorer.create({ modelPath: path, threads: config.threads, sequences: config.sequences, contextSize: CONTEXT_SIZE });
-      })(),
-    };
-  }
-  return prm.scorer;
+  prm = holdFor(prm, path, 'PRM model', () => LogProbScorer.create({ modelPath: path, threads: config.threads, sequences: config.sequences, contextSize: CONTEXT_SIZE }));
+  return prm.resource;
 }
 
 export async function releaseModels(): Promise<void> {
-  if (policy !== null) await release(policy.path, policy.generator);
-  if (prm !== null) await release(prm.path, prm.scorer);
+  if (policy !== null) await release(policy);
+  if (prm !== null) await release(prm);
   policy = null;
   prm = null;
 }
