@@ -19,8 +19,6 @@ export interface TemporalTarget {
   client: Client;
   /** Connection for workers in this process. */
   workerConnection: NativeConnection;
-  /** Web UI address when Arbor started the server. */
-  uiUrl?: string;
   close(): Promise<void>;
 }
 

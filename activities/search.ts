@@ -9,6 +9,7 @@ import { prmValue } from '../reward/prm-scorer.ts';
 import { arithmeticVerifier, markCorrectness } from '../reward/verifiers.ts';
 import { allocateBudget } from '../search/budget.ts';
 import { mctsSearch } from '../search/mcts.ts';
+import { mapConcurrent } from '../engine/map-concurrent.ts';
 import { formatPrompt, generateProblems } from '../tasks/arithmetic.ts';
 import type { IterationPlan, SearchShardInput, ShardResult } from '../workflows/types.ts';
 import { heartbeat, previousProgress } from './heartbeat.ts';
@@ -46,55 +47,49 @@ export async function searchShard(input: SearchShardInput): Promise<ShardResult>
   const prmModelId = store.modelIdByPath(input.prmPath);
   const sampling = samplingSchema.parse({ temperature: config.search.temperature, maxStepTokens: 48 });
   let searched = 0;
-  let skipped = 0;
   let solved = 0;
   // A retry starts after the problems its previous attempt reported finished (they are stored).
   const completed = new Set(previousProgress()?.completed ?? []);
   const queue = input.shard.filter((item) => !completed.has(item.problemId));
-  skipped = input.shard.length - queue.length;
+  let skipped = input.shard.length - queue.length;
   const total = input.shard.length;
   heartbeat({ stage: 'search', done: completed.size, total, completed: [...completed] });
   if (queue.length === 0) return { searched: 0, skipped, solved: 0 };
   const { generator, prompt } = await policyGenerator(input.policyPath, config);
   const scorer = await prmScorer(input.prmPath, config);
-  // One search per sequence at a time; each search keeps its KV prefix on the sequence it holds.
-  await Promise.all(
-    Array.from({ length: Math.min(config.sequences, queue.length) }, async () => {
-      for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
-        const existing = store.findSearch(input.iteration, item.problemId, MCTS_ALGORITHM);
-        if (existing !== null) {
-          skipped += 1;
-          if (existing.correct === true) solved += 1;
-        } else {
-          const problem = store.problem(item.problemId);
-          const outcome = await mctsSearch({
-            question: problem.question,
-            policy: enginePolicy({ generator, prompt, question: problem.question, sampling, seed: input.iteration }),
-            value: prmValue(scorer, formatPrompt(problem.question)),
-            reader: arithmeticVerifier,
-            config: { ...config.search.mcts, mode: 'data', iterations: Math.max(1, item.budget), seed: input.iteration, maxDepth: (problem.difficulty ?? 4) + 3 },
-          });
-          markCorrectness(outcome.tree, arithmeticVerifier, problem.answer);
-          const correct = outcome.answer === null ? null : arithmeticVerifier.isCorrect(outcome.answer, problem.answer);
-          store.saveSearch({
-            iteration: input.iteration,
-            problemId: item.problemId,
-            policyModelId,
-            prmModelId,
-            algorithm: MCTS_ALGORITHM,
-            budget: item.budget,
-            stats: { ...outcome.stats },
-            answer: outcome.answer,
-            correct,
-            tree: outcome.tree,
-          });
-          searched += 1;
-          if (correct === true) solved += 1;
-        }
-        completed.add(item.problemId);
-        heartbeat({ stage: 'search', done: completed.size, total, note: `${solved} solved`, completed: [...completed] });
-      }
-    }),
-  );
+  await mapConcurrent(queue, config.sequences, async (item) => {
+    const existing = store.findSearch(input.iteration, item.problemId, MCTS_ALGORITHM);
+    if (existing !== null) {
+      skipped += 1;
+      if (existing.correct === true) solved += 1;
+    } else {
+      const problem = store.problem(item.problemId);
+      const outcome = await mctsSearch({
+        question: problem.question,
+        policy: enginePolicy({ generator, prompt, question: problem.question, sampling, seed: input.iteration }),
+        value: prmValue(scorer, formatPrompt(problem.question)),
+        reader: arithmeticVerifier,
+        config: { ...config.search.mcts, mode: 'data', iterations: Math.max(1, item.budget), seed: input.iteration, maxDepth: (problem.difficulty ?? 4) + 3 },
+      });
+      markCorrectness(outcome.tree, arithmeticVerifier, problem.answer);
+      const correct = outcome.answer === null ? null : arithmeticVerifier.isCorrect(outcome.answer, problem.answer);
+      store.saveSearch({
+        iteration: input.iteration,
+        problemId: item.problemId,
+        policyModelId,
+        prmModelId,
+        algorithm: MCTS_ALGORITHM,
+        budget: item.budget,
+        stats: { ...outcome.stats },
+        answer: outcome.answer,
+        correct,
+        tree: outcome.tree,
+      });
+      searched += 1;
+      if (correct === true) solved += 1;
+    }
+    completed.add(item.problemId);
+    heartbeat({ stage: 'search', done: completed.size, total, note: `${solved} solved`, completed: [...completed] });
+  });
   return { searched, skipped, solved };
 }

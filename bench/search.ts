@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import type { Token } from 'node-llama-cpp';
 import { COMMITTED_MICRO_MODEL } from '../cli/micro.ts';
 import { LogProbScorer } from '../engine/log-probs.ts';
+import { mapConcurrent } from '../engine/map-concurrent.ts';
 import { enginePolicy } from '../engine/policy.ts';
 import { createPromptBuilder, type PromptBuilder } from '../engine/prompt.ts';
 import { samplingSchema, StepGenerator } from '../engine/step-generator.ts';
@@ -55,21 +56,6 @@ const scorer = await LogProbScorer.create({ modelPath: prmPath, threads, sequenc
 const prompt: PromptBuilder = createPromptBuilder(generator.model, { style: 'plain', preamble: '', template: 'Q: {question}\n' }, STEP_DELIMITER);
 const sampling = samplingSchema.parse({ temperature: 0.7, maxStepTokens: 48 });
 const seed = 1;
-
-/** Runs `work` over items with at most `limit` in flight (one search per sequence). */
-async function mapConcurrent<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const index = next++;
-        results[index] = await work(items[index] as T);
-      }
-    }),
-  );
-  return results;
-}
 
 interface MethodResult {
   accuracy: number;

@@ -6,9 +6,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { inlineStartInput, readControl, writeControl } from '../runtime/inline.ts';
+import { CONTROL_FILE, inlineStartInput, readControl, writeControl } from '../runtime/inline.ts';
 import { resolveTemporal } from '../temporal.config.ts';
 import { pauseSignal, progressQuery, resumeSignal, stopSignal, workflowIdOf } from '../workflows/names.ts';
+import { runDirFromArgs } from './run-name.ts';
 import { iterationTable } from './run.ts';
 
 export const CONTROL_HELP = `arbor status|pause|resume|stop — watch and steer a run
@@ -35,12 +36,7 @@ export async function controlCommand(action: 'status' | 'pause' | 'resume' | 'st
     process.stdout.write(CONTROL_HELP);
     return 0;
   }
-  const [name] = positionals;
-  if (name === undefined || positionals.length !== 1) {
-    process.stderr.write(`arbor ${action}: give exactly one run name\n\n${CONTROL_HELP}`);
-    return 2;
-  }
-  const runDir = values['run-dir'] ?? join('runs', name);
+  const { name, runDir } = runDirFromArgs(action, positionals, values['run-dir']);
   const temporal = values.inline ? { unavailable: '--inline' } : await resolveTemporal({ profile: values.profile });
   if (!('unavailable' in temporal)) {
     try {
@@ -70,6 +66,6 @@ export async function controlCommand(action: 'status' | 'pause' | 'resume' | 'st
     return 0;
   }
   await writeControl(runDir, action === 'pause' ? { ...control, paused: true } : action === 'resume' ? { paused: false, stop: false } : { ...control, stop: true });
-  process.stdout.write(`run '${name}': ${action} recorded in ${join(runDir, 'control.json')} (takes effect between activities)\n`);
+  process.stdout.write(`run '${name}': ${action} recorded in ${join(runDir, CONTROL_FILE)} (takes effect between activities)\n`);
   return 0;
 }

@@ -12,6 +12,7 @@ import { exportRun } from '../data/export.ts';
 import { childrenOf, nodeAt, type SearchNode, type SearchTree } from '../search/tree.ts';
 import { openRunDatabase } from '../store/database.ts';
 import { RunStore } from '../store/run-store.ts';
+import { runDirFromArgs } from './run-name.ts';
 import { UsageError } from './usage-error.ts';
 
 export const INSPECT_HELP = `arbor models|tree|lineage|export — look into a run
@@ -78,12 +79,7 @@ export async function inspectCommand(action: 'models' | 'tree' | 'lineage' | 'ex
     process.stdout.write(INSPECT_HELP);
     return 0;
   }
-  const [name] = positionals;
-  if (name === undefined || positionals.length !== 1) {
-    process.stderr.write(`arbor ${action}: give exactly one run name\n\n${INSPECT_HELP}`);
-    return 2;
-  }
-  const runDir = values['run-dir'] ?? join('runs', name);
+  const { runDir } = runDirFromArgs(action, positionals, values['run-dir']);
   const store = openStore(runDir);
   const int = z.coerce.number().int().nonnegative();
   try {

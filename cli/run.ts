@@ -218,7 +218,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       process.off('beforeExit', onStall);
     }
   } else {
-    process.stderr.write(`Temporal: ${temporal.description}${temporal.uiUrl === undefined ? '' : `, UI ${temporal.uiUrl}`}\n`);
+    process.stderr.write(`Temporal: ${temporal.description}\n`);
     result = await runUnderTemporal(temporal, config, runDir, !flags['no-worker'], printer);
   }
   printer.finish();

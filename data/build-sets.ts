@@ -64,22 +64,23 @@ export async function buildIterationData(options: {
       searchId,
       tree.nodes.map((node) => ({ nodeIndex: node.id, valueTarget: targetOf.get(node.id)?.value ?? null, reasoningDistance: targetOf.get(node.id)?.distance ?? null })),
     );
-    const sft = answerLeaves(tree)
-      .filter((leaf) => leaf.correct === true && leaf.value >= settings.sftValueFloor)
-      .sort((a, b) => b.value - a.value || a.id - b.id);
     const seen = new Set<string>();
-    const keptSft = sft.filter((leaf) => {
-      const completion = completionOf(tree, leaf.id, options.delimiter);
-      if (seen.has(completion)) return false;
-      seen.add(completion);
-      return true;
-    }).slice(0, settings.sftPerProblem);
+    const keptSft = answerLeaves(tree)
+      .filter((leaf) => leaf.correct === true && leaf.value >= settings.sftValueFloor)
+      .sort((a, b) => b.value - a.value || a.id - b.id)
+      .map((leaf) => ({ leaf, completion: completionOf(tree, leaf.id, options.delimiter) }))
+      .filter(({ completion }) => {
+        if (seen.has(completion)) return false;
+        seen.add(completion);
+        return true;
+      })
+      .slice(0, settings.sftPerProblem);
     const pairs = stepPreferencePairs(tree, targets, settings.pairs);
     writeTransaction(db, () => {
       const insertSft = db.prepare(
         'INSERT INTO sft_examples (run_id, iteration, search_id, node_index, prompt, completion, value) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
       );
-      for (const leaf of keptSft) insertSft.run(store.runId, iteration, searchId, leaf.id, prompt, completionOf(tree, leaf.id, options.delimiter), leaf.value);
+      for (const { leaf, completion } of keptSft) insertSft.run(store.runId, iteration, searchId, leaf.id, prompt, completion, leaf.value);
       const insertPrm = db.prepare(
         "INSERT INTO prm_examples (run_id, iteration, search_id, node_index, prompt, steps_json, target, source) VALUES (?, ?, ?, ?, ?, ?, ?, 'quality-value') ON CONFLICT DO NOTHING",
       );

@@ -3,6 +3,7 @@
  * monitors (exploration: pass@k and distinct correct solutions; exploitation: how well a reward
  * separates correct from wrong samples).
  */
+import { weightedVote } from '../search/tree.ts';
 
 /** ROC AUC of `scores` for binary `labels` (ties count half); null when one class is missing. */
 export function rocAuc(scores: readonly number[], labels: readonly boolean[]): number | null {
@@ -36,17 +37,7 @@ export function passAtK(n: number, c: number, k: number): number {
 
 /** The most frequent non-null answer (ties: the one seen first); null when there is none. */
 export function majorityVote(answers: readonly (string | null)[]): string | null {
-  const counts = new Map<string, number>();
-  for (const answer of answers) if (answer !== null) counts.set(answer, (counts.get(answer) ?? 0) + 1);
-  let best: string | null = null;
-  let bestCount = 0;
-  for (const [answer, count] of counts) {
-    if (count > bestCount) {
-      best = answer;
-      bestCount = count;
-    }
-  }
-  return best;
+  return weightedVote(answers.map((answer) => ({ answer })), () => 1);
 }
 
 /** Index of the first false label, or −1 when every step is right. */

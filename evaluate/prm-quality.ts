@@ -4,9 +4,8 @@
  * the accuracy of locating the first wrong step.
  */
 import { prmValue, type LabelLogProbs } from '../reward/prm-scorer.ts';
-import { arithmeticVerifier } from '../reward/verifiers.ts';
+import { arithmeticVerifier, prefixLabels } from '../reward/verifiers.ts';
 import { formatPrompt, STEP_DELIMITER } from '../tasks/arithmetic.ts';
-import { prefixLabels } from '../train/seed-prm.ts';
 import { firstErrorAccuracy, rocAuc } from './metrics.ts';
 
 export interface PrmQuality {

@@ -4,6 +4,7 @@
  * of the samples (B-STaR's exploration monitor on held-out problems). Fixed seeds.
  */
 import type { LogProbScorer } from '../engine/log-probs.ts';
+import { mapConcurrent } from '../engine/map-concurrent.ts';
 import { enginePolicy } from '../engine/policy.ts';
 import type { PromptBuilder } from '../engine/prompt.ts';
 import { samplingSchema, type StepGenerator } from '../engine/step-generator.ts';
@@ -35,7 +36,6 @@ export async function evaluateSearchMethods(options: {
 }): Promise<SearchMethodAccuracy> {
   const sampling = samplingSchema.parse({ temperature: 0.8, maxStepTokens: 48 });
   const tallies = new Map<string, { vote: number; prm: number; mcts: number; pass: number; total: number }>();
-  const queue = [...options.problems];
   let done = 0;
   const evaluateOne = async (problem: ArithmeticProblem): Promise<void> => {
     const common = { question: problem.question, reader: arithmeticVerifier, maxDepth: problem.operators + 3 };
@@ -55,11 +55,7 @@ export async function evaluateSearchMethods(options: {
     tallies.set(String(problem.operators), tally);
     options.onProgress?.(++done, options.problems.length);
   };
-  await Promise.all(
-    Array.from({ length: Math.min(options.concurrency, queue.length) }, async () => {
-      for (let problem = queue.shift(); problem !== undefined; problem = queue.shift()) await evaluateOne(problem);
-    }),
-  );
+  await mapConcurrent(options.problems, options.concurrency, evaluateOne);
   const by = (pick: (tally: { vote: number; prm: number; mcts: number; pass: number; total: number }) => number): Record<string, number> =>
     Object.fromEntries([...tallies].sort(([a], [b]) => Number(a) - Number(b)).map(([operators, tally]) => [operators, pick(tally) / tally.total]));
   return { accuracy: { vote: by((t) => t.vote), 'prm-best-of-k': by((t) => t.prm), mcts: by((t) => t.mcts) }, passAtK: by((t) => t.pass) };

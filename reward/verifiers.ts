@@ -24,6 +24,15 @@ export const arithmeticVerifier = {
   },
 } satisfies Verifier & { stepLabels(question: string, steps: readonly string[]): boolean[] };
 
+/** Prefix labels from step labels: 1 only while every step up to it is valid (what a PRM should predict). */
+export function prefixLabels(stepValid: readonly boolean[]): number[] {
+  let allValid = true;
+  return stepValid.map((valid) => {
+    allValid &&= valid;
+    return allValid ? 1 : 0;
+  });
+}
+
 export const gsm8kVerifier: Verifier = {
   answerOf: (step) => (/####|the (?:final )?answer is/i.test(step) ? extractGsm8kAnswer(step) : null),
   isCorrect: (answer, gold) => {

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { arithmeticVerifier } from '../reward/verifiers.ts';
-import { prefixLabels } from '../train/seed-prm.ts';
+import { arithmeticVerifier, prefixLabels } from '../reward/verifiers.ts';
 
 test('seed PRM labels: a prefix is good only while every step so far is valid', () => {
   assert.deepEqual(prefixLabels([true, true, false, true, false]), [1, 1, 0, 0, 0]);

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { enginePolicy } from '../engine/policy.ts';
 import { createPromptBuilder } from '../engine/prompt.ts';
 import { samplingSchema, StepGenerator } from '../engine/step-generator.ts';
-import { arithmeticVerifier } from '../reward/verifiers.ts';
+import { arithmeticVerifier, prefixLabels } from '../reward/verifiers.ts';
 import { bestOfNSearch } from '../search/baselines.ts';
 import { stepsTo } from '../search/tree.ts';
 import { formatPrompt, generateProblems, STEP_DELIMITER } from '../tasks/arithmetic.ts';
@@ -29,15 +29,6 @@ export const seedPrmRecipeSchema = z.strictObject({
   lr: z.number().positive().default(1e-3),
 });
 export type SeedPrmRecipe = z.output<typeof seedPrmRecipeSchema>;
-
-/** Prefix labels: each step's label is 1 only while every step up to it is valid. */
-export function prefixLabels(stepValid: readonly boolean[]): number[] {
-  let allValid = true;
-  return stepValid.map((valid) => {
-    allValid &&= valid;
-    return allValid ? 1 : 0;
-  });
-}
 
 export interface SeedPrmData {
   rows: number;

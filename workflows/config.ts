@@ -26,7 +26,7 @@ export const runConfigSchema = z.strictObject({
   /** Where the run keeps its database, models and data [runs/<name>]. */
   runDir: z.string().min(1).optional(),
   iterations: positiveInt.default(3),
-  policy: z.strictObject({ model: z.string().min(1).default('models/micro/arbor-micro.gguf') }).default({ model: 'models/micro/arbor-micro.gguf' }),
+  policy: z.strictObject({ model: z.string().min(1).default('models/micro/arbor-micro.gguf') }).prefault({}),
   /** PRM to start from; absent: a seed PRM is built from the policy before the first iteration (train/seed-prm.ts). */
   prm: z
     .strictObject({
@@ -35,7 +35,7 @@ export const runConfigSchema = z.strictObject({
       seedProblemsPerOperator: positiveInt.default(300),
       seedSteps: positiveInt.default(600),
     })
-    .default({ seedProblemsPerOperator: 300, seedSteps: 600 }),
+    .prefault({}),
   task: z
     .strictObject({
       kind: z.literal('arithmetic').default('arithmetic'),
@@ -50,24 +50,14 @@ export const runConfigSchema = z.strictObject({
       evalSearchProblemsPerOperator: z.number().int().nonnegative().default(20),
       evalSamples: positiveInt.default(4),
     })
-    .default({
-      kind: 'arithmetic',
-      seed: 7,
-      trainOperators: [2, 3, 4],
-      problemsPerIteration: 600,
-      evalOperators: [1, 2, 3, 4],
-      evalProblemsPerOperator: 100,
-      evalSearchProblemsPerOperator: 20,
-      evalSamples: 4,
-    }),
+    .prefault({}),
   search: z
     .strictObject({
       /**
        * MCTS* settings for data search. A policy trained on easy problems is very sure of itself on
        * harder ones (mostly one wrong step), so the defaults widen it: 5 distinct children, up to 8
-       * re-draws to replace duplicates, sampling at temperature 2. Measured on 60 training problems with
-       * 3 operators, micro model + seed PRM, 48 rounds: a correct leaf for 14 of them (T=2) vs 4 (T=1.5)
-       * and 0 (T=1, branch 3).
+       * re-draws to replace duplicates, sampling at temperature 2 (an exploratory probe on 3-operator
+       * training problems found correct leaves several times more often than at T <= 1.5).
        */
       mcts: mctsConfigSchema.partial().default({ branch: 5, duplicateRetries: 8 }),
       temperature: z.number().positive().default(2),
@@ -76,16 +66,13 @@ export const runConfigSchema = z.strictObject({
       /** Problems per search activity (one heartbeat each). */
       shardSize: positiveInt.default(90),
     })
-    .default({ mcts: { branch: 5, duplicateRetries: 8 }, temperature: 2, iterationsPerProblem: 48, shardSize: 90 }),
+    .prefault({}),
   train: z
     .strictObject({
-      policy: trainSettingsSchema.default({ epochs: 3, maxSteps: 400, batch: 16, lr: 5e-4, warmup: 20, weightDecay: 0.1 }),
-      prm: trainSettingsSchema.default({ epochs: 3, maxSteps: 300, batch: 16, lr: 5e-4, warmup: 20, weightDecay: 0.1 }),
+      policy: trainSettingsSchema.prefault({ epochs: 3, maxSteps: 400, batch: 16, lr: 5e-4 }),
+      prm: trainSettingsSchema.prefault({ epochs: 3, maxSteps: 300, batch: 16, lr: 5e-4 }),
     })
-    .default({
-      policy: { epochs: 3, maxSteps: 400, batch: 16, lr: 5e-4, warmup: 20, weightDecay: 0.1 },
-      prm: { epochs: 3, maxSteps: 300, batch: 16, lr: 5e-4, warmup: 20, weightDecay: 0.1 },
-    }),
+    .prefault({}),
   /** A new policy (PRM) is promoted only if held-out greedy accuracy (PRM step AUC) drops by no more than this. */
   promotionTolerance: z.number().min(0).max(1).default(0.02),
   threads: positiveInt.default(1),
@@ -104,6 +91,11 @@ export const QUICK_PRESET = {
   train: { policy: { epochs: 1, maxSteps: 10, batch: 4, lr: 5e-4 }, prm: { epochs: 1, maxSteps: 10, batch: 4, lr: 5e-4 } },
 } satisfies Partial<RunConfigInput>;
 
+/** Where a run named `name` lives unless its config says otherwise. */
+export function defaultRunDir(name: string): string {
+  return `runs/${name}`;
+}
+
 export function runDirOf(config: RunConfig): string {
-  return config.runDir ?? `runs/${config.name}`;
+  return config.runDir ?? defaultRunDir(config.name);
 }
