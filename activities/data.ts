@@ -1,8 +1,15 @@
-/** The data-building activity: value targets and training sets of one iteration (data/build-sets.ts). */
+/**
+ * The data-building activity: value targets and training sets of one iteration (data/build-sets.ts),
+ * then what the iteration's searches and data look like per number of operators — solve rate
+ * (which places the next iteration's frontier), pass@k and distinct correct answers (B-STaR), SFT
+ * rows kept, and the share of invalid steps in them. The task's exact step checker only *measures*
+ * that share, after the data is written: nothing it says reaches the training files.
+ */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildIterationData } from '../data/build-sets.ts';
-import { bStarMonitors } from '../evaluate/metrics.ts';
+import { bStarMonitors, invalidStepShare, type ProblemSamples } from '../evaluate/metrics.ts';
+import { arithmeticVerifier } from '../reward/verifiers.ts';
 import { answerLeaves, stepsTo } from '../search/tree.ts';
 import { formatPrompt, STEP_DELIMITER } from '../tasks/arithmetic.ts';
 import { heartbeat } from './heartbeat.ts';
@@ -12,8 +19,11 @@ export function iterationDataDir(runDir: string, iteration: number): string {
   return join(runDir, 'data', `iteration-${iteration}`);
 }
 
+/** pass@k of the data searches (B-STaR exploration). */
+export const SEARCH_PASS_K = 4;
+
 export async function buildData({ runDir, iteration }: { runDir: string; iteration: number }): Promise<{ sft: number; prm: number; pairs: number }> {
-  const { store } = runContext(runDir);
+  const { store, config } = runContext(runDir);
   const dir = iterationDataDir(runDir, iteration);
   await mkdir(dir, { recursive: true });
   heartbeat({ stage: 'data', done: 0, total: 1 });
@@ -24,23 +34,46 @@ export async function buildData({ runDir, iteration }: { runDir: string; iterati
     delimiter: STEP_DELIMITER,
     sftPath: join(dir, 'sft.jsonl'),
     prmPath: join(dir, 'prm.jsonl'),
+    data: config.data,
   });
-  // B-STaR monitors of this iteration's searches: exploration (pass@4, distinct correct) and exploitation (V separates right from wrong).
-  const searchIds = store.db.prepare('SELECT id FROM searches WHERE run_id = ? AND iteration = ?').pluck().all(store.runId, iteration) as number[];
-  const monitors = bStarMonitors(
-    searchIds.map((id) => {
-      const tree = store.tree(id);
-      return { samples: answerLeaves(tree).map((leaf) => ({ correct: leaf.correct === true, reward: leaf.value, text: stepsTo(tree, leaf).join('\n') })) };
-    }).filter((problem) => problem.samples.length > 0),
-    4,
-  );
   const record = (metric: string, value: number | null): void => {
     if (value !== null) store.recordEvaluation({ iteration, modelId: null, method: 'search', split: 'train', metric, value });
   };
-  record('pass@4', monitors.passAtK);
+  // Per level: the searches' samples (every answer leaf) and the SFT rows kept from them.
+  const levels = new Map<number, { samples: ProblemSamples[]; sft: { question: string; steps: string[] }[] }>();
+  const levelOf = (difficulty: number | null) => {
+    const key = difficulty ?? 0;
+    const entry = levels.get(key) ?? { samples: [], sft: [] };
+    levels.set(key, entry);
+    return entry;
+  };
+  const searches = store.iterationSearches(iteration);
+  for (const { searchId, difficulty } of searches) {
+    const tree = store.tree(searchId);
+    levelOf(difficulty).samples.push({ samples: answerLeaves(tree).map((leaf) => ({ correct: leaf.correct === true, reward: leaf.value, text: stepsTo(tree, leaf).join('\n') })) });
+  }
+  for (const row of store.iterationSft(iteration)) levelOf(row.difficulty).sft.push({ question: row.question, steps: row.completion.split(STEP_DELIMITER).filter((step) => step !== '') });
+  const measure = (rows: { question: string; steps: string[] }[]) => invalidStepShare(rows, arithmeticVerifier.stepLabels);
+  for (const [operators, level] of levels) {
+    const answered = level.samples.filter((problem) => problem.samples.length > 0);
+    const leaves = answered.flatMap((problem) => problem.samples);
+    const monitors = bStarMonitors(answered, SEARCH_PASS_K);
+    record(`searched_${operators}op`, level.samples.length);
+    record(`solve_rate_${operators}op`, leaves.length === 0 ? 0 : leaves.filter((leaf) => leaf.correct).length / leaves.length);
+    record(`pass@${SEARCH_PASS_K}_${operators}op`, monitors.passAtK);
+    record(`distinct_correct_${operators}op`, monitors.distinctCorrect);
+    record(`sft_rows_${operators}op`, level.sft.length);
+    record(`sft_invalid_${operators}op`, measure(level.sft));
+  }
+  const all = [...levels.values()];
+  const monitors = bStarMonitors(all.flatMap((level) => level.samples.filter((problem) => problem.samples.length > 0)), SEARCH_PASS_K);
+  record(`pass@${SEARCH_PASS_K}`, monitors.passAtK);
   record('distinct_correct', monitors.distinctCorrect);
   record('reward_auc', monitors.rewardAuc);
+  record('searches', searches.length);
+  record('generated_tokens', searches.reduce((sum, search) => sum + search.generatedTokens, 0));
   record('sft_examples', counts.sft);
+  record('sft_invalid', measure(all.flatMap((level) => level.sft)));
   record('prm_examples', counts.prm);
   record('preference_pairs', counts.pairs);
   heartbeat({ stage: 'data', done: 1, total: 1 });

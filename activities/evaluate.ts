@@ -60,5 +60,5 @@ export async function evaluateModels({ runDir, iteration, policyPath, prmPath }:
   const prmModelId = store.modelIdByPath(prmPath);
   if (prmAuc !== null) store.recordEvaluation({ iteration, modelId: prmModelId, method: 'prm', split: 'test', metric: 'step_auc', value: prmAuc });
   if (quality.firstErrorAccuracy !== null) store.recordEvaluation({ iteration, modelId: prmModelId, method: 'prm', split: 'test', metric: 'first_error_accuracy', value: quality.firstErrorAccuracy });
-  return { iteration, accuracyByOperators, accuracy, prmAuc, policyPath, prmPath };
+  return { iteration, accuracyByOperators, accuracy, prmAuc, training: store.trainingMetrics(iteration), policyPath, prmPath };
 }

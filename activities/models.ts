@@ -26,9 +26,11 @@ interface Held<T extends Disposable> {
 let policy: Held<StepGenerator> | null = null;
 let prm: Held<LogProbScorer> | null = null;
 
+/** Disposes the resource; the model file is unloaded unless the other holder still uses it (policy and PRM may be one file). */
 async function release(held: Held<Disposable>): Promise<void> {
   await (await held.resource).dispose();
-  await unloadModel(held.path);
+  const inUse = [policy, prm].some((other) => other !== null && other !== held && other.path === held.path);
+  if (!inUse) await unloadModel(held.path);
 }
 
 /**
@@ -62,8 +64,8 @@ export async function prmScorer(path: string, config: RunConfig): Promise<LogPro
 }
 
 export async function releaseModels(): Promise<void> {
-  if (policy !== null) await release(policy);
-  if (prm !== null) await release(prm);
+  const held = [policy, prm];
   policy = null;
   prm = null;
+  for (const resource of held) if (resource !== null) await release(resource);
 }

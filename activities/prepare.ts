@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { arithmeticVerifier } from '../reward/verifiers.ts';
 import { sha256File } from '../train/arbtok.ts';
 import { buildSeedPrm } from '../train/seed-prm.ts';
 import type { PrepareResult } from '../workflows/types.ts';
@@ -30,19 +31,26 @@ export async function prepareRun({ runDir }: { runDir: string }): Promise<Prepar
       await mkdir(workDir, { recursive: true });
       await mkdir(dirname(prmPath), { recursive: true });
       cancellationSignal().throwIfAborted();
-      await buildSeedPrm({
+      const seed = await buildSeedPrm({
         policyModel: policyPath,
         out: prmPath,
         workDir,
         threads: config.threads,
+        sequences: config.sequences,
+        verifier: arithmeticVerifier,
         recipe: {
-          problems: Object.fromEntries([2, 3, 4].map((operators) => [String(operators), config.prm.seedProblemsPerOperator])),
+          problems: Object.fromEntries(config.task.trainOperators.map((operators) => [String(operators), config.prm.seedProblemsPerOperator])),
           steps: config.prm.seedSteps,
         },
+        onSampled: (done, total) => heartbeat({ stage: 'seed PRM samples', done, total }),
         onProgress: (event) => {
           if (event.event === 'step') heartbeat({ stage: 'seed PRM', done: event.step, total: event.steps, note: `loss ${event.loss.toFixed(4)}` });
         },
       });
+      // The base policy's solve rates on training problems place the first iteration's frontier.
+      for (const [operators, value] of Object.entries(seed.solveRates)) {
+        store.recordEvaluation({ iteration: 0, modelId: null, method: 'samples', split: 'train', metric: `solve_rate_${operators}op`, value });
+      }
     }
   }
   if (store.modelIdByPath(prmPath) === null) store.recordModel({ kind: 'prm', path: prmPath, sha256: await sha256File(prmPath), parentId: policyId, iteration: 0 });

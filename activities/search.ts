@@ -7,8 +7,9 @@ import { samplingSchema } from '../engine/step-generator.ts';
 import { enginePolicy } from '../engine/policy.ts';
 import { prmValue } from '../reward/prm-scorer.ts';
 import { arithmeticVerifier, markCorrectness } from '../reward/verifiers.ts';
-import { allocateBudget } from '../search/budget.ts';
+import { allocateBudget, problemsPerLevel } from '../search/budget.ts';
 import { mctsSearch } from '../search/mcts.ts';
+import { bestOfNSearch } from '../search/baselines.ts';
 import { mapConcurrent } from '../engine/map-concurrent.ts';
 import { formatPrompt, generateProblems } from '../tasks/arithmetic.ts';
 import type { IterationPlan, SearchShardInput, ShardResult } from '../workflows/types.ts';
@@ -16,15 +17,14 @@ import { heartbeat, previousProgress } from './heartbeat.ts';
 import { policyGenerator, prmScorer } from './models.ts';
 import { runContext } from './run-context.ts';
 
-export const MCTS_ALGORITHM = 'mcts';
 
 export async function planIteration({ runDir, iteration }: { runDir: string; iteration: number }): Promise<IterationPlan> {
   const { store, config } = runContext(runDir);
   const { task, search } = config;
-  const perDifficulty = Math.ceil(task.problemsPerIteration / task.trainOperators.length);
-  const problems = task.trainOperators
-    .flatMap((operators) => generateProblems({ seed: task.seed * 1000 + iteration, operators, count: perDifficulty, split: 'train' }))
-    .slice(0, task.problemsPerIteration);
+  // The frontier from the last measured solve rates (iteration 0: the seed PRM's samples of the base policy).
+  const levelRates = new Map(task.trainOperators.map((operators) => [operators, store.solveRate(iteration - 1, operators)]));
+  const counts = problemsPerLevel(levelRates, task.problemsPerIteration, task.curriculum);
+  const problems = task.trainOperators.flatMap((operators) => generateProblems({ seed: task.seed * 1000 + iteration, operators, count: counts.get(operators) ?? 0, split: 'train' }));
   const ids = problems.map((problem) =>
     store.upsertProblem({ task: 'arithmetic', split: 'train', question: problem.question, answer: String(problem.answer), difficulty: problem.operators }),
   );
@@ -46,6 +46,7 @@ export async function searchShard(input: SearchShardInput): Promise<ShardResult>
   const policyModelId = store.modelIdByPath(input.policyPath);
   const prmModelId = store.modelIdByPath(input.prmPath);
   const sampling = samplingSchema.parse({ temperature: config.search.temperature, maxStepTokens: 48 });
+  const { algorithm } = config.search;
   let searched = 0;
   let solved = 0;
   // A retry starts after the problems its previous attempt reported finished (they are stored).
@@ -58,19 +59,36 @@ export async function searchShard(input: SearchShardInput): Promise<ShardResult>
   const { generator, prompt } = await policyGenerator(input.policyPath, config);
   const scorer = await prmScorer(input.prmPath, config);
   await mapConcurrent(queue, config.sequences, async (item) => {
-    const existing = store.findSearch(input.iteration, item.problemId, MCTS_ALGORITHM);
+    const existing = store.findSearch(input.iteration, item.problemId, algorithm);
     if (existing !== null) {
       skipped += 1;
       if (existing.correct === true) solved += 1;
     } else {
       const problem = store.problem(item.problemId);
-      const outcome = await mctsSearch({
-        question: problem.question,
-        policy: enginePolicy({ generator, prompt, question: problem.question, sampling, seed: input.iteration }),
-        value: prmValue(scorer, formatPrompt(problem.question)),
-        reader: arithmeticVerifier,
-        config: { ...config.search.mcts, mode: 'data', iterations: Math.max(1, item.budget), seed: input.iteration, maxDepth: (problem.difficulty ?? 4) + 3 },
-      });
+      const policy = enginePolicy({ generator, prompt, question: problem.question, sampling, seed: input.iteration });
+      const value = prmValue(scorer, formatPrompt(problem.question));
+      const maxDepth = (problem.difficulty ?? 4) + 3;
+      const outcome =
+        algorithm === 'mcts'
+          ? await mctsSearch({
+              question: problem.question,
+              policy,
+              value,
+              reader: arithmeticVerifier,
+              config: { ...config.search.mcts, mode: 'data', iterations: Math.max(1, item.budget), seed: input.iteration, maxDepth },
+            })
+          : await bestOfNSearch({
+              question: problem.question,
+              policy,
+              value,
+              reader: arithmeticVerifier,
+              n: config.search.mcts.branch ?? 4,
+              pick: 'prm',
+              // The problem's share of the budget, in tokens: bestOfNTokens at the mean budget.
+              maxGeneratedTokens: Math.max(1, Math.round((config.search.bestOfNTokens * item.budget) / config.search.iterationsPerProblem)),
+              scoreEveryStep: true,
+              maxDepth,
+            });
       markCorrectness(outcome.tree, arithmeticVerifier, problem.answer);
       const correct = outcome.answer === null ? null : arithmeticVerifier.isCorrect(outcome.answer, problem.answer);
       store.saveSearch({
@@ -78,7 +96,7 @@ export async function searchShard(input: SearchShardInput): Promise<ShardResult>
         problemId: item.problemId,
         policyModelId,
         prmModelId,
-        algorithm: MCTS_ALGORITHM,
+        algorithm,
         budget: item.budget,
         stats: { ...outcome.stats },
         answer: outcome.answer,

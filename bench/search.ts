@@ -45,8 +45,8 @@ if (prmPath === undefined) {
   if (!existsSync(prmPath)) {
     await mkdir('runs/bench-search', { recursive: true });
     const started = performance.now();
-    const built = await buildSeedPrm({ policyModel: values.model, out: prmPath, workDir: 'runs/bench-search', threads });
-    console.log(`seed PRM built in ${((performance.now() - started) / 60_000).toFixed(1)} min: ${built.rows} sampled solutions, ${(built.positiveRate * 100).toFixed(0)}% valid prefixes, val loss ${built.valLoss}`);
+    const built = await buildSeedPrm({ policyModel: values.model, out: prmPath, workDir: 'runs/bench-search', threads, sequences: 8, verifier: arithmeticVerifier });
+    console.log(`seed PRM built in ${((performance.now() - started) / 60_000).toFixed(1)} min: ${built.rows} sampled solutions, mean Monte Carlo label ${built.meanLabel.toFixed(2)}, val loss ${built.valLoss}`);
   }
 }
 

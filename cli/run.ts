@@ -8,6 +8,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { SEARCH_PASS_K } from '../activities/data.ts';
 import { activities } from '../activities/index.ts';
 import { closeRunContexts, createRun } from '../activities/run-context.ts';
 import { releaseModels } from '../activities/models.ts';
@@ -101,7 +102,7 @@ export function iterationTable(records: readonly IterationRecord[]): string {
   const operators = [...new Set(records.flatMap((record) => Object.keys(record.accuracyByOperators)))].sort((a, b) => Number(a) - Number(b));
   const percent = (value: number | undefined | null): string => (value === undefined || value === null ? '—' : `${(value * 100).toFixed(1)}`);
   const header = ['iteration', ...operators.map((k) => `acc ${k} op %`), 'mean %', 'PRM AUC', 'promoted', 'policy'];
-  const rows = records.map((record) => [
+  const rows = records.map((record): string[] => [
     String(record.iteration),
     ...operators.map((k) => percent(record.accuracyByOperators[k])),
     percent(record.accuracy),
@@ -109,7 +110,29 @@ export function iterationTable(records: readonly IterationRecord[]): string {
     record.iteration === 0 ? 'base' : record.promoted ? 'yes' : 'no',
     record.policyPath,
   ]);
+  const searched = records.flatMap((record) => Object.keys(record.training).flatMap((metric) => /^searched_(\d+)op$/.exec(metric)?.[1] ?? []));
+  const levels = [...new Set([...operators, ...searched])].sort((a, b) => Number(a) - Number(b));
+  return [markdownTable(header, rows), '', levelTable(records, levels)].join('\n');
+}
+
+function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
   return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
+}
+
+/** Per iteration and number of operators: held-out accuracy, then what the iteration searched and kept (activities/data.ts). */
+function levelTable(records: readonly IterationRecord[], operators: readonly string[]): string {
+  const header = ['iteration', 'op', 'acc %', 'searched', 'solve rate %', `pass@${SEARCH_PASS_K} %`, 'distinct correct', 'SFT rows', 'SFT invalid steps %'];
+  const percent = (value: number | undefined): string => (value === undefined ? '—' : (value * 100).toFixed(1));
+  const count = (value: number | undefined): string => (value === undefined ? '—' : String(Math.round(value * 100) / 100));
+  const rows = records
+    .filter((record) => record.iteration > 0)
+    .flatMap((record) =>
+      operators.map((k) => {
+        const metric = (name: string): number | undefined => record.training[`${name}_${k}op`];
+        return [String(record.iteration), k, percent(record.accuracyByOperators[k]), count(metric('searched')), percent(metric('solve_rate')), percent(metric(`pass@${SEARCH_PASS_K}`)), count(metric('distinct_correct')), count(metric('sft_rows')), percent(metric('sft_invalid'))];
+      }),
+    );
+  return rows.length === 0 ? '' : markdownTable(header, rows);
 }
 
 async function writeReport(runDir: string, result: RunResult): Promise<string> {

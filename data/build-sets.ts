@@ -6,22 +6,12 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { stepPreferencePairs, pairFilterSchema } from '../reward/preference-pairs.ts';
+import { stepPreferencePairs } from '../reward/preference-pairs.ts';
 import { qualityValueTargets } from '../reward/value-targets.ts';
-import { answerLeaves, stepsTo, type SearchTree } from '../search/tree.ts';
+import { answerLeaves, stepsTo, type SearchNode, type SearchTree } from '../search/tree.ts';
 import { writeTransaction } from '../store/database.ts';
 import type { RunStore } from '../store/run-store.ts';
-
-export const dataOptionsSchema = z.strictObject({
-  /** Correct end leaves below this value (PRM-mixed V) are not used for SFT. */
-  sftValueFloor: z.number().min(0).max(1).default(0),
-  /** Distinct SFT solutions kept per problem at most (highest value first). */
-  sftPerProblem: z.number().int().positive().default(4),
-  /** Earlier iterations whose SFT rows are mixed into this one's training file (0 = none). */
-  mixPreviousIterations: z.number().int().nonnegative().default(1),
-  pairs: pairFilterSchema.default({ minGap: 0.3, minEditDistance: 1 }),
-});
-export type DataOptions = z.input<typeof dataOptionsSchema>;
+import { dataSettingsSchema, type DataSettingsInput } from '../workflows/config.ts';
 
 export interface DataCounts {
   searches: number;
@@ -40,6 +30,13 @@ function completionOf(tree: SearchTree, nodeId: number, delimiter: string): stri
   return stepsTo(tree, node).map((step) => step + delimiter).join('');
 }
 
+/** The PRM's lowest score over the steps of the path to `leaf` (a step never scored counts as 0). */
+export function lowestStepScore(tree: SearchTree, leaf: SearchNode): number {
+  let lowest = Infinity;
+  for (let node: SearchNode | undefined = leaf; node !== undefined && node.parent !== null; node = tree.nodes[node.parent]) lowest = Math.min(lowest, node.prmScore ?? 0);
+  return lowest === Infinity ? 0 : lowest;
+}
+
 export async function buildIterationData(options: {
   store: RunStore;
   iteration: number;
@@ -48,10 +45,10 @@ export async function buildIterationData(options: {
   delimiter: string;
   sftPath: string;
   prmPath: string;
-  data?: DataOptions;
+  data?: DataSettingsInput;
 }): Promise<DataCounts> {
   const { store, iteration } = options;
-  const settings = dataOptionsSchema.parse(options.data ?? {});
+  const settings = dataSettingsSchema.parse(options.data ?? {});
   const db = store.db;
   const searchIds = db.prepare('SELECT id FROM searches WHERE run_id = ? AND iteration = ? ORDER BY id').pluck().all(store.runId, iteration) as number[];
 
@@ -66,9 +63,11 @@ export async function buildIterationData(options: {
     );
     const seen = new Set<string>();
     const keptSft = answerLeaves(tree)
-      .filter((leaf) => leaf.correct === true && leaf.value >= settings.sftValueFloor)
-      .sort((a, b) => b.value - a.value || a.id - b.id)
-      .map((leaf) => ({ leaf, completion: completionOf(tree, leaf.id, options.delimiter) }))
+      .filter((leaf) => leaf.correct === true)
+      .map((leaf) => ({ leaf, score: lowestStepScore(tree, leaf) }))
+      .filter(({ score }) => score >= settings.sftValueFloor)
+      .sort((a, b) => b.score - a.score || a.leaf.id - b.leaf.id)
+      .map(({ leaf, score }) => ({ leaf, score, completion: completionOf(tree, leaf.id, options.delimiter) }))
       .filter(({ completion }) => {
         if (seen.has(completion)) return false;
         seen.add(completion);
@@ -80,7 +79,7 @@ export async function buildIterationData(options: {
       const insertSft = db.prepare(
         'INSERT INTO sft_examples (run_id, iteration, search_id, node_index, prompt, completion, value) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
       );
-      for (const { leaf, completion } of keptSft) insertSft.run(store.runId, iteration, searchId, leaf.id, prompt, completion, leaf.value);
+      for (const { leaf, score, completion } of keptSft) insertSft.run(store.runId, iteration, searchId, leaf.id, prompt, completion, score);
       const insertPrm = db.prepare(
         "INSERT INTO prm_examples (run_id, iteration, search_id, node_index, prompt, steps_json, target, source) VALUES (?, ?, ?, ?, ?, ?, ?, 'quality-value') ON CONFLICT DO NOTHING",
       );

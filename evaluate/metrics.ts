@@ -81,3 +81,18 @@ export function bStarMonitors(problems: readonly ProblemSamples[], k: number): B
     rewardAuc: rocAuc(scored.map((s) => s.reward ?? 0), scored.map((s) => s.correct)),
   };
 }
+
+/**
+ * Share of invalid steps (answer lines included) over solutions, by an exact step checker: a measure
+ * of training data, never a filter of it. 0 when there are no steps.
+ */
+export function invalidStepShare(rows: readonly { question: string; steps: readonly string[] }[], stepLabels: (question: string, steps: readonly string[]) => boolean[]): number {
+  let steps = 0;
+  let invalid = 0;
+  for (const row of rows) {
+    const labels = stepLabels(row.question, row.steps);
+    steps += labels.length;
+    invalid += labels.filter((valid) => !valid).length;
+  }
+  return steps === 0 ? 0 : invalid / steps;
+}

@@ -27,19 +27,22 @@ function reachOf(tree: SearchTree): Map<number, Reach> {
   for (let id = tree.nodes.length - 1; id >= 0; id--) {
     const node = nodeAt(tree, id);
     const children = childrenOf(tree, node).map((child) => reach.get(child.id) as Reach);
-    const isAnswerLeaf = node.state === 'end' && node.answer !== null;
+    const correctLeaf = node.state === 'end' && node.correct === true;
     reach.set(id, {
-      correctDistance: isAnswerLeaf && node.correct === true ? 1 : 1 + Math.min(Infinity, ...children.map((child) => child.correctDistance)),
-      reachesWrong: (isAnswerLeaf && node.correct === false) || children.some((child) => child.reachesWrong),
+      correctDistance: correctLeaf ? 1 : 1 + Math.min(Infinity, ...children.map((child) => child.correctDistance)),
+      // As in the reference (ReST-MCTS*): every end leaf that is not correct is wrong — a wrong
+      // answer, a dead end, a path cut at the depth limit — so rambling without answering is bad.
+      reachesWrong: (node.state === 'end' && !correctLeaf) || children.some((child) => child.reachesWrong),
     });
   }
   return reach;
 }
 
 /**
- * Quality values for every node that leads to an answer, or [] when no answer leaf is correct.
- * Nodes below which no answer was reached (unexplored, dead ends) get no target.
- * v(root) = 0 and v_k = max(0, v_{k−1} + r_k·(1 − v_{k−1}) / D_k).
+ * Quality values for every node on a path to an end leaf, or [] when no end leaf is correct.
+ * Nodes below which no path has ended (unexplored) get no target.
+ * v(root) = 0 and v_k = max(0, v_{k−1} + r_k·(1 − v_{k−1}) / D_k); an end leaf that is not correct
+ * gets 0, its outcome being known, so no label ever calls a wrong final answer good.
  */
 export function qualityValueTargets(tree: SearchTree): NodeTarget[] {
   const reach = reachOf(tree);
@@ -54,7 +57,8 @@ export function qualityValueTargets(tree: SearchTree): NodeTarget[] {
       if (!onCorrectPath && !reachesWrong) continue;
       const reward = onCorrectPath ? 1 : -1;
       const distance = onCorrectPath ? correctDistance : ancestorDistance;
-      const value = Math.max(0, parentValue + (reward * (1 - parentValue)) / distance);
+      const wrongEnd = child.state === 'end' && child.correct !== true;
+      const value = wrongEnd ? 0 : Math.max(0, parentValue + (reward * (1 - parentValue)) / distance);
       targets.push({ nodeId: child.id, reward, distance, value });
       visit(child, value, distance);
     }

@@ -82,17 +82,30 @@ export function pickBestOfN(tree: SearchTree, pick: BestOfNPick): { answer: stri
   return { answer, answerNode: leaves.find((leaf) => leaf.answer === answer) ?? null };
 }
 
-/** N sampled solutions; with a value function every finished chain's final prefix is scored too. */
-export async function bestOfNSearch(options: BaselineOptions & { n: number; pick: BestOfNPick; value?: PrefixValue }): Promise<SearchOutcome> {
+/**
+ * N sampled solutions; with `maxGeneratedTokens`, further rounds of N until that many tokens were
+ * generated (budget matching). With a value function the final prefix of every chain is scored, or
+ * with `scoreEveryStep` every prefix (so that the tree carries a PRM score per step, as MCTS* trees do).
+ */
+export async function bestOfNSearch(
+  options: BaselineOptions & { n: number; pick: BestOfNPick; value?: PrefixValue; maxGeneratedTokens?: number; scoreEveryStep?: boolean },
+): Promise<SearchOutcome> {
   if (options.pick === 'prm' && options.value === undefined) throw new Error('best-of-N with PRM ranking needs a value function');
   const models = countedModels(options.policy, options.value ?? null);
   const tree = createTree(options.question);
-  const leaves = await sampleChains(models, tree, options.n, options.reader, options.maxDepth ?? DEFAULT_MAX_DEPTH, false);
+  const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
+  const leaves = await sampleChains(models, tree, options.n, options.reader, maxDepth, false);
+  while (options.maxGeneratedTokens !== undefined && models.stats.generatedTokens < options.maxGeneratedTokens) {
+    const before = models.stats.generatedTokens;
+    leaves.push(...(await sampleChains(models, tree, options.n, options.reader, maxDepth, false)));
+    if (models.stats.generatedTokens === before) break;
+  }
   if (options.value !== undefined) {
-    const scores = await models.score(leaves.map((leaf) => stepsTo(tree, leaf)));
-    leaves.forEach((leaf, index) => {
-      leaf.prmScore = scores[index] ?? 0;
-      leaf.value = leaf.prmScore;
+    const scored = options.scoreEveryStep ? tree.nodes.slice(1) : leaves;
+    const scores = await models.score(scored.map((node) => stepsTo(tree, node)));
+    scored.forEach((node, index) => {
+      node.prmScore = scores[index] ?? 0;
+      node.value = node.prmScore;
     });
   }
   const { answer, answerNode } = pickBestOfN(tree, options.pick);

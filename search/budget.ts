@@ -50,3 +50,37 @@ export function allocateBudget(solveRates: readonly (number | null)[], options: 
   }
   return budgets;
 }
+
+export const curriculumSchema = z.strictObject({
+  /** Least weight of a level, as p(1 − p) would give it: keeps solved levels in the data (replay) and hopeless ones looked at. */
+  floor: z.number().min(0).max(0.25).default(0.05),
+});
+export type CurriculumOptions = z.input<typeof curriculumSchema>;
+
+/**
+ * Problems per difficulty level for an iteration: the frontier — levels solved sometimes but not
+ * always — gets most, in proportion to max(p(1 − p), floor) for solve rate p (unknown: p = 1/2);
+ * solved and hopeless levels keep the floor's share. Integer counts summing to `total`.
+ */
+export function problemsPerLevel(solveRates: ReadonlyMap<number, number | null>, total: number, options: CurriculumOptions = {}): Map<number, number> {
+  const { floor } = curriculumSchema.parse(options);
+  const levels = [...solveRates.keys()];
+  const weights = levels.map((level) => {
+    const p = solveRates.get(level) ?? 0.5;
+    return Math.max(p * (1 - p), floor);
+  });
+  const weightSum = weights.reduce((a, b) => a + b, 0);
+  const counts = new Array<number>(levels.length).fill(0);
+  let left = total;
+  const shares = weights.map((weight, index) => ({ index, share: weightSum > 0 ? (total * weight) / weightSum : total / levels.length }));
+  for (const { index, share } of shares) {
+    counts[index] = Math.floor(share);
+    left -= Math.floor(share);
+  }
+  for (const { index } of shares.slice().sort((a, b) => (b.share % 1) - (a.share % 1) || a.index - b.index)) {
+    if (left === 0) break;
+    counts[index] = (counts[index] ?? 0) + 1;
+    left -= 1;
+  }
+  return new Map(levels.map((level, index) => [level, counts[index] ?? 0]));
+}

@@ -253,4 +253,40 @@ export class RunStore {
     });
   }
 
+  /** Share of correct answers among the policy's sampled solutions to training problems of one level, as the iteration measured it; null if it did not. */
+  solveRate(iteration: number, operators: number): number | null {
+    const value = this.db
+      .prepare("SELECT value FROM evaluations WHERE run_id = ? AND iteration = ? AND model_id IS NULL AND split = 'train' AND metric = ?")
+      .pluck()
+      .get(this.runId, iteration, `solve_rate_${operators}op`) as number | undefined;
+    return value ?? null;
+  }
+
+  /** The metrics an iteration recorded about its training searches and data (model_id NULL, split train), by name. */
+  trainingMetrics(iteration: number): Record<string, number> {
+    const rows = this.db
+      .prepare("SELECT metric, value FROM evaluations WHERE run_id = ? AND iteration = ? AND model_id IS NULL AND split = 'train'")
+      .all(this.runId, iteration) as { metric: string; value: number }[];
+    return Object.fromEntries(rows.map((row) => [row.metric, row.value]));
+  }
+
+  /** The iteration's searches with their problems' difficulty and the tokens the policy generated, in id order. */
+  iterationSearches(iteration: number): { searchId: number; difficulty: number | null; generatedTokens: number }[] {
+    return this.db
+      .prepare(
+        `SELECT s.id AS searchId, p.difficulty, json_extract(s.stats_json, '$.generatedTokens') AS generatedTokens
+         FROM searches s JOIN problems p ON p.id = s.problem_id WHERE s.run_id = ? AND s.iteration = ? ORDER BY s.id`,
+      )
+      .all(this.runId, iteration) as { searchId: number; difficulty: number | null; generatedTokens: number }[];
+  }
+
+  /** The SFT rows the iteration kept, with their problem's question and difficulty. */
+  iterationSft(iteration: number): { question: string; difficulty: number | null; completion: string }[] {
+    return this.db
+      .prepare(
+        `SELECT p.question, p.difficulty, x.completion FROM sft_examples x JOIN searches s ON s.id = x.search_id JOIN problems p ON p.id = s.problem_id
+         WHERE x.run_id = ? AND x.iteration = ? ORDER BY x.id`,
+      )
+      .all(this.runId, iteration) as { question: string; difficulty: number | null; completion: string }[];
+  }
 }

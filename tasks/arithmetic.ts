@@ -111,19 +111,23 @@ function applyOperator(left: number, operator: Operator, right: number): number 
   return operator === '+' ? left + right : left - right;
 }
 
-/**
- * Reduces exactly one operation: the leftmost `*` if any, else the leftmost `+`/`-`. Since every
- * `*` goes first, only the leading term can ever become negative, so the result stays parseable.
- */
-function reduceOnce(expression: Expression): Expression {
+/** The expression with operation `at` (`terms[at] op terms[at+1]`) replaced by its result. */
+function reduceAt(expression: Expression, at: number): Expression {
   const { terms, operators } = expression;
-  const multiplication = operators.indexOf('*');
-  const at = multiplication >= 0 ? multiplication : 0;
   const reduced = applyOperator(terms[at] ?? 0, operators[at] ?? '+', terms[at + 1] ?? 0);
   return {
     terms: [...terms.slice(0, at), reduced, ...terms.slice(at + 2)],
     operators: [...operators.slice(0, at), ...operators.slice(at + 1)],
   };
+}
+
+/**
+ * Reduces exactly one operation: the leftmost `*` if any, else the leftmost `+`/`-`. Since every
+ * `*` goes first, only the leading term can ever become negative, so the result stays parseable.
+ */
+function reduceOnce(expression: Expression): Expression {
+  const multiplication = expression.operators.indexOf('*');
+  return reduceAt(expression, multiplication >= 0 ? multiplication : 0);
 }
 
 /** The expressions after each reduction, down to the bare value. */
@@ -176,8 +180,9 @@ export function extractAnswer(completionText: string): number | null {
 }
 
 /**
- * A step is valid iff it parses, has exactly one operator fewer than the previous expression and
- * keeps its value: a wrong product, a precedence mistake or two reductions at once all fail.
+ * A step is valid iff it is the previous expression with exactly one operation `a op b` replaced by
+ * its result, and keeps the value: a wrong product, a precedence mistake, two reductions at once or
+ * a rearrangement that happens to keep the value (`1+3*2-1` → `3+2+1`) all fail.
  */
 export function checkStep(previousExpression: string, stepLine: string): StepCheck {
   const previous = parseExpression(previousExpression);
@@ -190,6 +195,9 @@ export function checkStep(previousExpression: string, stepLine: string): StepChe
   const stepValue = evaluateParsed(step);
   if (previousValue === null || stepValue === null) return { valid: false, reason: 'value out of range' };
   if (stepValue !== previousValue) return { valid: false, reason: `value ${stepValue} differs from ${previousValue}` };
+  const text = formatExpression(step);
+  const rewrites = previous.operators.map((_, at) => formatExpression(reduceAt(previous, at)));
+  if (!rewrites.includes(text)) return { valid: false, reason: 'not the previous line with one operation replaced by its result' };
   return { valid: true };
 }
 

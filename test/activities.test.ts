@@ -7,7 +7,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import type { ProgressDetails } from '../activities/heartbeat.ts';
 import { releaseModels } from '../activities/models.ts';
 import { closeRunContexts, createRun, runContext } from '../activities/run-context.ts';
-import { planIteration, searchShard, MCTS_ALGORITHM } from '../activities/search.ts';
+import { planIteration, searchShard } from '../activities/search.ts';
 import { buildData } from '../activities/data.ts';
 import { trainModel } from '../activities/train.ts';
 import { COMMITTED_MICRO_MODEL } from '../cli/micro.ts';
@@ -72,7 +72,7 @@ describe('activities under MockActivityEnvironment (committed micro model)', () 
     // A retry without details still redoes nothing: the searches are in the database.
     const again = await run(environment().env, searchShard, { runDir, iteration: 1, shard, ...models });
     assert.deepEqual([again.searched, again.skipped], [0, 3]);
-    assert.equal(store.db.prepare('SELECT COUNT(*) FROM searches WHERE algorithm = ?').pluck().get(MCTS_ALGORITHM), 3);
+    assert.equal(store.db.prepare('SELECT COUNT(*) FROM searches WHERE algorithm = ?').pluck().get('mcts'), 3);
   });
 
   test('training cancelled mid-run resumes from its checkpoint on the next attempt', async () => {

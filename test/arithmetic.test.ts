@@ -70,6 +70,11 @@ test('checkStep rejects wrong products, precedence errors, double reductions and
   assert.equal(checkStep('7+5*3-4', '22-4').valid, false, 'two reductions at once');
   assert.equal(checkStep('7+5*3-4', '18').valid, false, 'everything at once');
   assert.equal(checkStep('2+3*4', '2+3*4').valid, false, 'no reduction');
+  assert.equal(checkStep('1+3*2-1', '3+2+1').valid, false, 'value kept, but not one operation replaced by its result');
+  assert.match(checkStep('1+3*2-1', '3+2+1').reason ?? '', /one operation replaced/);
+  assert.equal(checkStep('2+3-4', '2+-1').valid, false, 'a negative inner term is not the format');
+  assert.equal(checkStep('9-2+3', '7+3').valid, true, 'the leftmost + or - first');
+  assert.equal(checkStep('9-2+3', '9-5').valid, false, 'right-to-left subtraction changes the value');
   for (const garbage of ['', '2+', '+-*', 'A: 14', '2 + 12', '2+12\n']) {
     const check = checkStep('2+3*4', garbage);
     assert.equal(check.valid, false, JSON.stringify(garbage));

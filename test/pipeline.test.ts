@@ -15,6 +15,7 @@ function fakeActivities(accuracyOf: (iteration: number) => number, hooks: { afte
     accuracyByOperators: { '3': accuracyOf(iteration) },
     accuracy: accuracyOf(iteration),
     prmAuc: 0.9,
+    training: {},
     policyPath,
     prmPath,
   });

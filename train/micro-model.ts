@@ -52,7 +52,8 @@ export async function writeSolutionsJsonl(problems: readonly ArithmeticProblem[]
   await writeFile(path, rows.join('\n') + '\n');
 }
 
-function trainingProblems(recipe: MicroRecipe): ArithmeticProblem[] {
+/** The gold problems the micro model is pretrained on (the no-loop control trains on them too). */
+export function microTrainingProblems(recipe: MicroRecipe): ArithmeticProblem[] {
   return Object.entries(recipe.problems).flatMap(([operators, count]) =>
     generateProblems({ seed: recipe.seed, operators: Number(operators), count, split: 'train' }),
   );
@@ -76,7 +77,7 @@ export async function buildMicroModel(options: {
   await initModel({ vocabChars: vocab, out: initial, seed: recipe.seed, name: 'arbor-micro', ...recipe.model }, options.signal);
 
   const data = join(options.workDir, 'sft.jsonl');
-  await writeSolutionsJsonl(trainingProblems(recipe), data);
+  await writeSolutionsJsonl(microTrainingProblems(recipe), data);
   const prepared = await prepareTrainingData({
     model: initial,
     objective: 'sft',

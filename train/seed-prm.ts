@@ -1,18 +1,18 @@
 /**
- * The seed PRM for the arithmetic task: before any search has produced value targets, a PRM is
- * fine-tuned from the policy on the policy's own sampled solutions to *training* problems, each
- * prefix labelled by the task's exact step checker (1 while every step so far is valid, then 0).
- * This gives search something informative to follow from the first iteration.
+ * The seed PRM: before any search has produced value targets, a PRM is fine-tuned from the policy
+ * on the policy's own sampled solutions to *training* problems, each prefix labelled from outcomes
+ * by Monte Carlo rollouts (reward/monte-carlo.ts, Math-Shepherd soft labels). The task's step checker
+ * plays no part: the labels come from final answers only, as they must on a task without one.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { mapConcurrent } from '../engine/map-concurrent.ts';
 import { enginePolicy } from '../engine/policy.ts';
 import { createPromptBuilder } from '../engine/prompt.ts';
 import { samplingSchema, StepGenerator } from '../engine/step-generator.ts';
-import { arithmeticVerifier, prefixLabels } from '../reward/verifiers.ts';
-import { bestOfNSearch } from '../search/baselines.ts';
-import { stepsTo } from '../search/tree.ts';
+import { monteCarloChains } from '../reward/monte-carlo.ts';
+import type { Verifier } from '../reward/verifiers.ts';
 import { formatPrompt, generateProblems, STEP_DELIMITER } from '../tasks/arithmetic.ts';
 import { prepareTrainingData, runTrainer, type TrainerEvent } from './trainer.ts';
 
@@ -21,8 +21,10 @@ const positiveInt = z.number().int().positive();
 export const seedPrmRecipeSchema = z.strictObject({
   seed: z.number().int().nonnegative().default(11),
   /** Training problems per number of operators. */
-  problems: z.record(z.string().regex(/^\d+$/), positiveInt).default({ '2': 150, '3': 150, '4': 150 }),
+  problems: z.record(z.string().regex(/^\d+$/), positiveInt).default({ '1': 100, '2': 100, '3': 100, '4': 100 }),
   samplesPerProblem: positiveInt.default(4),
+  /** Fresh rollouts per distinct prefix (Monte Carlo labels). */
+  rollouts: z.number().int().nonnegative().default(2),
   temperature: z.number().positive().default(1),
   steps: positiveInt.default(600),
   batch: positiveInt.default(16),
@@ -32,39 +34,50 @@ export type SeedPrmRecipe = z.output<typeof seedPrmRecipeSchema>;
 
 export interface SeedPrmData {
   rows: number;
-  /** Fraction of labelled prefixes that are valid. */
-  positiveRate: number;
+  /** Mean soft label over all labelled steps. */
+  meanLabel: number;
+  /** By number of operators: share of the distinct sampled solutions that end with the right answer. */
+  solveRates: Record<string, number>;
 }
 
-/** Samples solutions with the policy and writes them as `prm` rows (prompt, completions = steps, labels). */
-export async function writeSeedPrmData(options: { policyModel: string; recipe: SeedPrmRecipe; out: string; threads: number }): Promise<SeedPrmData> {
+/** Samples solutions with the policy and writes them as `prm` rows (prompt, completions = steps, Monte Carlo labels), in problem order. */
+export async function writeSeedPrmData(options: {
+  policyModel: string;
+  recipe: SeedPrmRecipe;
+  verifier: Verifier;
+  out: string;
+  threads: number;
+  sequences: number;
+  onSampled?: (done: number, total: number) => void;
+}): Promise<SeedPrmData> {
   const { recipe } = options;
-  const generator = await StepGenerator.create({ modelPath: options.policyModel, threads: options.threads, sequences: 8, contextSize: 256, delimiter: STEP_DELIMITER });
+  const generator = await StepGenerator.create({ modelPath: options.policyModel, threads: options.threads, sequences: options.sequences, contextSize: 256, delimiter: STEP_DELIMITER });
   try {
     const prompt = createPromptBuilder(generator.model, { style: 'plain', preamble: '', template: 'Q: {question}\n' }, STEP_DELIMITER);
     const sampling = samplingSchema.parse({ temperature: recipe.temperature, maxStepTokens: 48 });
     const problems = Object.entries(recipe.problems).flatMap(([operators, count]) => generateProblems({ seed: recipe.seed, operators: Number(operators), count, split: 'train' }));
-    const rows: string[] = [];
-    let positives = 0;
-    let labelled = 0;
-    const searches = problems.map(async (problem) => {
-      const policy = enginePolicy({ generator, prompt, question: problem.question, sampling, seed: recipe.seed });
-      const { tree } = await bestOfNSearch({ question: problem.question, policy, reader: arithmeticVerifier, n: recipe.samplesPerProblem, pick: 'vote', maxDepth: problem.operators + 3 });
-      const seen = new Set<string>();
-      for (const leaf of tree.nodes.filter((node) => node.state === 'end')) {
-        const steps = stepsTo(tree, leaf);
-        const key = steps.join('\n');
-        if (seen.has(key)) continue;
-        seen.add(key);
-        const labels = prefixLabels(arithmeticVerifier.stepLabels(problem.question, steps));
-        positives += labels.reduce((sum, label) => sum + label, 0);
-        labelled += labels.length;
-        rows.push(JSON.stringify({ prompt: formatPrompt(problem.question), completions: steps, labels }));
-      }
+    let done = 0;
+    const chains = await mapConcurrent(problems, options.sequences, async (problem) => {
+      const labelled = await monteCarloChains({
+        question: problem.question,
+        gold: String(problem.answer),
+        policy: enginePolicy({ generator, prompt, question: problem.question, sampling, seed: recipe.seed }),
+        verifier: options.verifier,
+        samples: recipe.samplesPerProblem,
+        rollouts: recipe.rollouts,
+        maxDepth: problem.operators + 3,
+      });
+      options.onSampled?.(++done, problems.length);
+      return labelled;
     });
-    await Promise.all(searches);
-    await writeFile(options.out, rows.join('\n') + '\n');
-    return { rows: rows.length, positiveRate: labelled === 0 ? 0 : positives / labelled };
+    const rows = problems.flatMap((problem, index) => (chains[index] ?? []).map((chain) => ({ prompt: formatPrompt(problem.question), ...chain })));
+    await writeFile(options.out, rows.map((row) => JSON.stringify(row)).join('\n') + '\n');
+    const labels = rows.flatMap((row) => row.labels);
+    const mean = (values: number[]): number => (values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length);
+    const solveRates = Object.fromEntries(
+      Object.keys(recipe.problems).map((operators) => [operators, mean(problems.flatMap((problem, index) => (problem.operators === Number(operators) ? (chains[index] ?? []).map((chain) => chain.labels.at(-1) ?? 0) : [])))]),
+    );
+    return { rows: rows.length, meanLabel: mean(labels), solveRates };
   } finally {
     await generator.dispose();
   }
@@ -76,12 +89,15 @@ export async function buildSeedPrm(options: {
   out: string;
   workDir: string;
   threads: number;
+  sequences: number;
+  verifier: Verifier;
   recipe?: z.input<typeof seedPrmRecipeSchema>;
+  onSampled?: (done: number, total: number) => void;
   onProgress?: (event: TrainerEvent) => void;
 }): Promise<SeedPrmData & { valLoss: number | null }> {
   const recipe = seedPrmRecipeSchema.parse(options.recipe ?? {});
   const data = join(options.workDir, 'prm.jsonl');
-  const written = await writeSeedPrmData({ policyModel: options.policyModel, recipe, out: data, threads: options.threads });
+  const written = await writeSeedPrmData({ policyModel: options.policyModel, recipe, verifier: options.verifier, out: data, threads: options.threads, sequences: options.sequences, onSampled: options.onSampled });
   const prepared = await prepareTrainingData({ model: options.policyModel, objective: 'prm', data, valFraction: 0.05, seed: recipe.seed, outDir: join(options.workDir, 'prm-data') });
   const done = await runTrainer(
     {

@@ -4,6 +4,8 @@
  * No Node built-ins: workflow code imports it.
  */
 import { z } from 'zod';
+import { pairFilterSchema } from '../reward/preference-pairs.ts';
+import { curriculumSchema } from '../search/budget.ts';
 import { mctsConfigSchema } from '../search/mcts.ts';
 
 const positiveInt = z.number().int().positive();
@@ -19,6 +21,21 @@ export const trainSettingsSchema = z.strictObject({
   warmup: z.number().int().nonnegative().default(20),
   weightDecay: z.number().nonnegative().default(0.1),
 });
+
+/** How an iteration's searched trees become training data (data/build-sets.ts). */
+export const dataSettingsSchema = z.strictObject({
+  /**
+   * A correct solution is kept for SFT only when the PRM scored every one of its steps at least this
+   * high: a right answer reached through a wrong step (luck) scores low at that step (ReST-MCTS*: 0.2).
+   */
+  sftValueFloor: z.number().min(0).max(1).default(0.2),
+  /** Distinct SFT solutions kept per problem at most (highest lowest-step score first). */
+  sftPerProblem: z.number().int().positive().default(4),
+  /** Earlier iterations whose SFT rows are mixed into this one's training file (0 = none). */
+  mixPreviousIterations: z.number().int().nonnegative().default(2),
+  pairs: pairFilterSchema.default({ minGap: 0.3, minEditDistance: 1 }),
+});
+export type DataSettingsInput = z.input<typeof dataSettingsSchema>;
 
 export const runConfigSchema = z.strictObject({
   /** Names the run: its directory, database and Temporal workflow id derive from it. */
@@ -40,8 +57,9 @@ export const runConfigSchema = z.strictObject({
     .strictObject({
       kind: z.literal('arithmetic').default('arithmetic'),
       seed: z.number().int().nonnegative().default(7),
-      /** Difficulties searched for training data. */
-      trainOperators: operatorCounts.default([2, 3, 4]),
+      /** Difficulties searched for training data; each iteration splits its problems over them by solve rate (search/budget.ts). */
+      trainOperators: operatorCounts.default([1, 2, 3, 4]),
+      curriculum: curriculumSchema.prefault({}),
       problemsPerIteration: positiveInt.default(600),
       /** Held-out evaluation: problems per number of operators. */
       evalOperators: operatorCounts.default([1, 2, 3, 4]),
@@ -53,6 +71,10 @@ export const runConfigSchema = z.strictObject({
     .prefault({}),
   search: z
     .strictObject({
+      /** mcts: MCTS* guided by the PRM; best-of-n: independent samples (the baseline at the same token budget). */
+      algorithm: z.enum(['mcts', 'best-of-n']).default('mcts'),
+      /** best-of-n: generated tokens per problem at the mean budget (sampling goes on until they are spent). */
+      bestOfNTokens: positiveInt.default(400),
       /**
        * MCTS* settings for data search. A policy trained on easy problems is very sure of itself on
        * harder ones (mostly one wrong step), so the defaults widen it: 5 distinct children, up to 8
@@ -67,14 +89,20 @@ export const runConfigSchema = z.strictObject({
       shardSize: positiveInt.default(90),
     })
     .prefault({}),
+  data: dataSettingsSchema.prefault({}),
   train: z
     .strictObject({
       policy: trainSettingsSchema.prefault({ epochs: 3, maxSteps: 400, batch: 16, lr: 5e-4 }),
       prm: trainSettingsSchema.prefault({ epochs: 3, maxSteps: 300, batch: 16, lr: 5e-4 }),
     })
     .prefault({}),
-  /** A new policy (PRM) is promoted only if held-out greedy accuracy (PRM step AUC) drops by no more than this. */
+  /**
+   * A new policy (PRM) is promoted only if its mean held-out greedy accuracy (PRM step AUC) drops by
+   * no more than this, and no level already solved drops by more than this either.
+   */
   promotionTolerance: z.number().min(0).max(1).default(0.02),
+  /** A level counts as solved once the best policy's held-out accuracy on it reaches this. */
+  solvedAccuracy: z.number().min(0).max(1).default(0.9),
   threads: positiveInt.default(1),
   /** Parallel sequences (problems searched at once). */
   sequences: positiveInt.default(4),

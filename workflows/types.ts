@@ -12,6 +12,11 @@ export const IterationRecordSchema = z.strictObject({
   accuracy: z.number(),
   /** PRM step-level ROC AUC against the exact step labels; null when not measurable. */
   prmAuc: z.number().nullable(),
+  /**
+   * What the iteration's searches and data looked like (activities/data.ts), by metric name:
+   * `searched_3op`, `solve_rate_3op`, `pass@4_3op`, `distinct_correct_3op`, `sft_rows_3op`, `sft_invalid_3op`, `sft_invalid`, ...
+   */
+  training: z.record(z.string(), z.number()),
   promoted: z.boolean(),
   reason: z.string(),
   policyPath: z.string(),
@@ -23,6 +28,8 @@ export type EvaluationSummary = Omit<IterationRecord, 'promoted' | 'reason'>;
 export const BestModelsSchema = z.strictObject({
   iteration: z.number().int().nonnegative(),
   accuracy: z.number(),
+  /** Reference accuracy per number of operators (the best seen at each, so it never drifts down). */
+  accuracyByOperators: z.record(z.string(), z.number()),
   /** Step AUC of the current PRM when it was promoted. */
   prmAuc: z.number().nullable(),
   policyPath: z.string(),
