@@ -7,20 +7,19 @@ const percentOf = (value: number): string => `${(value * 100).toFixed(1)}%`;
 export async function promote({ runDir, iteration, candidate, best }: { runDir: string; iteration: number; candidate: EvaluationSummary; best: BestModels }): Promise<Promotion> {
   const { store, config } = runContext(runDir);
   const delta = candidate.accuracy - best.accuracy;
-  // A level already solved (best ≥ solvedAccuracy) may not drop by more than the tolerance, whatever the mean gains.
+  // No level may drop by more than the tolerance, whatever the mean gains: a gain on one level never buys a loss on another.
   const dropped = Object.entries(best.accuracyByOperators)
-    .filter(([operators, reference]) => reference >= config.solvedAccuracy && (candidate.accuracyByOperators[operators] ?? 0) < reference - config.promotionTolerance)
+    .filter(([operators, reference]) => (candidate.accuracyByOperators[operators] ?? 0) < reference - config.promotionTolerance)
     .map(([operators, reference]) => `${operators} op ${percentOf(candidate.accuracyByOperators[operators] ?? 0)} < ${percentOf(reference)}`);
   const promoted = delta >= -config.promotionTolerance && dropped.length === 0;
-  const percent = percentOf;
   // The PRM is judged on its step AUC against exact labels; without a measurement on either side it moves on.
   const prmPromoted = candidate.prmAuc === null || best.prmAuc === null || candidate.prmAuc >= best.prmAuc - config.promotionTolerance;
   const auc = (value: number | null): string => (value === null ? 'n/a' : value.toFixed(3));
   const policyReason = promoted
-    ? `policy promoted: held-out accuracy ${percent(candidate.accuracy)} vs best ${percent(best.accuracy)} (${delta >= 0 ? '+' : ''}${(delta * 100).toFixed(1)} points, tolerance ${percent(config.promotionTolerance)})`
+    ? `policy promoted: held-out accuracy ${percentOf(candidate.accuracy)} vs best ${percentOf(best.accuracy)} (${delta >= 0 ? '+' : ''}${(delta * 100).toFixed(1)} points, tolerance ${percentOf(config.promotionTolerance)})`
     : dropped.length > 0
-      ? `policy not promoted: a solved level dropped (${dropped.join(', ')})`
-      : `policy not promoted: held-out accuracy ${percent(candidate.accuracy)} is ${(-delta * 100).toFixed(1)} points below the best ${percent(best.accuracy)}`;
+      ? `policy not promoted: a level dropped (${dropped.join(', ')})`
+      : `policy not promoted: held-out accuracy ${percentOf(candidate.accuracy)} is ${(-delta * 100).toFixed(1)} points below the best ${percentOf(best.accuracy)}`;
   const prmReason = `PRM ${prmPromoted ? 'promoted' : 'not promoted'}: step AUC ${auc(candidate.prmAuc)} vs ${auc(best.prmAuc)}`;
   const reason = `${policyReason}; ${prmReason}`;
   store.db

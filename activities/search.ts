@@ -11,12 +11,11 @@ import { allocateBudget, problemsPerLevel } from '../search/budget.ts';
 import { mctsSearch } from '../search/mcts.ts';
 import { bestOfNSearch } from '../search/baselines.ts';
 import { mapConcurrent } from '../engine/map-concurrent.ts';
-import { formatPrompt, generateProblems } from '../tasks/arithmetic.ts';
+import { countProblems, formatPrompt, generateProblems } from '../tasks/arithmetic.ts';
 import type { IterationPlan, SearchShardInput, ShardResult } from '../workflows/types.ts';
 import { heartbeat, previousProgress } from './heartbeat.ts';
 import { policyGenerator, prmScorer } from './models.ts';
 import { runContext } from './run-context.ts';
-
 
 export async function planIteration({ runDir, iteration }: { runDir: string; iteration: number }): Promise<IterationPlan> {
   const { store, config } = runContext(runDir);
@@ -24,7 +23,9 @@ export async function planIteration({ runDir, iteration }: { runDir: string; ite
   // The frontier from the last measured solve rates (iteration 0: the seed PRM's samples of the base policy).
   const levelRates = new Map(task.trainOperators.map((operators) => [operators, store.solveRate(iteration - 1, operators)]));
   const counts = problemsPerLevel(levelRates, task.problemsPerIteration, task.curriculum);
-  const problems = task.trainOperators.flatMap((operators) => generateProblems({ seed: task.seed * 1000 + iteration, operators, count: counts.get(operators) ?? 0, split: 'train' }));
+  const problems = task.trainOperators.flatMap((operators) =>
+    generateProblems({ seed: task.seed * 1000 + iteration, operators, count: Math.min(counts.get(operators) ?? 0, countProblems(operators, 'train')), split: 'train' }),
+  );
   const ids = problems.map((problem) =>
     store.upsertProblem({ task: 'arithmetic', split: 'train', question: problem.question, answer: String(problem.answer), difficulty: problem.operators }),
   );

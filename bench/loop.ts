@@ -4,8 +4,8 @@
  * 2. The same loop with best-of-N sampling in place of MCTS* at the same generated tokens per problem.
  * 3. A control without the loop: the base policy trained for the same optimizer steps as the final
  *    policy's lineage, with the same settings, on the base's own gold training data.
- * The weak level is the fewest operators at which the base's held-out greedy accuracy is below the
- * run's `solvedAccuracy`; *_next is the level above it. Last line:
+ * The weak level is the fewest operators at which the base's held-out greedy accuracy is below
+ * SOLVED (the levels below it are the ones the base solves); *_next is the level above it. Last line:
  * RESULT weak_level=… base_weak=… final_weak=… control_weak=… bon_final_weak=… base_next=… final_next=… in_range_drop=… prm_auc=… sft_invalid=… minutes=…
  */
 import { spawn } from 'node:child_process';
@@ -22,6 +22,7 @@ import { prepareTrainingData, runTrainer } from '../train/trainer.ts';
 import { runConfigSchema } from '../workflows/config.ts';
 import type { IterationRecord, RunResult } from '../workflows/types.ts';
 
+const SOLVED = 0.9;
 const { values } = parseArgs({ options: { name: { type: 'string', default: 'bench-loop' } }, strict: true });
 const config = runConfigSchema.parse({ name: values.name });
 const runDir = join('runs', values.name);
@@ -56,7 +57,7 @@ const mcts = await arborRun(['--name', values.name]);
 const base = baseOf(mcts.result);
 const final = finalOf(mcts.result);
 const levels = Object.keys(base.accuracyByOperators).map(Number).sort((a, b) => a - b);
-const weak = levels.find((level) => accuracyAt(base, level) < config.solvedAccuracy);
+const weak = levels.find((level) => accuracyAt(base, level) < SOLVED);
 if (weak === undefined) throw new Error(`the base solves every evaluated level (${levels.join(', ')}): no weak level`);
 const solved = levels.filter((level) => level < weak);
 const inRangeDrop = Math.max(0, ...solved.map((level) => accuracyAt(base, level) - accuracyAt(final, level)));

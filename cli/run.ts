@@ -34,7 +34,7 @@ run stopped (nothing is searched or trained twice); the same name with another c
 options:
   --name NAME         run name [arbor]
   --quick             a small run that shows every stage in a few minutes
-  --iterations N      iterations [3]
+  --iterations N      iterations [5]
   --policy GGUF       starting policy [models/micro/arbor-micro.gguf]
   --prm GGUF          starting PRM [a seed PRM built from the policy]
   --threads N         CPU threads for inference and training [1]

@@ -98,9 +98,15 @@ export async function buildIterationData(options: {
   }
 
   const count = (table: string): number => db.prepare(`SELECT COUNT(*) FROM ${table} WHERE run_id = ? AND iteration = ?`).pluck().get(store.runId, iteration) as number;
-  const sftRows = db
-    .prepare('SELECT prompt, completion FROM sft_examples WHERE run_id = ? AND iteration BETWEEN ? AND ? ORDER BY iteration, id')
-    .all(store.runId, iteration - settings.mixPreviousIterations, iteration) as { prompt: string; completion: string }[];
+  // A row whose search also ended wrong somewhere is contested: it shows what the policy does not do reliably yet.
+  const sftRows = (
+    db
+      .prepare(
+        `SELECT x.prompt, x.completion, EXISTS (SELECT 1 FROM nodes n WHERE n.search_id = x.search_id AND n.state = 'end' AND n.correct IS NOT 1) AS contested
+         FROM sft_examples x WHERE x.run_id = ? AND x.iteration BETWEEN ? AND ? ORDER BY x.iteration, x.id`,
+      )
+      .all(store.runId, iteration - settings.mixPreviousIterations, iteration) as { prompt: string; completion: string; contested: number }[]
+  ).flatMap(({ prompt, completion, contested }) => Array.from({ length: contested ? settings.sftContestedRepeat : 1 }, () => ({ prompt, completion })));
   await writeFile(options.sftPath, sftRows.map((row) => JSON.stringify(row)).join('\n') + (sftRows.length > 0 ? '\n' : ''));
   const prmRows = prmTrainingRows(store, iteration);
   await writeFile(options.prmPath, prmRows.map(({ prompt, completions, labels }) => JSON.stringify({ prompt, completions, labels })).join('\n') + (prmRows.length > 0 ? '\n' : ''));

@@ -329,6 +329,13 @@ function allProblems(operators: number): ArithmeticProblem[] {
   return problems;
 }
 
+/** How many distinct problems of a difficulty a split holds (Infinity when the space is too large to enumerate). */
+export function countProblems(operators: number, split: ArithmeticSplit): number {
+  assertOperatorCount(operators);
+  if (rawSpaceSize(operators) > ENUMERATION_LIMIT) return Infinity;
+  return allProblems(operators).filter((problem) => splitOfQuestion(problem.question) === split).length;
+}
+
 export interface GenerateProblemsOptions {
   seed: number;
   operators: number;

@@ -10,6 +10,7 @@ import { closeRunContexts, createRun, runContext } from '../activities/run-conte
 import { planIteration, searchShard } from '../activities/search.ts';
 import { buildData } from '../activities/data.ts';
 import { trainModel } from '../activities/train.ts';
+import { promote } from '../activities/promote.ts';
 import { COMMITTED_MICRO_MODEL } from '../cli/micro.ts';
 import { runConfigSchema } from '../workflows/config.ts';
 import { useTempDir } from './temp-dir.ts';
@@ -99,5 +100,29 @@ describe('activities under MockActivityEnvironment (committed micro model)', () 
     const third = environment();
     assert.deepEqual(await run(third.env, trainModel, input), trained);
     assert.equal(third.beats.length, 0);
+  });
+
+  test('promotion: no level may drop beyond the tolerance, whatever the mean gains', async () => {
+    const runDir = join(dir(), 'promote');
+    await mkdir(runDir, { recursive: true });
+    createRun(runDir, { ...config(), name: 'promote', runDir }, 'now');
+    const best = { iteration: 0, accuracy: 0.6, accuracyByOperators: { '1': 0.9, '2': 1, '3': 0.5 }, prmAuc: 0.9, policyPath: 'p0', prmPath: 'r0' };
+    const candidate = (byLevel: Record<string, number>, prmAuc = 0.9) => ({
+      iteration: 1,
+      accuracyByOperators: byLevel,
+      accuracy: Object.values(byLevel).reduce((a, b) => a + b, 0) / 3,
+      prmAuc,
+      training: {},
+      policyPath: 'p1',
+      prmPath: 'r1',
+    });
+    const decide = (byLevel: Record<string, number>, prmAuc?: number) => run(new MockActivityEnvironment(), promote, { runDir, iteration: 1, candidate: candidate(byLevel, prmAuc), best });
+    const gain = await decide({ '1': 0.9, '2': 0.99, '3': 0.7 });
+    assert.equal(gain.promoted, true, gain.reason);
+    const tradeOff = await decide({ '1': 1, '2': 1, '3': 0.44 });
+    assert.equal(tradeOff.promoted, false, 'a gain at 1 operator does not buy a 6-point loss at 3');
+    assert.match(tradeOff.reason, /a level dropped \(3 op 44\.0% < 50\.0%\)/);
+    const prm = await decide({ '1': 0.9, '2': 1, '3': 0.5 }, 0.85);
+    assert.deepEqual([prm.promoted, prm.prmPromoted], [true, false]);
   });
 });

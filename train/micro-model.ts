@@ -1,8 +1,9 @@
 /**
  * The micro model: Arbor's embedded default policy, a tiny llama with a character vocabulary,
- * built from scratch by the native trainer on the arithmetic task's *easy* problems (1–2 operators).
- * It must solve those reliably and stay weak on longer problems, which is the room the
- * self-improvement loop has to show progress. One recipe + seed reproduces it.
+ * built from scratch by the native trainer on gold solutions of the arithmetic task's *easy* problems
+ * (1–2 operators) plus a small priming set at 3 operators. It must solve 1–2 operators reliably and
+ * be weak but not hopeless at 3 (the weak level: the room the self-improvement loop has to show
+ * progress); no gold solution with more operators is ever seen. One recipe + seed reproduces it.
  */
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -33,8 +34,8 @@ export type MicroRecipe = z.infer<typeof microRecipeSchema>;
 export const MICRO_RECIPE: MicroRecipe = {
   seed: 1,
   model: { dim: 96, layers: 3, heads: 4, ffn: 288, ctx: 256 },
-  problems: { '1': 213, '2': 5250 },
-  train: { steps: 3000, batch: 32, lr: 3e-3, warmup: 100, minLrRatio: 0.1, weightDecay: 0.1, beta2: 0.95 },
+  problems: { '1': 213, '2': 5250, '3': 500 },
+  train: { steps: 6000, batch: 32, lr: 3e-3, warmup: 100, minLrRatio: 0.1, weightDecay: 0.1, beta2: 0.95 },
 };
 
 export interface MicroBuildResult {

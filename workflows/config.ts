@@ -26,13 +26,20 @@ export const trainSettingsSchema = z.strictObject({
 export const dataSettingsSchema = z.strictObject({
   /**
    * A correct solution is kept for SFT only when the PRM scored every one of its steps at least this
-   * high: a right answer reached through a wrong step (luck) scores low at that step (ReST-MCTS*: 0.2).
+   * high: a right answer reached through a wrong step (luck) scores low at that step (ReST-MCTS*
+   * uses 0.2). Off by default: a PRM labelled by Monte Carlo rollouts scores the sound steps of hard
+   * problems low too, so a floor drops the problems the policy has most to learn from.
    */
-  sftValueFloor: z.number().min(0).max(1).default(0.2),
+  sftValueFloor: z.number().min(0).max(1).default(0),
   /** Distinct SFT solutions kept per problem at most (highest lowest-step score first). */
   sftPerProblem: z.number().int().positive().default(4),
+  /**
+   * Times an SFT solution is written to the training file when its search also ended wrong somewhere
+   * (a contested problem: what the policy does not do reliably yet); always-solved problems go in once, as replay.
+   */
+  sftContestedRepeat: z.number().int().positive().default(4),
   /** Earlier iterations whose SFT rows are mixed into this one's training file (0 = none). */
-  mixPreviousIterations: z.number().int().nonnegative().default(2),
+  mixPreviousIterations: z.number().int().nonnegative().default(10),
   pairs: pairFilterSchema.default({ minGap: 0.3, minEditDistance: 1 }),
 });
 export type DataSettingsInput = z.input<typeof dataSettingsSchema>;
@@ -42,14 +49,14 @@ export const runConfigSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, . _ - (starting with a letter or digit)'),
   /** Where the run keeps its database, models and data [runs/<name>]. */
   runDir: z.string().min(1).optional(),
-  iterations: positiveInt.default(3),
+  iterations: positiveInt.default(5),
   policy: z.strictObject({ model: z.string().min(1).default('models/micro/arbor-micro.gguf') }).prefault({}),
   /** PRM to start from; absent: a seed PRM is built from the policy before the first iteration (train/seed-prm.ts). */
   prm: z
     .strictObject({
       model: z.string().min(1).optional(),
-      /** Seed PRM: training problems per number of operators (2–4) whose sampled solutions are labelled. */
-      seedProblemsPerOperator: positiveInt.default(300),
+      /** Seed PRM: training problems per searched number of operators whose sampled solutions are labelled by Monte Carlo rollouts. */
+      seedProblemsPerOperator: positiveInt.default(100),
       seedSteps: positiveInt.default(600),
     })
     .prefault({}),
@@ -60,12 +67,13 @@ export const runConfigSchema = z.strictObject({
       /** Difficulties searched for training data; each iteration splits its problems over them by solve rate (search/budget.ts). */
       trainOperators: operatorCounts.default([1, 2, 3, 4]),
       curriculum: curriculumSchema.prefault({}),
-      problemsPerIteration: positiveInt.default(600),
+      /** Many cheap searches: a policy learns from the problems it solves only sometimes, and each gives about one correct solution. */
+      problemsPerIteration: positiveInt.default(3000),
       /** Held-out evaluation: problems per number of operators. */
       evalOperators: operatorCounts.default([1, 2, 3, 4]),
       evalProblemsPerOperator: positiveInt.default(100),
       /** Held-out problems per number of operators for vote@k, PRM-ranked best-of-k and MCTS* (0: skip). */
-      evalSearchProblemsPerOperator: z.number().int().nonnegative().default(20),
+      evalSearchProblemsPerOperator: z.number().int().nonnegative().default(10),
       evalSamples: positiveInt.default(4),
     })
     .prefault({}),
@@ -75,34 +83,27 @@ export const runConfigSchema = z.strictObject({
       algorithm: z.enum(['mcts', 'best-of-n']).default('mcts'),
       /** best-of-n: generated tokens per problem at the mean budget (sampling goes on until they are spent). */
       bestOfNTokens: positiveInt.default(400),
-      /**
-       * MCTS* settings for data search. A policy trained on easy problems is very sure of itself on
-       * harder ones (mostly one wrong step), so the defaults widen it: 5 distinct children, up to 8
-       * re-draws to replace duplicates, sampling at temperature 2 (an exploratory probe on 3-operator
-       * training problems found correct leaves several times more often than at T <= 1.5).
-       */
-      mcts: mctsConfigSchema.partial().default({ branch: 5, duplicateRetries: 8 }),
-      temperature: z.number().positive().default(2),
+      /** MCTS* settings for data search (reference defaults: 3 distinct children, 2 re-draws for duplicates). */
+      mcts: mctsConfigSchema.partial().default({ branch: 3, duplicateRetries: 2 }),
+      temperature: z.number().positive().default(1),
       /** MCTS* iterations over all problems of an iteration, split by solve rate (search/budget.ts). */
-      iterationsPerProblem: positiveInt.default(48),
+      iterationsPerProblem: positiveInt.default(8),
       /** Problems per search activity (one heartbeat each). */
-      shardSize: positiveInt.default(90),
+      shardSize: positiveInt.default(250),
     })
     .prefault({}),
   data: dataSettingsSchema.prefault({}),
   train: z
     .strictObject({
-      policy: trainSettingsSchema.prefault({ epochs: 3, maxSteps: 400, batch: 16, lr: 5e-4 }),
+      policy: trainSettingsSchema.prefault({ epochs: 2, maxSteps: 2000, batch: 32, lr: 3e-4 }),
       prm: trainSettingsSchema.prefault({ epochs: 3, maxSteps: 300, batch: 16, lr: 5e-4 }),
     })
     .prefault({}),
   /**
-   * A new policy (PRM) is promoted only if its mean held-out greedy accuracy (PRM step AUC) drops by
-   * no more than this, and no level already solved drops by more than this either.
+   * A new policy (PRM) is promoted only if no level's held-out greedy accuracy (the PRM's step AUC)
+   * drops by more than this below the best seen so far.
    */
   promotionTolerance: z.number().min(0).max(1).default(0.02),
-  /** A level counts as solved once the best policy's held-out accuracy on it reaches this. */
-  solvedAccuracy: z.number().min(0).max(1).default(0.9),
   threads: positiveInt.default(1),
   /** Parallel sequences (problems searched at once). */
   sequences: positiveInt.default(4),
