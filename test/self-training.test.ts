@@ -92,12 +92,32 @@ describe('SFT value floor and the invalid-step measure', () => {
   test('a correct solution is kept only when the PRM scored every step at or above the floor', async () => {
     const sftOf = async (floor: number, name: string): Promise<string[]> => {
       const path = join(dir(), `${name}.jsonl`);
-      await buildIterationData({ store: store(join(dir(), `${name}.db`)), iteration: 1, promptOf: (q) => `Q: ${q}\n`, delimiter: '\n', sftPath: path, prmPath: join(dir(), `${name}-prm.jsonl`), data: { sftValueFloor: floor } });
+      const data = { sftValueFloor: floor, sftContestedRepeat: 1 };
+      await buildIterationData({ store: store(join(dir(), `${name}.db`)), iteration: 1, promptOf: (q) => `Q: ${q}\n`, delimiter: '\n', sftPath: path, prmPath: join(dir(), `${name}-prm.jsonl`), data });
       return (await readFile(path, 'utf8')).trim().split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { completion: string }).completion);
     };
     assert.deepEqual(await sftOf(0, 'none'), ['2+12\n14\nA: 14\n', '5*4\nA: 14\n'], 'without a floor the lucky path is kept too');
     assert.deepEqual(await sftOf(0.2, 'floor'), ['2+12\n14\nA: 14\n'], 'the lucky path has a step scored 0.1');
     assert.deepEqual(await sftOf(0.85, 'high'), [], 'the sound path has a step scored 0.8');
+  });
+
+  test('solutions of contested problems (the search also ended wrong) are written sftContestedRepeat times; always-solved ones once', async () => {
+    const contested = store(join(dir(), 'contested.db'));
+    const path = join(dir(), 'contested.jsonl');
+    const build = () => buildIterationData({ store: contested, iteration: 1, promptOf: (q) => `Q: ${q}\n`, delimiter: '\n', sftPath: path, prmPath: join(dir(), 'contested-prm.jsonl'), data: { sftContestedRepeat: 3, sftValueFloor: 0.2 } });
+    await build();
+    const lines = async () => (await readFile(path, 'utf8')).trim().split('\n');
+    assert.equal((await lines()).length, 1, 'every end of this tree is correct: not contested');
+    const problemId = contested.upsertProblem({ task: 'arithmetic', split: 'train', question: '2+3', answer: '5', difficulty: 1 });
+    const tree = createTree('2+3');
+    const add = (parent: number, step: string) =>
+      addChild(tree, nodeAt(tree, parent), { step, prmScore: 0.9, answer: arithmeticVerifier.answerOf(step), generatedTokens: 1, state: arithmeticVerifier.answerOf(step) === null ? 'continue' : 'end' }).id;
+    add(add(0, '5'), 'A: 5');
+    add(add(0, '6'), 'A: 6');
+    for (const node of tree.nodes) node.correct = node.answer === null ? null : node.answer === '5';
+    contested.saveSearch({ iteration: 1, problemId, policyModelId: null, prmModelId: null, algorithm: 'mcts', budget: 2, stats: {}, answer: '5', correct: true, tree });
+    await build();
+    assert.deepEqual((await lines()).map((line) => (JSON.parse(line) as { prompt: string }).prompt), ['Q: 2+3*4\n', 'Q: 2+3\n', 'Q: 2+3\n', 'Q: 2+3\n']);
   });
 
   test('invalid-step share counts every step the checker rejects', () => {

@@ -86,7 +86,8 @@ describe('run database', () => {
     // Metrics without a model (NULL model_id) are replaced too, not added again.
     for (const value of [0.5, 0.75]) store.recordEvaluation({ iteration: 1, modelId: null, method: 'search', split: 'train', metric: 'pass@4', value });
     assert.deepEqual(store.db.prepare('SELECT value FROM evaluations').pluck().all(), [0.75]);
-    assert.equal(await readFile(join(dir(), 'sft.jsonl'), 'utf8'), '{"prompt":"Q: 2+3*4\\n","completion":"2+12\\n14\\nA: 14\\n"}\n');
+    // The search also ended wrong (A: 15, A: 20): a contested problem, so its solution is written 4 times (data.sftContestedRepeat).
+    assert.equal(await readFile(join(dir(), 'sft.jsonl'), 'utf8'), '{"prompt":"Q: 2+3*4\\n","completion":"2+12\\n14\\nA: 14\\n"}\n'.repeat(4));
     const prmRows = (await readFile(join(dir(), 'prm.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { completions: string[]; labels: number[] });
     assert.deepEqual(prmRows.map((row) => row.completions.at(-1)).sort(), ['A: 14', 'A: 15', 'A: 20']);
     for (const row of prmRows) assert.equal(row.labels.length, row.completions.length);
