@@ -40,7 +40,8 @@ export async function monteCarloChains(options: MonteCarloLabelOptions): Promise
   for (const leaf of tree.nodes.filter((node) => node.state === 'end')) {
     const steps = stepsTo(tree, leaf);
     const correct = leaf.answer !== null && verifier.isCorrect(leaf.answer, gold);
-    if (!chains.has(steps.join('\n'))) chains.set(steps.join('\n'), { steps, correct });
+    const chain = steps.join('\n');
+    if (!chains.has(chain)) chains.set(chain, { steps, correct });
     for (let length = 1; length < steps.length; length++) {
       const key = steps.slice(0, length).join('\n');
       const tally = through.get(key) ?? { steps: steps.slice(0, length), total: 0, correct: 0 };

@@ -37,16 +37,16 @@ async function sampleChains(models: CountedModels, tree: SearchTree, chains: num
   const finished = live.filter((node) => node.state === 'end');
   live = live.filter((node) => node.state !== 'end');
   while (live.length > 0) {
-    const next = await Promise.all(
-      live.map(async (node) => {
-        const [step] = await models.propose(stepsTo(tree, node), 1, greedy);
-        if (step === undefined) {
-          node.state = 'end';
-          return node;
-        }
-        return extend(tree, node, step, reader, maxDepth);
-      }),
-    );
+    const steps = await Promise.all(live.map(async (node) => (await models.propose(stepsTo(tree, node), 1, greedy))[0]));
+    // Nodes are added in chain order, not in the order the steps came back, so the tree is the same every run.
+    const next = live.map((node, index) => {
+      const step = steps[index];
+      if (step === undefined) {
+        node.state = 'end';
+        return node;
+      }
+      return extend(tree, node, step, reader, maxDepth);
+    });
     finished.push(...next.filter((node) => node.state === 'end'));
     live = next.filter((node) => node.state !== 'end');
   }
