@@ -21,7 +21,7 @@ export const MICRO_HELP = `arbor micro — the embedded micro model (tiny llama,
 usage:
   arbor micro build [--out PATH] [--work-dir DIR] [--threads N]
       Pretrains a model from random weights on 1–2 operator problems and a small priming set
-      of 3-operator ones with the native trainer (recipe: train/micro-model.ts; about 15
+      of 3-operator ones with the native trainer (recipe: train/micro-model.ts; about 13
       minutes on one CPU core), then evaluates it.
       A crashed or interrupted build resumes from its checkpoint when run again.
       --out       model to write             [runs/micro/arbor-micro.gguf]
