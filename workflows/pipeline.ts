@@ -66,7 +66,7 @@ export async function runPipeline(host: PipelineHost, input: RunInput): Promise<
 
   report('searching');
   // Shards run in parallel: each is one activity, so more workers on the inference queue search more at once.
-  await Promise.all(plan.shards.map((shard, index) => host.run('searchShard', `${label}: MCTS* on shard ${index + 1}/${plan.shards.length} (${shard.length} problems)`, { runDir, iteration, shard, policyPath: current.policyPath, prmPath: current.prmPath })));
+  await Promise.all(plan.shards.map((shard, index) => host.run('searchShard', `${label}: search shard ${index + 1}/${plan.shards.length} (${shard.length} problems)`, { runDir, iteration, shard, policyPath: current.policyPath, prmPath: current.prmPath })));
   if (await stopped()) return { status: 'stopped', iterations: progress.history, best };
 
   report('building data');
