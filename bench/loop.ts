@@ -22,7 +22,8 @@ import { prepareTrainingData, runTrainer } from '../train/trainer.ts';
 import { runConfigSchema } from '../workflows/config.ts';
 import type { IterationRecord, RunResult } from '../workflows/types.ts';
 
-const SOLVED = 0.9;
+// Well under in-range accuracy (the weak level); 0.9 picked a level the base nearly solves (1 op, 86.7%).
+const SOLVED = 0.75;
 const { values } = parseArgs({ options: { name: { type: 'string', default: 'bench-loop' } }, strict: true });
 const config = runConfigSchema.parse({ name: values.name });
 const runDir = join('runs', values.name);
