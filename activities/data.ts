@@ -1,18 +1,19 @@
 /**
  * The data-building activity: value targets and training sets of one iteration (data/build-sets.ts),
- * then what the iteration's searches and data look like per number of operators — solve rate
+ * then what the iteration's searches and data look like per level — solve rate
  * (which places the next iteration's frontier), pass@k and distinct correct answers (B-STaR), SFT
- * rows kept, and the share of invalid steps in them. The task's exact step checker only *measures*
- * that share, after the data is written: nothing it says reaches the training files.
+ * rows kept, and the share of invalid steps in them where the task can check steps. The checker only
+ * *measures* that share, after the data is written: nothing it says reaches the training files.
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildIterationData } from '../data/build-sets.ts';
+import { plainPrompt } from '../engine/prompt.ts';
 import { bStarMonitors, invalidStepShare, type ProblemSamples } from '../evaluate/metrics.ts';
-import { arithmeticVerifier } from '../reward/verifiers.ts';
 import { answerLeaves, stepsTo } from '../search/tree.ts';
-import { formatPrompt, STEP_DELIMITER } from '../tasks/arithmetic.ts';
+import { levelMetric } from '../workflows/types.ts';
 import { heartbeat } from './heartbeat.ts';
+import { policyPrompt } from './models.ts';
 import { runContext } from './run-context.ts';
 
 export function iterationDataDir(runDir: string, iteration: number): string {
@@ -23,15 +24,16 @@ export function iterationDataDir(runDir: string, iteration: number): string {
 export const SEARCH_PASS_K = 4;
 
 export async function buildData({ runDir, iteration }: { runDir: string; iteration: number }): Promise<{ sft: number; prm: number; pairs: number }> {
-  const { store, config } = runContext(runDir);
+  const { store, config, task } = runContext(runDir);
   const dir = iterationDataDir(runDir, iteration);
   await mkdir(dir, { recursive: true });
   heartbeat({ stage: 'data', done: 0, total: 1 });
   const counts = await buildIterationData({
     store,
     iteration,
-    promptOf: formatPrompt,
-    delimiter: STEP_DELIMITER,
+    promptOf: (await policyPrompt(store.basePolicyPath(), config, task)).text,
+    prmPromptOf: (question) => plainPrompt(task.prompt, question),
+    delimiter: task.delimiter,
     sftPath: join(dir, 'sft.jsonl'),
     prmPath: join(dir, 'prm.jsonl'),
     data: config.data,
@@ -52,18 +54,19 @@ export async function buildData({ runDir, iteration }: { runDir: string; iterati
     const tree = store.tree(searchId);
     levelOf(difficulty).samples.push({ samples: answerLeaves(tree).map((leaf) => ({ correct: leaf.correct === true, reward: leaf.value, text: stepsTo(tree, leaf).join('\n') })) });
   }
-  for (const row of store.iterationSft(iteration)) levelOf(row.difficulty).sft.push({ question: row.question, steps: row.completion.split(STEP_DELIMITER).filter((step) => step !== '') });
-  const measure = (rows: { question: string; steps: string[] }[]) => invalidStepShare(rows, arithmeticVerifier.stepLabels);
-  for (const [operators, level] of levels) {
+  for (const row of store.iterationSft(iteration)) levelOf(row.difficulty).sft.push({ question: row.question, steps: row.completion.split(task.delimiter).filter((step) => step !== '') });
+  const { stepLabels } = task;
+  const measure = (rows: { question: string; steps: string[] }[]): number | null => (stepLabels === undefined ? null : invalidStepShare(rows, stepLabels));
+  for (const [key, level] of levels) {
     const answered = level.samples.filter((problem) => problem.samples.length > 0);
     const leaves = answered.flatMap((problem) => problem.samples);
     const monitors = bStarMonitors(answered, SEARCH_PASS_K);
-    record(`searched_${operators}op`, level.samples.length);
-    record(`solve_rate_${operators}op`, leaves.length === 0 ? 0 : leaves.filter((leaf) => leaf.correct).length / leaves.length);
-    record(`pass@${SEARCH_PASS_K}_${operators}op`, monitors.passAtK);
-    record(`distinct_correct_${operators}op`, monitors.distinctCorrect);
-    record(`sft_rows_${operators}op`, level.sft.length);
-    record(`sft_invalid_${operators}op`, measure(level.sft));
+    record(levelMetric('searched', key), level.samples.length);
+    record(levelMetric('solve_rate', key), leaves.length === 0 ? 0 : leaves.filter((leaf) => leaf.correct).length / leaves.length);
+    record(levelMetric(`pass@${SEARCH_PASS_K}`, key), monitors.passAtK);
+    record(levelMetric('distinct_correct', key), monitors.distinctCorrect);
+    record(levelMetric('sft_rows', key), level.sft.length);
+    record(levelMetric('sft_invalid', key), measure(level.sft));
   }
   const all = [...levels.values()];
   const monitors = bStarMonitors(all.flatMap((level) => level.samples.filter((problem) => problem.samples.length > 0)), SEARCH_PASS_K);

@@ -6,12 +6,10 @@
 import { LogProbScorer } from '../engine/log-probs.ts';
 import { createPromptBuilder, type PromptBuilder } from '../engine/prompt.ts';
 import { StepGenerator } from '../engine/step-generator.ts';
-import { unloadModel } from '../engine/llama.ts';
-import { STEP_DELIMITER } from '../tasks/arithmetic.ts';
+import { loadVocabulary, unloadModel } from '../engine/llama.ts';
+import type { Task } from '../tasks/index.ts';
 import type { RunConfig } from '../workflows/config.ts';
 import { requireFile } from './run-context.ts';
-
-const CONTEXT_SIZE = 256;
 
 interface Disposable {
   dispose(): Promise<void>;
@@ -50,16 +48,24 @@ function holdFor<T extends Disposable>(held: Held<T> | null, path: string, what:
   };
 }
 
-export async function policyGenerator(path: string, config: RunConfig): Promise<{ generator: StepGenerator; prompt: PromptBuilder }> {
-  policy = holdFor(policy, path, 'policy model', () =>
-    StepGenerator.create({ modelPath: path, threads: config.threads, sequences: config.sequences, contextSize: CONTEXT_SIZE, delimiter: STEP_DELIMITER }),
-  );
-  const generator = await policy.resource;
-  return { generator, prompt: createPromptBuilder(generator.model, { style: 'plain', preamble: '', template: 'Q: {question}\n' }, STEP_DELIMITER) };
+/** Inference settings of a run for one of its models: the context fits the task's prompts and solutions. */
+function inference(config: RunConfig, task: Task) {
+  return { threads: config.threads, sequences: config.sequences, contextSize: task.contextSize, engine: config.engine };
 }
 
-export async function prmScorer(path: string, config: RunConfig): Promise<LogProbScorer> {
-  prm = holdFor(prm, path, 'PRM model', () => LogProbScorer.create({ modelPath: path, threads: config.threads, sequences: config.sequences, contextSize: CONTEXT_SIZE }));
+export async function policyGenerator(path: string, config: RunConfig, task: Task): Promise<{ generator: StepGenerator; prompt: PromptBuilder }> {
+  policy = holdFor(policy, path, 'policy model', () => StepGenerator.create({ modelPath: path, delimiter: task.delimiter, ...inference(config, task) }));
+  const generator = await policy.resource;
+  return { generator, prompt: createPromptBuilder(generator.model, task.prompt, task.delimiter) };
+}
+
+/** The policy's prompts without its weights (training rows need the prompt text, not the model). */
+export async function policyPrompt(path: string, config: RunConfig, task: Task): Promise<PromptBuilder> {
+  return createPromptBuilder(await loadVocabulary(path, config.engine), task.prompt, task.delimiter);
+}
+
+export async function prmScorer(path: string, config: RunConfig, task: Task): Promise<LogProbScorer> {
+  prm = holdFor(prm, path, 'PRM model', () => LogProbScorer.create({ modelPath: path, ...inference(config, task) }));
   return prm.resource;
 }
 

@@ -6,24 +6,31 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { arithmeticVerifier } from '../reward/verifiers.ts';
+import { resolveModelPath } from '../engine/llama.ts';
+import { runLevels } from '../tasks/index.ts';
+import { levelMetric, type PrepareResult } from '../workflows/types.ts';
 import { sha256File } from '../train/arbtok.ts';
 import { buildSeedPrm } from '../train/seed-prm.ts';
-import type { PrepareResult } from '../workflows/types.ts';
 import { evaluateModels } from './evaluate.ts';
 import { cancellationSignal, heartbeat } from './heartbeat.ts';
-import { requireFile, runContext } from './run-context.ts';
+import { configError, runContext } from './run-context.ts';
 import { modelPathOf } from './train.ts';
 
 export async function prepareRun({ runDir }: { runDir: string }): Promise<PrepareResult> {
-  const { store, config } = runContext(runDir);
-  const policyPath = config.policy.model;
-  requireFile(policyPath, 'policy model');
+  const { store, config, task } = runContext(runDir);
+  const resolved = async (reference: string, what: string): Promise<string> => {
+    try {
+      return await resolveModelPath(reference, what);
+    } catch (error) {
+      throw configError(error instanceof Error ? error.message : String(error));
+    }
+  };
+  const policyPath = await resolved(config.policy.model, 'policy model');
   const policyId = store.modelIdByPath(policyPath) ?? store.recordModel({ kind: 'policy', path: policyPath, sha256: await sha256File(policyPath), parentId: null, iteration: 0 });
 
   let prmPath = config.prm.model;
   if (prmPath !== undefined) {
-    requireFile(prmPath, 'PRM model');
+    prmPath = await resolved(prmPath, 'PRM model');
   } else {
     prmPath = modelPathOf(runDir, 'prm', 0);
     if (!existsSync(prmPath)) {
@@ -33,14 +40,17 @@ export async function prepareRun({ runDir }: { runDir: string }): Promise<Prepar
       cancellationSignal().throwIfAborted();
       const seed = await buildSeedPrm({
         policyModel: policyPath,
+        ...(config.prm.base === undefined ? {} : { prmBase: await resolved(config.prm.base, 'PRM base model') }),
         out: prmPath,
         workDir,
         threads: config.threads,
         sequences: config.sequences,
-        verifier: arithmeticVerifier,
+        engine: config.engine,
+        task,
         recipe: {
-          problems: Object.fromEntries(config.task.trainOperators.map((operators) => [String(operators), config.prm.seedProblemsPerOperator])),
+          problems: Object.fromEntries(runLevels(task, config.task).train.map((level) => [String(level), config.prm.seedProblemsPerLevel])),
           steps: config.prm.seedSteps,
+          labels: config.prm.seedLabels,
         },
         onSampled: (done, total) => heartbeat({ stage: 'seed PRM samples', done, total }),
         onProgress: (event) => {
@@ -48,8 +58,8 @@ export async function prepareRun({ runDir }: { runDir: string }): Promise<Prepar
         },
       });
       // The base policy's solve rates on training problems place the first iteration's frontier.
-      for (const [operators, value] of Object.entries(seed.solveRates)) {
-        store.recordEvaluation({ iteration: 0, modelId: null, method: 'samples', split: 'train', metric: `solve_rate_${operators}op`, value });
+      for (const [level, value] of Object.entries(seed.solveRates)) {
+        store.recordEvaluation({ iteration: 0, modelId: null, method: 'samples', split: 'train', metric: levelMetric('solve_rate', level), value });
       }
     }
   }

@@ -8,9 +8,9 @@ export async function promote({ runDir, iteration, candidate, best }: { runDir: 
   const { store, config } = runContext(runDir);
   const delta = candidate.accuracy - best.accuracy;
   // No level may drop by more than the tolerance, whatever the mean gains: a gain on one level never buys a loss on another.
-  const dropped = Object.entries(best.accuracyByOperators)
-    .filter(([operators, reference]) => (candidate.accuracyByOperators[operators] ?? 0) < reference - config.promotionTolerance)
-    .map(([operators, reference]) => `${operators} op ${percentOf(candidate.accuracyByOperators[operators] ?? 0)} < ${percentOf(reference)}`);
+  const dropped = Object.entries(best.accuracyByLevel)
+    .filter(([level, reference]) => (candidate.accuracyByLevel[level] ?? 0) < reference - config.promotionTolerance)
+    .map(([level, reference]) => `level ${level} ${percentOf(candidate.accuracyByLevel[level] ?? 0)} < ${percentOf(reference)}`);
   const promoted = delta >= -config.promotionTolerance && dropped.length === 0;
   // The PRM is judged on its step AUC against exact labels; without a measurement on either side it moves on.
   const prmPromoted = candidate.prmAuc === null || best.prmAuc === null || candidate.prmAuc >= best.prmAuc - config.promotionTolerance;

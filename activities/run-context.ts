@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { openRunDatabase } from '../store/database.ts';
 import { RunStore } from '../store/run-store.ts';
+import { loadTask, type Task } from '../tasks/index.ts';
 import { runConfigSchema, type RunConfig } from '../workflows/config.ts';
 
 export const DATABASE_FILE = 'arbor.db';
@@ -16,6 +17,7 @@ export interface RunContext {
   runDir: string;
   store: RunStore;
   config: RunConfig;
+  task: Task;
 }
 
 const contexts = new Map<string, RunContext>();
@@ -35,7 +37,13 @@ export function runContext(runDir: string): RunContext {
   if (row === undefined) throw configError(`${path} holds no run`);
   const parsed = runConfigSchema.safeParse(JSON.parse(row.config_json));
   if (!parsed.success) throw configError(`${path}: stored run config is invalid: ${parsed.error.message}`);
-  const context = { runDir, store: new RunStore(db, row.id), config: parsed.data };
+  let task: Task;
+  try {
+    task = loadTask(parsed.data.task);
+  } catch (error) {
+    throw configError(`the run's task: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const context = { runDir, store: new RunStore(db, row.id), config: parsed.data, task };
   contexts.set(runDir, context);
   return context;
 }

@@ -6,29 +6,30 @@
 import { samplingSchema } from '../engine/step-generator.ts';
 import { enginePolicy } from '../engine/policy.ts';
 import { prmValue } from '../reward/prm-scorer.ts';
-import { arithmeticVerifier, markCorrectness } from '../reward/verifiers.ts';
+import { markCorrectness } from '../reward/verifiers.ts';
+import { plainPrompt } from '../engine/prompt.ts';
 import { allocateBudget, problemsPerLevel } from '../search/budget.ts';
 import { mctsSearch } from '../search/mcts.ts';
 import { bestOfNSearch } from '../search/baselines.ts';
 import { mapConcurrent } from '../engine/map-concurrent.ts';
-import { countProblems, formatPrompt, generateProblems } from '../tasks/arithmetic.ts';
+import { runLevels } from '../tasks/index.ts';
 import type { IterationPlan, SearchShardInput, ShardResult } from '../workflows/types.ts';
 import { heartbeat, previousProgress } from './heartbeat.ts';
 import { policyGenerator, prmScorer } from './models.ts';
 import { runContext } from './run-context.ts';
 
 export async function planIteration({ runDir, iteration }: { runDir: string; iteration: number }): Promise<IterationPlan> {
-  const { store, config } = runContext(runDir);
-  const { task, search } = config;
+  const { store, config, task } = runContext(runDir);
+  const { search } = config;
+  const settings = config.task;
   // The frontier from the last measured solve rates (iteration 0: the seed PRM's samples of the base policy).
-  const levelRates = new Map(task.trainOperators.map((operators) => [operators, store.solveRate(iteration - 1, operators)]));
-  const counts = problemsPerLevel(levelRates, task.problemsPerIteration, task.curriculum);
-  const problems = task.trainOperators.flatMap((operators) =>
-    generateProblems({ seed: task.seed * 1000 + iteration, operators, count: Math.min(counts.get(operators) ?? 0, countProblems(operators, 'train')), split: 'train' }),
+  const levels = runLevels(task, settings).train;
+  const levelRates = new Map(levels.map((level) => [level, store.solveRate(iteration - 1, level)]));
+  const counts = problemsPerLevel(levelRates, settings.problemsPerIteration, settings.curriculum);
+  const problems = levels.flatMap((level) =>
+    task.sample('train', { seed: settings.seed * 1000 + iteration, level, count: Math.min(counts.get(level) ?? 0, task.count('train', level)) }),
   );
-  const ids = problems.map((problem) =>
-    store.upsertProblem({ task: 'arithmetic', split: 'train', question: problem.question, answer: String(problem.answer), difficulty: problem.operators }),
-  );
+  const ids = problems.map((problem) => store.upsertProblem({ task: task.kind, split: 'train', question: problem.question, answer: problem.answer, difficulty: problem.level }));
   // Solve rate = share of correct answer leaves in this problem's earlier searches (null if never searched).
   const rateOf = store.db.prepare(
     `SELECT AVG(n.correct) FROM nodes n JOIN searches s ON s.id = n.search_id
@@ -43,10 +44,10 @@ export async function planIteration({ runDir, iteration }: { runDir: string; ite
 }
 
 export async function searchShard(input: SearchShardInput): Promise<ShardResult> {
-  const { store, config } = runContext(input.runDir);
+  const { store, config, task } = runContext(input.runDir);
   const policyModelId = store.modelIdByPath(input.policyPath);
   const prmModelId = store.modelIdByPath(input.prmPath);
-  const sampling = samplingSchema.parse({ temperature: config.search.temperature, maxStepTokens: 48 });
+  const sampling = samplingSchema.parse({ temperature: config.search.temperature, maxStepTokens: task.maxStepTokens });
   const { algorithm } = config.search;
   let searched = 0;
   let solved = 0;
@@ -57,8 +58,8 @@ export async function searchShard(input: SearchShardInput): Promise<ShardResult>
   const total = input.shard.length;
   heartbeat({ stage: 'search', done: completed.size, total, completed: [...completed] });
   if (queue.length === 0) return { searched: 0, skipped, solved: 0 };
-  const { generator, prompt } = await policyGenerator(input.policyPath, config);
-  const scorer = await prmScorer(input.prmPath, config);
+  const { generator, prompt } = await policyGenerator(input.policyPath, config, task);
+  const scorer = await prmScorer(input.prmPath, config, task);
   await mapConcurrent(queue, config.sequences, async (item) => {
     const existing = store.findSearch(input.iteration, item.problemId, algorithm);
     if (existing !== null) {
@@ -67,22 +68,22 @@ export async function searchShard(input: SearchShardInput): Promise<ShardResult>
     } else {
       const problem = store.problem(item.problemId);
       const policy = enginePolicy({ generator, prompt, question: problem.question, sampling, seed: input.iteration });
-      const value = prmValue(scorer, formatPrompt(problem.question));
-      const maxDepth = (problem.difficulty ?? 4) + 3;
+      const value = prmValue(scorer, plainPrompt(task.prompt, problem.question));
+      const maxDepth = task.maxDepth({ question: problem.question, answer: problem.answer, level: problem.difficulty ?? 1 });
       const outcome =
         algorithm === 'mcts'
           ? await mctsSearch({
               question: problem.question,
               policy,
               value,
-              reader: arithmeticVerifier,
+              reader: task,
               config: { ...config.search.mcts, mode: 'data', iterations: Math.max(1, item.budget), seed: input.iteration, maxDepth },
             })
           : await bestOfNSearch({
               question: problem.question,
               policy,
               value,
-              reader: arithmeticVerifier,
+              reader: task,
               n: config.search.mcts.branch ?? 4,
               pick: 'prm',
               // The problem's share of the budget, in tokens: bestOfNTokens at the mean budget.
@@ -90,8 +91,8 @@ export async function searchShard(input: SearchShardInput): Promise<ShardResult>
               scoreEveryStep: true,
               maxDepth,
             });
-      markCorrectness(outcome.tree, arithmeticVerifier, problem.answer);
-      const correct = outcome.answer === null ? null : arithmeticVerifier.isCorrect(outcome.answer, problem.answer);
+      markCorrectness(outcome.tree, task, problem.answer);
+      const correct = outcome.answer === null ? null : task.isCorrect(outcome.answer, problem.answer);
       store.saveSearch({
         iteration: input.iteration,
         problemId: item.problemId,

@@ -45,6 +45,7 @@ export async function trainModel({ runDir, iteration, kind, parentPath }: { runD
       dataSha256: prepared.dataSha256,
       seed: iteration,
       threads: config.threads,
+      device: config.engine.gpu === 'cpu' ? 'cpu' : 'auto',
       steps: Math.min(settings.maxSteps, Math.max(1, Math.ceil((settings.epochs * prepared.train.examples) / Math.min(settings.batch, prepared.train.examples)))),
       batch: Math.min(settings.batch, prepared.train.examples),
       lr: settings.lr,

@@ -14,9 +14,10 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { evaluateGreedy } from '../evaluate/greedy.ts';
-import { heldOutProblems, MICRO_HELD_OUT } from '../evaluate/held-out.ts';
+import { heldOutProblems } from '../evaluate/held-out.ts';
 import { openRunDatabase } from '../store/database.ts';
 import { RunStore } from '../store/run-store.ts';
+import { loadTask } from '../tasks/index.ts';
 import { MICRO_RECIPE, microTrainingProblems, writeSolutionsJsonl } from '../train/micro-model.ts';
 import { prepareTrainingData, runTrainer } from '../train/trainer.ts';
 import { runConfigSchema } from '../workflows/config.ts';
@@ -51,13 +52,13 @@ const baseOf = (result: RunResult): IterationRecord => {
 };
 // The final policy is the last promoted one (or the base when none was).
 const finalOf = (result: RunResult): IterationRecord => [...result.iterations].reverse().find((record) => record.iteration > 0 && record.promoted) ?? baseOf(result);
-const accuracyAt = (record: IterationRecord, level: number): number => record.accuracyByOperators[String(level)] ?? NaN;
+const accuracyAt = (record: IterationRecord, level: number): number => record.accuracyByLevel[String(level)] ?? NaN;
 
 // 1. The default run.
 const mcts = await arborRun(['--name', values.name]);
 const base = baseOf(mcts.result);
 const final = finalOf(mcts.result);
-const levels = Object.keys(base.accuracyByOperators).map(Number).sort((a, b) => a - b);
+const levels = Object.keys(base.accuracyByLevel).map(Number).sort((a, b) => a - b);
 const weak = levels.find((level) => accuracyAt(base, level) < SOLVED);
 if (weak === undefined) throw new Error(`the base solves every evaluated level (${levels.join(', ')}): no weak level`);
 const solved = levels.filter((level) => level < weak);
@@ -109,10 +110,11 @@ if (steps > 0) {
     clip: 1,
   });
 }
-const perOperator = Object.fromEntries(levels.map((level) => [level, Math.min(config.task.evalProblemsPerOperator, level === 1 ? 30 : Infinity)]));
-const controlEvaluation = steps > 0 ? await evaluateGreedy({ modelPath: controlModel, problems: heldOutProblems({ seed: MICRO_HELD_OUT.seed, perOperator }), threads: config.threads, sequences: config.sequences }) : null;
-const controlWeak = controlEvaluation === null ? accuracyAt(base, weak) : (controlEvaluation.byOperators[weak]?.accuracy ?? NaN);
-console.log(`control: ${steps} optimizer steps on ${Object.values(MICRO_RECIPE.problems).reduce((a, b) => a + b, 0)} gold solutions; held-out ${levels.map((level) => `${level} op ${((controlEvaluation?.byOperators[level]?.accuracy ?? accuracyAt(base, level)) * 100).toFixed(1)}%`).join(', ')}`);
+const task = loadTask(config.task);
+const perLevel = Object.fromEntries(levels.map((level) => [level, config.task.evalProblemsPerLevel]));
+const controlEvaluation = steps > 0 ? await evaluateGreedy({ modelPath: controlModel, task, problems: heldOutProblems(task, perLevel), threads: config.threads, sequences: config.sequences }) : null;
+const controlWeak = controlEvaluation === null ? accuracyAt(base, weak) : (controlEvaluation.byLevel[weak]?.accuracy ?? NaN);
+console.log(`control: ${steps} optimizer steps on ${Object.values(MICRO_RECIPE.problems).reduce((a, b) => a + b, 0)} gold solutions; held-out ${levels.map((level) => `${level} op ${((controlEvaluation?.byLevel[level]?.accuracy ?? accuracyAt(base, level)) * 100).toFixed(1)}%`).join(', ')}`);
 
 console.log(`\nMCTS* loop (${runDir}/report.md):\n${await readFile(join(runDir, 'report.md'), 'utf8')}`);
 console.log(`best-of-N loop (${bonDir}/report.md):\n${await readFile(join(bonDir, 'report.md'), 'utf8')}`);

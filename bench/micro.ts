@@ -4,7 +4,7 @@
  * when the model was built; `--rebuild` builds it again from scratch here and measures both anew.
  */
 import { parseArgs } from 'node:util';
-import { accuracyByOperators, accuracyTable, buildAndReport, COMMITTED_MICRO_MODEL, evaluateHeldOut, MICRO_BUILD_THREADS, readMicroReport } from '../cli/micro.ts';
+import { accuracyByLevel, accuracyTable, buildAndReport, COMMITTED_MICRO_MODEL, evaluateHeldOut, MICRO_BUILD_THREADS, readMicroReport } from '../cli/micro.ts';
 
 const { values } = parseArgs({ options: { rebuild: { type: 'boolean' }, model: { type: 'string' } }, strict: true });
 
@@ -15,14 +15,14 @@ if (values.rebuild) {
   modelPath = 'runs/bench-micro/arbor-micro.gguf';
   const { build, evaluation } = await buildAndReport(modelPath, 'runs/bench-micro/work', MICRO_BUILD_THREADS);
   buildMinutes = build.minutes;
-  accuracy = accuracyByOperators(evaluation);
+  accuracy = accuracyByLevel(evaluation);
   console.log(`rebuilt ${modelPath} in ${build.minutes.toFixed(2)} min (trainer ${Math.round(build.trainerTokensPerSecond)} tok/s)`);
   console.log(accuracyTable(evaluation));
 } else {
   const report = await readMicroReport(modelPath);
   buildMinutes = report.buildMinutes;
   const evaluation = await evaluateHeldOut(modelPath, 1);
-  accuracy = accuracyByOperators(evaluation);
+  accuracy = accuracyByLevel(evaluation);
   console.log(`${modelPath} (built in ${buildMinutes.toFixed(2)} min, recorded in its report)`);
   console.log(accuracyTable(evaluation));
 }

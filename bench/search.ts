@@ -13,15 +13,14 @@ import { COMMITTED_MICRO_MODEL } from '../cli/micro.ts';
 import { LogProbScorer } from '../engine/log-probs.ts';
 import { mapConcurrent } from '../engine/map-concurrent.ts';
 import { enginePolicy } from '../engine/policy.ts';
-import { createPromptBuilder, type PromptBuilder } from '../engine/prompt.ts';
+import { createPromptBuilder, plainPrompt, type PromptBuilder } from '../engine/prompt.ts';
 import { samplingSchema, StepGenerator } from '../engine/step-generator.ts';
-import { MICRO_HELD_OUT } from '../evaluate/held-out.ts';
+import { heldOutProblems } from '../evaluate/held-out.ts';
 import { prmValue } from '../reward/prm-scorer.ts';
-import { arithmeticVerifier } from '../reward/verifiers.ts';
 import { bestOfNSearch, greedySearch } from '../search/baselines.ts';
 import { mctsSearch } from '../search/mcts.ts';
 import type { SearchOutcome } from '../search/types.ts';
-import { formatPrompt, generateProblems, STEP_DELIMITER, type ArithmeticProblem } from '../tasks/arithmetic.ts';
+import { loadTask, type Problem } from '../tasks/index.ts';
 import { buildSeedPrm } from '../train/seed-prm.ts';
 
 const { values } = parseArgs({
@@ -37,7 +36,8 @@ const { values } = parseArgs({
 });
 const threads = Number(values.threads);
 const sequences = Number(values.sequences);
-const perOperator = Number(values.problems);
+const perLevel = Number(values.problems);
+const task = loadTask({ kind: 'arithmetic' });
 
 let prmPath = values.prm;
 if (prmPath === undefined) {
@@ -45,16 +45,16 @@ if (prmPath === undefined) {
   if (!existsSync(prmPath)) {
     await mkdir('runs/bench-search', { recursive: true });
     const started = performance.now();
-    const built = await buildSeedPrm({ policyModel: values.model, out: prmPath, workDir: 'runs/bench-search', threads, sequences: 8, verifier: arithmeticVerifier });
+    const built = await buildSeedPrm({ policyModel: values.model, out: prmPath, workDir: 'runs/bench-search', threads, sequences: 8, task });
     console.log(`seed PRM built in ${((performance.now() - started) / 60_000).toFixed(1)} min: ${built.rows} sampled solutions, mean Monte Carlo label ${built.meanLabel.toFixed(2)}, val loss ${built.valLoss}`);
   }
 }
 
-const problems = [3, 4].flatMap((operators) => generateProblems({ seed: MICRO_HELD_OUT.seed, operators, count: perOperator, split: 'test' }));
-const generator = await StepGenerator.create({ modelPath: values.model, threads, sequences, contextSize: 256, delimiter: STEP_DELIMITER });
-const scorer = await LogProbScorer.create({ modelPath: prmPath, threads, sequences, contextSize: 256 });
-const prompt: PromptBuilder = createPromptBuilder(generator.model, { style: 'plain', preamble: '', template: 'Q: {question}\n' }, STEP_DELIMITER);
-const sampling = samplingSchema.parse({ temperature: 0.7, maxStepTokens: 48 });
+const problems = heldOutProblems(task, { 3: perLevel, 4: perLevel });
+const generator = await StepGenerator.create({ modelPath: values.model, threads, sequences, contextSize: task.contextSize, delimiter: task.delimiter });
+const scorer = await LogProbScorer.create({ modelPath: prmPath, threads, sequences, contextSize: task.contextSize });
+const prompt: PromptBuilder = createPromptBuilder(generator.model, task.prompt, task.delimiter);
+const sampling = samplingSchema.parse({ temperature: 0.7, maxStepTokens: task.maxStepTokens });
 const seed = 1;
 
 interface MethodResult {
@@ -65,40 +65,40 @@ interface MethodResult {
   generated: number;
 }
 
-async function measure(name: string, search: (problem: ArithmeticProblem) => Promise<SearchOutcome>): Promise<MethodResult> {
+async function measure(name: string, search: (problem: Problem) => Promise<SearchOutcome>): Promise<MethodResult> {
   const before = { ...generator.counts };
   const started = performance.now();
   const outcomes = await mapConcurrent(problems, sequences, search);
   const seconds = (performance.now() - started) / 1000;
-  const correct = outcomes.filter((outcome, index) => outcome.answer !== null && arithmeticVerifier.isCorrect(outcome.answer, String(problems[index]?.answer))).length;
+  const correct = outcomes.filter((outcome, index) => outcome.answer !== null && task.isCorrect(outcome.answer, problems[index]?.answer ?? '')).length;
   const generated = generator.counts.generated - before.generated;
   const result = { accuracy: correct / problems.length, tokensPerProblem: generated / problems.length, seconds, evaluated: generator.counts.evaluated - before.evaluated, generated };
   console.log(`${name.padEnd(14)} acc ${result.accuracy.toFixed(3)}  ${result.tokensPerProblem.toFixed(1)} tokens/problem  ${(generated / seconds).toFixed(0)} gen tok/s  eval/gen ${(result.evaluated / generated).toFixed(3)}  ${seconds.toFixed(1)} s`);
   return result;
 }
 
-const policyFor = (problem: ArithmeticProblem) => enginePolicy({ generator, prompt, question: problem.question, sampling, seed });
-const valueFor = (problem: ArithmeticProblem) => prmValue(scorer, formatPrompt(problem.question));
-const maxDepth = (problem: ArithmeticProblem) => problem.operators + 3;
+const policyFor = (problem: Problem) => enginePolicy({ generator, prompt, question: problem.question, sampling, seed });
+const valueFor = (problem: Problem) => prmValue(scorer, plainPrompt(task.prompt, problem.question));
+const maxDepth = (problem: Problem) => task.maxDepth(problem);
 
 console.log(`${problems.length} held-out problems (3 and 4 operators), ${sequences} sequences, ${threads} thread(s)`);
-const greedy = await measure('greedy', (problem) => greedySearch({ question: problem.question, policy: policyFor(problem), reader: arithmeticVerifier, maxDepth: maxDepth(problem) }));
+const greedy = await measure('greedy', (problem) => greedySearch({ question: problem.question, policy: policyFor(problem), reader: task, maxDepth: maxDepth(problem) }));
 const mcts = await measure('mcts*', (problem) =>
   mctsSearch({
     question: problem.question,
     policy: policyFor(problem),
     value: valueFor(problem),
-    reader: arithmeticVerifier,
+    reader: task,
     config: { mode: 'eval', iterations: Number(values.iterations), maxDepth: maxDepth(problem), answerBy: 'vote', seed },
   }),
 );
 // Best-of-N gets the same generated-token budget per problem as MCTS* spent.
 const n = Math.max(1, Math.round(mcts.tokensPerProblem / greedy.tokensPerProblem));
-const bon = await measure(`best-of-${n}`, (problem) => bestOfNSearch({ question: problem.question, policy: policyFor(problem), reader: arithmeticVerifier, n, pick: 'vote', maxDepth: maxDepth(problem) }));
+const bon = await measure(`best-of-${n}`, (problem) => bestOfNSearch({ question: problem.question, policy: policyFor(problem), reader: task, n, pick: 'vote', maxDepth: maxDepth(problem) }));
 
 // Raw ceiling: as many tokens as MCTS* generated, sampled straight on the same number of sequences.
 async function rawGeneration(totalTokens: number): Promise<number> {
-  const raw = await StepGenerator.create({ modelPath: values.model, threads, sequences, contextSize: 256, delimiter: '\u0000' });
+  const raw = await StepGenerator.create({ modelPath: values.model, threads, sequences, contextSize: task.contextSize, delimiter: '\u0000' });
   try {
     const perSequence = Math.ceil(totalTokens / sequences);
     const started = performance.now();

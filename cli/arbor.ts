@@ -3,9 +3,11 @@
 import { z } from 'zod';
 import { controlCommand } from './control.ts';
 import { evalCommand } from './eval.ts';
+import { gradeCommand } from './grade.ts';
 import { inspectCommand } from './inspect.ts';
 import { microCommand } from './micro.ts';
 import { runCommand } from './run.ts';
+import { standinCommand } from './standin.ts';
 import { UsageError } from './usage-error.ts';
 import { workerCommand } from './worker.ts';
 
@@ -19,13 +21,15 @@ commands:
   status        where a run stands, with its per-iteration table
   pause, resume pause a run between activities, let it go on
   stop          end a run after the current activity (\`arbor run\` continues it later)
-  eval          held-out accuracy of a model (and PRM step quality with --prm)
+  eval          held-out accuracy of a model on a task (and PRM quality with --prm)
+  grade         grade a JSONL of {completion, answer} with a task's answer rules
   export        a run's data in TRL formats (SFT, DPO, PRM stepwise) and its trees, with lineage
   models        a run's models: lineage, hashes, training metrics
   tree          print one search tree
   lineage       where a training example came from (search, node, problem, models)
   micro build   build the embedded micro model from scratch (offline, ~14 min on 2 cores)
-  micro eval    held-out accuracy of a model on the arithmetic task, by number of operators
+  micro eval    held-out accuracy of a model on the arithmetic task, by level (number of operators)
+  standin       build or find the stand-in model (tiny qwen2, Qwen3's real tokenizer); prints its path
 
 The native trainer itself: native/build/arbor-trainer --help (formats in native/README.md).
 `;
@@ -48,6 +52,8 @@ async function main(argv: string[]): Promise<number> {
       return controlCommand(command, rest);
     case 'eval':
       return evalCommand(rest);
+    case 'grade':
+      return gradeCommand(rest);
     case 'export':
     case 'models':
     case 'tree':
@@ -55,6 +61,8 @@ async function main(argv: string[]): Promise<number> {
       return inspectCommand(command, rest);
     case 'micro':
       return microCommand(rest);
+    case 'standin':
+      return standinCommand(rest);
   }
   process.stderr.write(`arbor: unknown command '${command}'\n\n${HELP}`);
   return 2;

@@ -1,6 +1,6 @@
 /**
  * `arbor micro build|eval`: build the embedded micro model from scratch, or score a model on the
- * fixed held-out arithmetic problems (accuracy by number of operators).
+ * fixed held-out arithmetic problems (accuracy by level = number of operators).
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { evaluateGreedy, type GreedyEvaluation } from '../evaluate/greedy.ts';
 import { heldOutProblems, MICRO_HELD_OUT } from '../evaluate/held-out.ts';
+import { loadTask, type Task } from '../tasks/index.ts';
 import { buildMicroModel, microRecipeSchema, type MicroBuildResult } from '../train/micro-model.ts';
 import { createProgressBar } from './progress.ts';
 
@@ -42,7 +43,7 @@ export const microReportSchema = z.object({
   trainLoss: z.number(),
   valLoss: z.number().nullable(),
   trainerTokensPerSecond: z.number(),
-  accuracyByOperators: z.record(z.string(), z.number()),
+  accuracyByLevel: z.record(z.string(), z.number()),
 });
 export type MicroReport = z.infer<typeof microReportSchema>;
 
@@ -55,25 +56,26 @@ export async function readMicroReport(modelPath: string): Promise<MicroReport> {
   return microReportSchema.parse(JSON.parse(await readFile(path, 'utf8')));
 }
 
-export async function evaluateHeldOut(modelPath: string, threads: number): Promise<GreedyEvaluation> {
-  const problems = heldOutProblems(MICRO_HELD_OUT);
+/** Greedy accuracy on a task's fixed held-out problems [the micro model's arithmetic set]. */
+export async function evaluateHeldOut(modelPath: string, threads: number, task: Task = loadTask({ kind: 'arithmetic' }), perLevel: Record<number, number> = MICRO_HELD_OUT): Promise<GreedyEvaluation> {
+  const problems = heldOutProblems(task, perLevel);
   const bar = createProgressBar('evaluate');
   try {
-    return await evaluateGreedy({ modelPath, problems, threads, onProgress: (done, total) => bar.update({ step: done, steps: total }) });
+    return await evaluateGreedy({ modelPath, task, problems, threads, onProgress: (done, total) => bar.update({ step: done, steps: total }) });
   } finally {
     bar.finish();
   }
 }
 
 export function accuracyTable(evaluation: GreedyEvaluation): string {
-  const rows = Object.entries(evaluation.byOperators).map(
-    ([operators, t]) => `  ${operators.padStart(9)}  ${String(t.correct).padStart(7)}  ${String(t.total).padStart(5)}  ${(100 * t.accuracy).toFixed(1).padStart(8)}%`,
+  const rows = Object.entries(evaluation.byLevel).map(
+    ([level, t]) => `  ${level.padStart(5)}  ${String(t.correct).padStart(7)}  ${String(t.total).padStart(5)}  ${(100 * t.accuracy).toFixed(1).padStart(8)}%`,
   );
-  return ['  operators  correct  total  accuracy', ...rows].join('\n');
+  return ['  level  correct  total  accuracy', ...rows].join('\n');
 }
 
-export function accuracyByOperators(evaluation: GreedyEvaluation): Record<string, number> {
-  return Object.fromEntries(Object.entries(evaluation.byOperators).map(([k, t]) => [k, t.accuracy]));
+export function accuracyByLevel(evaluation: GreedyEvaluation): Record<string, number> {
+  return Object.fromEntries(Object.entries(evaluation.byLevel).map(([k, t]) => [k, t.accuracy]));
 }
 
 export async function buildAndReport(out: string, workDir: string, threads: number): Promise<{ build: MicroBuildResult; evaluation: GreedyEvaluation }> {
@@ -99,7 +101,7 @@ export async function buildAndReport(out: string, workDir: string, threads: numb
     trainLoss: build.trainLoss,
     valLoss: build.valLoss,
     trainerTokensPerSecond: build.trainerTokensPerSecond,
-    accuracyByOperators: accuracyByOperators(evaluation),
+    accuracyByLevel: accuracyByLevel(evaluation),
   };
   await writeFile(reportPathFor(out), JSON.stringify(report, null, 2) + '\n');
   return { build, evaluation };

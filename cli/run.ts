@@ -18,8 +18,10 @@ import { createWorkers } from '../runtime/worker.ts';
 import { resolveTemporal } from '../temporal.config.ts';
 import { QUICK_PRESET, runConfigSchema, runDirOf, type RunConfig } from '../workflows/config.ts';
 import { ARBOR_SEARCH_ATTRIBUTES, progressQuery, TASK_QUEUES, workflowIdOf } from '../workflows/names.ts';
-import type { IterationRecord, RunInput, RunProgress, RunResult } from '../workflows/types.ts';
+import { levelMetric, levelOfMetric, type IterationRecord, type RunInput, type RunProgress, type RunResult } from '../workflows/types.ts';
 import { createProgressBar, type ProgressBar } from './progress.ts';
+import { loadChecked, TASK_FLAG_OPTIONS, TASK_FLAGS_HELP, taskFlagsSchema, taskSettingsFromFlags } from './task-flags.ts';
+import { checkGgufFile } from '../engine/llama.ts';
 import { UsageError } from './usage-error.ts';
 
 export const RUN_HELP = `arbor run — start or continue a self-improvement run
@@ -39,17 +41,22 @@ options:
   --prm GGUF          starting PRM [a seed PRM built from the policy]
   --threads N         CPU threads for inference and training [1]
   --sequences N       problems searched at once (parallel sequences) [4]
+  --gpu KIND          auto | cuda | vulkan | metal | cpu [auto]
   --inline            do not use Temporal: run in this process
   --profile NAME      Temporal client profile (@temporalio/envconfig)
   --no-worker         under Temporal, only start the workflow (workers run elsewhere: arbor worker)
 
-A CONFIG file (JSON) may set every field of workflows/config.ts (runConfigSchema); flags override it.
+${TASK_FLAGS_HELP}
+
+A CONFIG file (JSON) may set every field of workflows/config.ts (runConfigSchema) and
+tasks/config.ts (task). Precedence: flags over the CONFIG file over --quick over the defaults;
+every value is validated whichever gives it. Models may be paths or hf: URIs (downloaded once).
 Temporal: TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TEMPORAL_API_KEY or a profile; with none, a local dev
 server is started through @temporalio/testing (TEMPORAL_CLI_PATH = a temporal CLI binary), else inline.
 Exit codes: 0 done, 2 bad input, 3 stopped before the end, 1 failure.
 `;
 
-const flagsSchema = z.object({
+const flagsSchema = taskFlagsSchema.extend({
   name: z.string().optional(),
   quick: z.boolean().optional(),
   iterations: z.coerce.number().int().positive().optional(),
@@ -57,6 +64,7 @@ const flagsSchema = z.object({
   prm: z.string().optional(),
   threads: z.coerce.number().int().positive().optional(),
   sequences: z.coerce.number().int().positive().optional(),
+  gpu: z.string().optional(),
   inline: z.boolean().optional(),
   profile: z.string().optional(),
   'no-worker': z.boolean().optional(),
@@ -85,9 +93,11 @@ export async function loadRunConfig(configPath: string | undefined, flags: z.inf
       throw new UsageError(`config file ${configPath} is not a JSON object: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
-  let merged = deepMerge({ name: 'arbor' }, fromFile);
-  if (flags.quick) merged = deepMerge(merged, QUICK_PRESET);
+  const merged = deepMerge(deepMerge({ name: 'arbor' }, flags.quick ? QUICK_PRESET : {}), fromFile);
   const overrides: Record<string, unknown> = {};
+  const task = taskSettingsFromFlags(flags);
+  if (Object.keys(task).length > 0) overrides.task = task;
+  if (flags.gpu !== undefined) overrides.engine = { gpu: flags.gpu };
   if (flags.name !== undefined) overrides.name = flags.name;
   if (flags.iterations !== undefined) overrides.iterations = flags.iterations;
   if (flags.policy !== undefined) overrides.policy = { model: flags.policy };
@@ -97,21 +107,35 @@ export async function loadRunConfig(configPath: string | undefined, flags: z.inf
   return runConfigSchema.parse(deepMerge(merged, overrides));
 }
 
+/** Everything a run reads, checked before anything is written: the task's files and the model files (hf: URIs are fetched later). */
+async function checkInputs(config: RunConfig): Promise<void> {
+  loadChecked(config.task);
+  const models = [['policy model', config.policy.model], ['PRM model', config.prm.model], ['PRM base model', config.prm.base]] as const;
+  for (const [what, reference] of models) {
+    if (reference === undefined || /^(hf:|https?:\/\/)/.test(reference)) continue;
+    try {
+      await checkGgufFile(reference, what);
+    } catch (error) {
+      throw new UsageError(error instanceof Error ? error.message : String(error));
+    }
+  }
+}
+
 /** The per-iteration table printed at the end of a run and stored as report.md. */
 export function iterationTable(records: readonly IterationRecord[]): string {
-  const operators = [...new Set(records.flatMap((record) => Object.keys(record.accuracyByOperators)))].sort((a, b) => Number(a) - Number(b));
+  const evaluated = [...new Set(records.flatMap((record) => Object.keys(record.accuracyByLevel)))].sort((a, b) => Number(a) - Number(b));
   const percent = (value: number | undefined | null): string => (value === undefined || value === null ? '—' : `${(value * 100).toFixed(1)}`);
-  const header = ['iteration', ...operators.map((k) => `acc ${k} op %`), 'mean %', 'PRM AUC', 'promoted', 'policy'];
+  const header = ['iteration', ...evaluated.map((k) => `acc L${k} %`), 'mean %', 'PRM AUC', 'promoted', 'policy'];
   const rows = records.map((record): string[] => [
     String(record.iteration),
-    ...operators.map((k) => percent(record.accuracyByOperators[k])),
+    ...evaluated.map((k) => percent(record.accuracyByLevel[k])),
     percent(record.accuracy),
     record.prmAuc === null ? '—' : record.prmAuc.toFixed(3),
     record.iteration === 0 ? 'base' : record.promoted ? 'yes' : 'no',
     record.policyPath,
   ]);
-  const searched = records.flatMap((record) => Object.keys(record.training).flatMap((metric) => /^searched_(\d+)op$/.exec(metric)?.[1] ?? []));
-  const levels = [...new Set([...operators, ...searched])].sort((a, b) => Number(a) - Number(b));
+  const searched = records.flatMap((record) => Object.keys(record.training).flatMap((metric) => levelOfMetric('searched', metric) ?? []).map(String));
+  const levels = [...new Set([...evaluated, ...searched])].sort((a, b) => Number(a) - Number(b));
   return [markdownTable(header, rows), '', levelTable(records, levels)].join('\n');
 }
 
@@ -119,17 +143,17 @@ function markdownTable(header: readonly string[], rows: readonly (readonly strin
   return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
 }
 
-/** Per iteration and number of operators: held-out accuracy, then what the iteration searched and kept (activities/data.ts). */
-function levelTable(records: readonly IterationRecord[], operators: readonly string[]): string {
-  const header = ['iteration', 'op', 'acc %', 'searched', 'solve rate %', `pass@${SEARCH_PASS_K} %`, 'distinct correct', 'SFT rows', 'SFT invalid steps %'];
+/** Per iteration and level (arithmetic: operators): held-out accuracy, then what the iteration searched and kept (activities/data.ts). */
+function levelTable(records: readonly IterationRecord[], levels: readonly string[]): string {
+  const header = ['iteration', 'level', 'acc %', 'searched', 'solve rate %', `pass@${SEARCH_PASS_K} %`, 'distinct correct', 'SFT rows', 'SFT invalid steps %'];
   const percent = (value: number | undefined): string => (value === undefined ? '—' : (value * 100).toFixed(1));
   const count = (value: number | undefined): string => (value === undefined ? '—' : String(Math.round(value * 100) / 100));
   const rows = records
     .filter((record) => record.iteration > 0)
     .flatMap((record) =>
-      operators.map((k) => {
-        const metric = (name: string): number | undefined => record.training[`${name}_${k}op`];
-        return [String(record.iteration), k, percent(record.accuracyByOperators[k]), count(metric('searched')), percent(metric('solve_rate')), percent(metric(`pass@${SEARCH_PASS_K}`)), count(metric('distinct_correct')), count(metric('sft_rows')), percent(metric('sft_invalid'))];
+      levels.map((k) => {
+        const metric = (name: string): number | undefined => record.training[levelMetric(name, k)];
+        return [String(record.iteration), k, percent(record.accuracyByLevel[k]), count(metric('searched')), percent(metric('solve_rate')), percent(metric(`pass@${SEARCH_PASS_K}`)), count(metric('distinct_correct')), count(metric('sft_rows')), percent(metric('sft_invalid'))];
       }),
     );
   return rows.length === 0 ? '' : markdownTable(header, rows);
@@ -179,6 +203,8 @@ export async function runCommand(argv: string[]): Promise<number> {
       prm: { type: 'string' },
       threads: { type: 'string' },
       sequences: { type: 'string' },
+      gpu: { type: 'string' },
+      ...TASK_FLAG_OPTIONS,
       inline: { type: 'boolean' },
       profile: { type: 'string' },
       'no-worker': { type: 'boolean' },
@@ -193,6 +219,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
   if (positionals.length > 1) throw new UsageError(`expected at most one config file, got ${positionals.join(' ')}`);
   const config = await loadRunConfig(positionals[0], flags);
+  await checkInputs(config);
   const runDir = runDirOf(config);
   await mkdir(runDir, { recursive: true });
   try {

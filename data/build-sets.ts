@@ -40,8 +40,10 @@ export function lowestStepScore(tree: SearchTree, leaf: SearchNode): number {
 export async function buildIterationData(options: {
   store: RunStore;
   iteration: number;
-  /** Prompt text for a question (the policy's plain prompt). */
+  /** The policy's prompt for a question, as text (SFT rows and step pairs: what the policy is trained to continue). */
   promptOf: (question: string) => string;
+  /** The PRM's prompt for a question (PRM rows: what the PRM reads when it scores). */
+  prmPromptOf: (question: string) => string;
   delimiter: string;
   sftPath: string;
   prmPath: string;
@@ -55,6 +57,7 @@ export async function buildIterationData(options: {
   for (const searchId of searchIds) {
     const tree = store.tree(searchId);
     const prompt = options.promptOf(tree.question);
+    const prmPrompt = options.prmPromptOf(tree.question);
     const targets = qualityValueTargets(tree);
     const targetOf = new Map(targets.map((target) => [target.nodeId, target]));
     store.setNodeLabels(
@@ -85,7 +88,7 @@ export async function buildIterationData(options: {
       );
       for (const target of targets) {
         const node = tree.nodes[target.nodeId];
-        if (node !== undefined) insertPrm.run(store.runId, iteration, searchId, node.id, prompt, JSON.stringify(stepsTo(tree, node)), target.value);
+        if (node !== undefined) insertPrm.run(store.runId, iteration, searchId, node.id, prmPrompt, JSON.stringify(stepsTo(tree, node)), target.value);
       }
       const insertPair = db.prepare(
         'INSERT INTO preference_pairs (run_id, iteration, search_id, parent_index, chosen_index, rejected_index, prompt, chosen, rejected, chosen_q, rejected_q) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',

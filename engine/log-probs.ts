@@ -6,6 +6,8 @@
  */
 import type { ControlledEvaluateInputItem, LlamaContext, LlamaModel, Token } from 'node-llama-cpp';
 import type { LabelLogProbs } from '../reward/prm-scorer.ts';
+import type { EngineSettings } from '../workflows/config.ts';
+import { labelToken, modelTokenizer, tokenizeChunks, type TrainingTokenizer } from '../train/tokenizer.ts';
 import { createContext, loadModel } from './llama.ts';
 import { alignSequence, SequencePool, type TokenCounts } from './step-generator.ts';
 
@@ -23,34 +25,21 @@ function logProbsFromOutput(next: { logits?: Map<Token, number>; totalLogitWeigh
 export class LogProbScorer implements LabelLogProbs {
   readonly counts: TokenCounts = { evaluated: 0, generated: 0 };
 
+  /** The same tokenization and label-token derivation the trainer uses (train/tokenizer.ts). */
+  readonly tokenizer: TrainingTokenizer;
+
   private constructor(
     readonly model: LlamaModel,
     private readonly context: LlamaContext,
     private readonly pool: SequencePool,
-  ) {}
+  ) {
+    this.tokenizer = modelTokenizer(model, model.filename ?? 'PRM model');
+  }
 
-  static async create(options: { modelPath: string; threads: number; sequences: number; contextSize: number }): Promise<LogProbScorer> {
-    const model = await loadModel(options.modelPath);
+  static async create(options: { modelPath: string; threads: number; sequences: number; contextSize: number; engine?: EngineSettings }): Promise<LogProbScorer> {
+    const model = await loadModel(options.modelPath, options.engine);
     const context = await createContext(model, options);
     return new LogProbScorer(model, context, new SequencePool(Array.from({ length: options.sequences }, () => context.getSequence())));
-  }
-
-  /** Chunks → tokens: BOS when the model wants it, the first chunk as a text start, the rest as continuations. */
-  tokenizeChunks(chunks: readonly string[]): Token[] {
-    const bos = this.model.tokens.shouldPrependBosToken ? this.model.tokens.bos : null;
-    return [
-      ...(bos === null ? [] : [bos]),
-      ...chunks.flatMap((chunk, index) => (index === 0 ? this.model.tokenize(chunk, false) : this.model.tokenize(chunk, false, 'trimLeadingSpace'))),
-    ];
-  }
-
-  /** The single token `label` becomes right after `context` (so SPM leading spaces do not leak in). */
-  labelToken(label: string, context = '\n'): Token {
-    const before = this.model.tokenize(context, false, 'trimLeadingSpace');
-    const after = this.model.tokenize(context + label, false, 'trimLeadingSpace');
-    const added = after.slice(before.length);
-    if (added.length !== 1 || added[0] === undefined) throw new Error(`label ${JSON.stringify(label)} is not one token after ${JSON.stringify(context)} for this model`);
-    return added[0];
   }
 
   /** Log-probabilities of `candidates` as the token right after `tokens`. */
@@ -70,8 +59,8 @@ export class LogProbScorer implements LabelLogProbs {
   async labelLogProbs(texts: readonly (readonly string[])[], labels: readonly string[]): Promise<number[][]> {
     return Promise.all(
       texts.map((chunks) => {
-        const labelTokens = labels.map((label) => this.labelToken(label, chunks.at(-1) ?? '\n'));
-        return this.nextTokenLogProbs(this.tokenizeChunks(chunks), labelTokens);
+        const labelTokens = labels.map((label) => labelToken(this.tokenizer, label, chunks.at(-1) ?? '\n'));
+        return this.nextTokenLogProbs(tokenizeChunks(this.tokenizer, chunks).tokens as Token[], labelTokens as Token[]);
       }),
     );
   }

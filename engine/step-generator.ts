@@ -9,6 +9,7 @@
  */
 import type { LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { z } from 'zod';
+import type { EngineSettings } from '../workflows/config.ts';
 import { createContext, loadModel } from './llama.ts';
 
 export const samplingSchema = z.strictObject({
@@ -48,6 +49,7 @@ export interface StepGeneratorOptions {
   /** Tokens per sequence (prompt + solution). */
   contextSize: number;
   delimiter: string;
+  engine?: EngineSettings;
 }
 
 /** Positions `sequence` at `tokens` and returns what must still be fed (never empty, so logits come out). */
@@ -111,8 +113,8 @@ export class StepGenerator {
   ) {}
 
   static async create(options: StepGeneratorOptions): Promise<StepGenerator> {
-    const model = await loadModel(options.modelPath);
-    const context = await createContext(model, { threads: options.threads, contextSize: options.contextSize, sequences: options.sequences });
+    const model = await loadModel(options.modelPath, options.engine);
+    const context = await createContext(model, options);
     const sequences = Array.from({ length: options.sequences }, () => context.getSequence());
     return new StepGenerator(model, context, new SequencePool(sequences), options.delimiter);
   }

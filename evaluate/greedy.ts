@@ -1,23 +1,25 @@
 /**
- * Greedy evaluation of a GGUF model on arithmetic problems: plain-text prompt (no chat template,
- * the micro models are base models over a character vocabulary), temperature 0, no repeat penalty,
- * generation stopped at EOS, at the end of the answer line, or after `maxTokens`.
+ * Greedy evaluation of a GGUF model on a task's problems: the task's prompt (plain or the model's
+ * chat template), temperature 0, no repeat penalty, generation stopped at EOS, at the end of the
+ * first step that states an answer, or after the task's step budget.
  */
 import type { LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { createContext, loadModel } from '../engine/llama.ts';
-import { extractAnswer, formatPrompt, type ArithmeticProblem } from '../tasks/arithmetic.ts';
+import { createPromptBuilder } from '../engine/prompt.ts';
+import type { Problem, Task } from '../tasks/index.ts';
+import type { EngineSettings } from '../workflows/config.ts';
 
 export interface GreedySample {
   question: string;
   completion: string;
-  /** The answer the completion states, null when it has no answer line. */
-  answer: number | null;
+  /** The answer the completion states, null when no step states one. */
+  answer: string | null;
   correct: boolean;
   /** Tokens generated for the completion (EOS excluded). */
   generatedTokens: number;
 }
 
-export interface OperatorTally {
+export interface LevelTally {
   correct: number;
   total: number;
   accuracy: number;
@@ -25,27 +27,33 @@ export interface OperatorTally {
 
 export interface GreedyEvaluation {
   accuracy: number;
-  /** Keyed by the number of operators of the problems. */
-  byOperators: Record<number, OperatorTally>;
+  /** Keyed by the problems' level. */
+  byLevel: Record<number, LevelTally>;
   /** One per problem, in the order of `problems`. */
   samples: GreedySample[];
 }
 
 export interface GreedyEvaluationOptions {
   modelPath: string;
-  problems: readonly ArithmeticProblem[];
+  task: Task;
+  problems: readonly Problem[];
   /** Evaluation threads; 1 is fastest for tiny models on a 2-core CPU (2 threads measured 30-80x slower). */
   threads?: number;
-  /** Generated tokens per problem at most. */
-  maxTokens?: number;
   /** Problems decoded together as parallel sequences of one context; 8 was about the best measured. */
   sequences?: number;
+  engine?: EngineSettings;
   onProgress?: (done: number, total: number) => void;
 }
 
-// Whether the text holds a complete answer line (`A:...` followed by the line break).
-function hasAnswerLine(text: string): boolean {
-  return /(?:^|\n)A:[^\n]*\n/.test(text);
+/** The answer of the first complete step (closed by the delimiter) that states one, or undefined when none does yet. */
+function answerSoFar(task: Task, text: string): string | null | undefined {
+  const steps = text.split(task.delimiter);
+  steps.pop(); // the step still being written
+  for (const step of steps) {
+    const answer = task.answerOf(step);
+    if (answer !== null) return answer;
+  }
+  return undefined;
 }
 
 interface GreedyCompletion {
@@ -55,68 +63,50 @@ interface GreedyCompletion {
 
 /**
  * Greedy completion of one prompt, driven token by token so that it stops exactly at EOS, at the
- * end of the answer line, or at `maxTokens` (LlamaCompletion can overrun its budget by a token
+ * end of the answer step, or at `maxTokens` (LlamaCompletion can overrun its budget by a token
  * when a byte token leaves a partial UTF-8 character).
  */
-async function completeGreedily(
-  model: LlamaModel,
-  sequence: LlamaContextSequence,
-  promptTokens: Token[],
-  maxTokens: number,
-): Promise<GreedyCompletion> {
+async function completeGreedily(task: Task, model: LlamaModel, sequence: LlamaContextSequence, promptTokens: Token[], maxTokens: number): Promise<GreedyCompletion> {
   await sequence.clearHistory();
   const generated: Token[] = [];
-  // Per-token text is enough to spot "A:" and the line break, which are single ASCII tokens.
-  let textSoFar = '';
+  let text = '';
   // Temperature 0 samples the argmax; no repeat penalty is applied unless one is passed.
   for await (const token of sequence.evaluate(promptTokens, { temperature: 0 })) {
     generated.push(token);
-    textSoFar += model.detokenize([token]);
-    if (generated.length >= maxTokens || hasAnswerLine(textSoFar)) break;
+    const before = text;
+    text = model.detokenize(generated);
+    // A step closes only when a delimiter appears; only then can an answer step be complete.
+    const closed = text.length > before.length && text.lastIndexOf(task.delimiter) > before.length - task.delimiter.length;
+    if (generated.length >= maxTokens || (closed && answerSoFar(task, text) !== undefined)) break;
   }
-  return { text: model.detokenize(generated), generatedTokens: generated.length };
+  return { text, generatedTokens: generated.length };
 }
 
-function tally(problems: readonly ArithmeticProblem[], samples: readonly GreedySample[]): Record<number, OperatorTally> {
-  const byOperators: Record<number, OperatorTally> = {};
+function tally(problems: readonly Problem[], samples: readonly GreedySample[]): Record<number, LevelTally> {
+  const byLevel: Record<number, LevelTally> = {};
   for (const [index, problem] of problems.entries()) {
-    const entry = (byOperators[problem.operators] ??= { correct: 0, total: 0, accuracy: 0 });
+    const entry = (byLevel[problem.level] ??= { correct: 0, total: 0, accuracy: 0 });
     entry.total += 1;
     if (samples[index]?.correct) entry.correct += 1;
   }
-  for (const entry of Object.values(byOperators)) entry.accuracy = entry.correct / entry.total;
-  return byOperators;
+  for (const entry of Object.values(byLevel)) entry.accuracy = entry.correct / entry.total;
+  return byLevel;
 }
 
-/** Greedy accuracy of the model at `modelPath` on `problems`, overall and per number of operators. */
-export async function evaluateGreedy({
-  modelPath,
-  problems,
-  threads = 1,
-  maxTokens = 96,
-  sequences = 8,
-  onProgress,
-}: GreedyEvaluationOptions): Promise<GreedyEvaluation> {
-  if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new Error(`maxTokens must be a positive integer, got ${maxTokens}`);
-  const model = await loadModel(modelPath);
-
-  // Plain text prompts: BOS (when the model asks for one) and the prompt, no template.
-  const bos = model.tokens.shouldPrependBosToken ? model.tokens.bos : null;
-  const promptTokens = problems.map((problem) => [
-    ...(bos === null ? [] : [bos]),
-    ...model.tokenize(formatPrompt(problem.question)),
-  ]);
-  // Every prompt plus its generation must fit one sequence: a context shift would drop the question.
-  const longestPrompt = Math.max(0, ...promptTokens.map((tokens) => tokens.length));
-  const contextSize = longestPrompt + maxTokens;
-  if (contextSize > model.trainContextSize) {
-    throw new Error(
-      `prompt (${longestPrompt} tokens) + maxTokens (${maxTokens}) exceed the model's context of ${model.trainContextSize}`,
-    );
-  }
-
+/** Greedy accuracy of the model at `modelPath` on `problems`, overall and per level. */
+export async function evaluateGreedy({ modelPath, task, problems, threads = 1, sequences = 8, engine, onProgress }: GreedyEvaluationOptions): Promise<GreedyEvaluation> {
+  const model = await loadModel(modelPath, engine);
+  const prompt = createPromptBuilder(model, task.prompt, task.delimiter);
+  const promptTokens = problems.map((problem) => prompt.tokens(problem.question, []));
   const sequenceCount = Math.max(1, Math.min(sequences, problems.length));
-  const context = await createContext(model, { threads, contextSize, sequences: sequenceCount });
+  const context = await createContext(model, { threads, contextSize: task.contextSize, sequences: sequenceCount, engine });
+  // Every prompt plus its generation must fit one sequence: a context shift would drop the question.
+  const budgetOf = (index: number): number => {
+    const problem = problems[index] as Problem;
+    const room = context.contextSize - (promptTokens[index]?.length ?? 0);
+    if (room < 1) throw new Error(`a prompt of ${promptTokens[index]?.length} tokens does not fit the context of ${context.contextSize}: ${JSON.stringify(problem.question.slice(0, 80))}`);
+    return Math.min(room, task.maxDepth(problem) * task.maxStepTokens);
+  };
   const samples: GreedySample[] = new Array<GreedySample>(problems.length);
   let nextIndex = 0;
   let done = 0;
@@ -125,11 +115,10 @@ export async function evaluateGreedy({
   const runWorker = async (): Promise<void> => {
     const sequence = context.getSequence();
     for (let index = nextIndex++; index < problems.length; index = nextIndex++) {
-      const { question, answer: expected } = problems[index] as ArithmeticProblem;
-      const prompt = promptTokens[index] as Token[];
-      const { text, generatedTokens } = await completeGreedily(model, sequence, prompt, maxTokens);
-      const answer = extractAnswer(text);
-      samples[index] = { question, completion: text, answer, correct: answer === expected, generatedTokens };
+      const problem = problems[index] as Problem;
+      const { text, generatedTokens } = await completeGreedily(task, model, sequence, promptTokens[index] as Token[], budgetOf(index));
+      const answer = answerSoFar(task, text + task.delimiter) ?? null;
+      samples[index] = { question: problem.question, completion: text, answer, correct: answer !== null && task.isCorrect(answer, problem.answer), generatedTokens };
       onProgress?.(++done, problems.length);
     }
   };
@@ -141,9 +130,5 @@ export async function evaluateGreedy({
   }
 
   const correct = samples.filter((sample) => sample.correct).length;
-  return {
-    accuracy: problems.length === 0 ? 0 : correct / problems.length,
-    byOperators: tally(problems, samples),
-    samples,
-  };
+  return { accuracy: problems.length === 0 ? 0 : correct / problems.length, byLevel: tally(problems, samples), samples };
 }

@@ -9,12 +9,10 @@
 namespace arbor {
 
 int cmd_init(const Args & args) {
-    args.expect_only({"vocab-chars", "out", "arch", "seed", "dim", "layers", "heads", "kv-heads", "ffn", "ctx", "rope-base", "name"});
-    const std::string vocab_path = args.required("vocab-chars");
-    std::ifstream in(vocab_path, std::ios::binary);
-    if (!in) throw InputError(vocab_path + ": cannot read the vocabulary file");
-    std::stringstream chars;
-    chars << in.rdbuf();
+    args.expect_only({"vocab-chars", "vocab-gguf", "tied", "out", "arch", "seed", "dim", "layers", "heads", "kv-heads", "ffn",
+                      "ctx", "rope-base", "name"});
+    if (args.has("vocab-chars") == args.has("vocab-gguf")) throw InputError("give one of --vocab-chars and --vocab-gguf");
+    if (args.has("tied") && !args.str("tied").empty()) throw InputError("--tied takes no value");
 
     HParams hp;
     hp.arch = args.str("arch", "llama");
@@ -31,8 +29,19 @@ int cmd_init(const Args & args) {
     if ((hp.n_embd / std::max(1, hp.n_head)) % 2 != 0) throw InputError("--dim / --heads must be even (rotary embedding)");
     const uint64_t seed = static_cast<uint64_t>(args.integer("seed", 1));
     const std::string out = args.required("out");
-    init_model_file(out, hp, chars.str(), seed, args.str("name", "arbor-micro"));
-    JsonLine("init").str("out", out).integer("seed", static_cast<int64_t>(seed)).emit();
+    const bool tied = args.has("tied");
+    const std::string name = args.str("name", "arbor-micro");
+    if (args.has("vocab-gguf")) {
+        init_model_file_from_vocab(out, hp, args.required("vocab-gguf"), seed, name, tied);
+    } else {
+        const std::string vocab_path = args.required("vocab-chars");
+        std::ifstream in(vocab_path, std::ios::binary);
+        if (!in) throw InputError(vocab_path + ": cannot read the vocabulary file");
+        std::stringstream chars;
+        chars << in.rdbuf();
+        init_model_file(out, hp, chars.str(), seed, name, tied);
+    }
+    JsonLine("init").str("out", out).integer("seed", static_cast<int64_t>(seed)).boolean("tied", tied).emit();
     return EXIT_OK;
 }
 

@@ -97,15 +97,18 @@ int cmd_gradcheck(const Args & args) {
     trainer.update(1, 1e-2, 1.0, opt);
     trainer.accumulate(data, batch, weight);
 
-    // Logit gradients: rows without a target must get exactly zero.
+    // Logit gradients: padding rows (no target) must get exactly zero.
     const std::vector<float> logits = trainer.last_logits();
     const std::vector<float> dlogits = trainer.last_logit_grads();
     const int64_t V = model.hp.n_vocab;
     const int Tb = trainer.last_positions();
-    std::vector<double> row_weight(static_cast<size_t>(Tb) * B, 0.0);
+    const std::vector<int32_t> & rows = trainer.last_rows();
+    std::vector<double> position_weight(static_cast<size_t>(Tb) * B, 0.0);
     for (int b = 0; b < B; b++) {
-        for (const auto & t : data.examples[b].targets) row_weight[b * Tb + t.pos] += t.weight / weight;
+        for (const auto & t : data.examples[b].targets) position_weight[b * Tb + t.pos] += t.weight / weight;
     }
+    std::vector<double> row_weight(rows.size(), 0.0);
+    for (size_t r = 0; r < rows.size(); r++) row_weight[r] = rows[r] < 0 ? 0.0 : position_weight[rows[r]];
     double masked_max = 0, target_min_row_max = INFINITY;
     for (size_t r = 0; r < row_weight.size(); r++) {
         double row_max = 0;
@@ -118,7 +121,8 @@ int cmd_gradcheck(const Args & args) {
     line.str("objective", objective).str("arch", model.hp.arch).integer("kv_heads", model.hp.n_head_kv);
     if (objective == "prm") {
         // d loss / d logit_good = s·p_good − v·s at a marked row with total weight s.
-        const size_t r = 3;  // example 0, position 3
+        const size_t r = static_cast<size_t>(std::find(rows.begin(), rows.end(), 3) - rows.begin());  // example 0, position 3
+        if (r == rows.size()) throw std::runtime_error("gradcheck: position 3 has no logit row");
         const float * row = &logits[r * V];
         const double mx = *std::max_element(row, row + V);
         double z = 0;

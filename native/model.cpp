@@ -206,16 +206,12 @@ void write_gguf_atomic(const gguf_context * gguf, const std::string & path) {
     if (std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error("cannot rename " + tmp + " to " + path);
 }
 
-void init_model_file(const std::string & out_path, const HParams & hp_in, const std::string & chars,
-                     uint64_t seed, const std::string & name) {
-    HParams hp = hp_in;
-    if (hp.n_embd % hp.n_head != 0) throw InputError("--dim must be a multiple of --heads");
-    if (hp.n_head % hp.n_head_kv != 0) throw InputError("--heads must be a multiple of --kv-heads");
-    if (hp.arch != "llama" && hp.arch != "qwen2") throw InputError("--arch must be llama or qwen2, got '" + hp.arch + "'");
+namespace {
 
-    // Character vocabulary: specials, newline as a byte token (llama.cpp requires one in an SPM
-    // vocabulary, and the byte type makes it detokenize exactly), space as '▁' (llama.cpp maps spaces
-    // to it before any byte fallback), then the other characters.
+// The tokenizer keys of a character vocabulary: specials, newline as a byte token (llama.cpp requires
+// one in an SPM vocabulary, and the byte type makes it detokenize exactly), space as '▁' (llama.cpp
+// maps spaces to it before any byte fallback), then the other characters.
+gguf_context * char_vocab_keys(const std::string & chars) {
     std::vector<std::string> tokens = {"<unk>", "<s>", "</s>", "<0x0A>", "\xE2\x96\x81"};
     std::vector<int32_t> types = {2, 3, 3, 6, 1};
     for (const auto & ch : distinct_utf8_chars(chars)) {
@@ -233,7 +229,68 @@ void init_model_file(const std::string & out_path, const HParams & hp_in, const 
         tokens.push_back(hex);
         types.push_back(6);
     }
-    hp.n_vocab = static_cast<int>(tokens.size());
+    gguf_context * g = gguf_init_empty();
+    gguf_set_val_str(g, "tokenizer.ggml.model", "llama");
+    std::vector<const char *> token_ptrs;
+    for (auto & t : tokens) token_ptrs.push_back(t.c_str());
+    gguf_set_arr_str(g, "tokenizer.ggml.tokens", token_ptrs.data(), token_ptrs.size());
+    std::vector<float> scores(tokens.size(), 0.0f);
+    gguf_set_arr_data(g, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, scores.data(), scores.size());
+    gguf_set_arr_data(g, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types.data(), types.size());
+    gguf_set_val_u32(g, "tokenizer.ggml.unknown_token_id", 0);
+    gguf_set_val_u32(g, "tokenizer.ggml.bos_token_id", 1);
+    gguf_set_val_u32(g, "tokenizer.ggml.eos_token_id", 2);
+    gguf_set_val_bool(g, "tokenizer.ggml.add_bos_token", true);
+    gguf_set_val_bool(g, "tokenizer.ggml.add_eos_token", false);
+    gguf_set_val_bool(g, "tokenizer.ggml.add_space_prefix", false);
+    return g;
+}
+
+// The `tokenizer.*` keys of a GGUF file (other keys are dropped), checked enough that llama.cpp's
+// vocabulary loader will not index out of range.
+gguf_context * gguf_vocab_keys(const std::string & path) {
+    gguf_init_params gp = { /*no_alloc =*/ true, /*ctx =*/ nullptr };
+    gguf_context * g = gguf_init_from_file(path.c_str(), gp);
+    if (!g) throw InputError(path + ": not a readable GGUF file");
+    try {
+        for (int64_t i = gguf_get_n_kv(g) - 1; i >= 0; i--) {
+            const std::string key = gguf_get_key(g, i);
+            if (key.rfind("tokenizer.", 0) != 0) gguf_remove_key(g, key.c_str());
+        }
+        const int64_t tokens = gguf_find_key(g, "tokenizer.ggml.tokens");
+        if (tokens < 0 || gguf_get_kv_type(g, tokens) != GGUF_TYPE_ARRAY || gguf_get_arr_type(g, tokens) != GGUF_TYPE_STRING ||
+            gguf_get_arr_n(g, tokens) == 0) {
+            throw InputError(path + ": no tokenizer.ggml.tokens string array (not a vocabulary GGUF)");
+        }
+        const size_t n_vocab = gguf_get_arr_n(g, tokens);
+        if (n_vocab > static_cast<size_t>(INT32_MAX)) throw InputError(path + ": too many tokens");
+        for (const char * key : {"tokenizer.ggml.token_type", "tokenizer.ggml.scores"}) {
+            const int64_t id = gguf_find_key(g, key);
+            if (id >= 0 && (gguf_get_kv_type(g, id) != GGUF_TYPE_ARRAY || gguf_get_arr_n(g, id) != n_vocab)) {
+                throw InputError(path + ": " + key + " is not an array of " + std::to_string(n_vocab) + " values, one per token");
+            }
+        }
+        for (const char * key : {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id", "tokenizer.ggml.padding_token_id",
+                                 "tokenizer.ggml.unknown_token_id"}) {
+            if (gguf_find_key(g, key) >= 0 && gguf_int(g, key, 0, path) >= static_cast<int64_t>(n_vocab)) {
+                throw InputError(path + ": " + key + " is outside the vocabulary of " + std::to_string(n_vocab) + " tokens");
+            }
+        }
+    } catch (...) {
+        gguf_free(g);
+        throw;
+    }
+    return g;
+}
+
+// Writes a fresh model: hyperparameters, the tokenizer keys of `vocab`, seeded random weights.
+void write_fresh_model(const std::string & out_path, const HParams & hp_in, const gguf_context * vocab,
+                       uint64_t seed, const std::string & name, bool tied) {
+    HParams hp = hp_in;
+    if (hp.n_embd % hp.n_head != 0) throw InputError("--dim must be a multiple of --heads");
+    if (hp.n_head % hp.n_head_kv != 0) throw InputError("--heads must be a multiple of --kv-heads");
+    if (hp.arch != "llama" && hp.arch != "qwen2") throw InputError("--arch must be llama or qwen2, got '" + hp.arch + "'");
+    hp.n_vocab = static_cast<int>(gguf_get_arr_n(vocab, gguf_find_key(vocab, "tokenizer.ggml.tokens")));
     const int hd = hp.n_embd / hp.n_head;
     hp.n_rot = hd;
 
@@ -252,19 +309,7 @@ void init_model_file(const std::string & out_path, const HParams & hp_in, const 
     gguf_set_val_u32(g, (a + ".rope.dimension_count").c_str(), hp.n_rot);
     gguf_set_val_f32(g, (a + ".rope.freq_base").c_str(), hp.rope_base);
     gguf_set_val_u32(g, (a + ".vocab_size").c_str(), hp.n_vocab);
-    gguf_set_val_str(g, "tokenizer.ggml.model", "llama");
-    std::vector<const char *> token_ptrs;
-    for (auto & t : tokens) token_ptrs.push_back(t.c_str());
-    gguf_set_arr_str(g, "tokenizer.ggml.tokens", token_ptrs.data(), token_ptrs.size());
-    std::vector<float> scores(tokens.size(), 0.0f);
-    gguf_set_arr_data(g, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, scores.data(), scores.size());
-    gguf_set_arr_data(g, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types.data(), types.size());
-    gguf_set_val_u32(g, "tokenizer.ggml.unknown_token_id", 0);
-    gguf_set_val_u32(g, "tokenizer.ggml.bos_token_id", 1);
-    gguf_set_val_u32(g, "tokenizer.ggml.eos_token_id", 2);
-    gguf_set_val_bool(g, "tokenizer.ggml.add_bos_token", true);
-    gguf_set_val_bool(g, "tokenizer.ggml.add_eos_token", false);
-    gguf_set_val_bool(g, "tokenizer.ggml.add_space_prefix", false);
+    gguf_set_kv(g, vocab);
     gguf_set_val_u64(g, "arbor.init_seed", seed);
 
     const int n_kv = hp.n_head_kv * hd;
@@ -290,7 +335,7 @@ void init_model_file(const std::string & out_path, const HParams & hp_in, const 
         specs.push_back({p + "ffn_down.weight", hp.n_ff, hp.n_embd, resid});
     }
     specs.push_back({"output_norm.weight", hp.n_embd, 1, -1});
-    specs.push_back({"output.weight", hp.n_embd, hp.n_vocab, base});
+    if (!tied) specs.push_back({"output.weight", hp.n_embd, hp.n_vocab, base});
 
     size_t bytes = 0;
     for (auto & s : specs) bytes += s.ne0 * s.ne1 * sizeof(float) + ggml_tensor_overhead() + 64;
@@ -308,6 +353,32 @@ void init_model_file(const std::string & out_path, const HParams & hp_in, const 
     write_gguf_atomic(g, out_path);
     gguf_free(g);
     ggml_free(ctx);
+}
+
+} // namespace
+
+void init_model_file(const std::string & out_path, const HParams & hp, const std::string & chars,
+                     uint64_t seed, const std::string & name, bool tied) {
+    gguf_context * vocab = char_vocab_keys(chars);
+    try {
+        write_fresh_model(out_path, hp, vocab, seed, name, tied);
+    } catch (...) {
+        gguf_free(vocab);
+        throw;
+    }
+    gguf_free(vocab);
+}
+
+void init_model_file_from_vocab(const std::string & out_path, const HParams & hp, const std::string & vocab_path,
+                                uint64_t seed, const std::string & name, bool tied) {
+    gguf_context * vocab = gguf_vocab_keys(vocab_path);
+    try {
+        write_fresh_model(out_path, hp, vocab, seed, name, tied);
+    } catch (...) {
+        gguf_free(vocab);
+        throw;
+    }
+    gguf_free(vocab);
 }
 
 void save_model(const Model & model, const std::string & out_path,
@@ -336,7 +407,7 @@ void save_model(const Model & model, const std::string & out_path,
     ggml_free(host);
 }
 
-ForwardGraph build_forward(ggml_context * ctx, const Model & model, int T, int B, int K) {
+ForwardGraph build_forward(ggml_context * ctx, const Model & model, int T, int B, int R, int K) {
     const HParams & hp = model.hp;
     const int hd = hp.head_dim();
     const int nh = hp.n_head;
@@ -344,9 +415,10 @@ ForwardGraph build_forward(ggml_context * ctx, const Model & model, int T, int B
     ForwardGraph fg;
     fg.in.tokens = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, static_cast<int64_t>(T) * B);
     fg.in.positions = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, T);
+    fg.in.rows = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, R);
     fg.in.target_index = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, K);
     fg.in.target_weight = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, 1, K);
-    for (ggml_tensor * t : {fg.in.tokens, fg.in.positions, fg.in.target_index, fg.in.target_weight}) ggml_set_input(t);
+    for (ggml_tensor * t : {fg.in.tokens, fg.in.positions, fg.in.rows, fg.in.target_index, fg.in.target_weight}) ggml_set_input(t);
 
     ggml_tensor * x = ggml_get_rows(ctx, model.tok_embd, fg.in.tokens);  // [d, T*B]
     for (const Layer & L : model.layers) {
@@ -384,7 +456,10 @@ ForwardGraph build_forward(ggml_context * ctx, const Model & model, int T, int B
         x = ggml_add(ctx, x, ggml_mul_mat(ctx, L.ffn_down, ff));
     }
     x = ggml_mul(ctx, ggml_rms_norm(ctx, x, hp.rms_eps), model.output_norm);
-    fg.logits = ggml_mul_mat(ctx, model.output ? model.output : model.tok_embd, x);  // [V, T*B]
+    // Logits only where a target reads them: a PRM marks a few positions per sequence, and with a
+    // 150k-token vocabulary every row costs 0.6 MB per tensor.
+    x = ggml_get_rows(ctx, x, fg.in.rows);  // [d, R]
+    fg.logits = ggml_mul_mat(ctx, model.output ? model.output : model.tok_embd, x);  // [V, R]
 
     // Weighted soft cross-entropy: gather log p(token | row) at each target slot. The epsilon keeps
     // log finite for underflowed probabilities (gradient stays exact for p >> 1e-30).

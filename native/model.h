@@ -73,8 +73,14 @@ struct Model {
 void load_model(Model & model, const std::string & path, ggml_backend_t backend);
 
 // Writes a fresh model with a character vocabulary (every distinct UTF-8 character of `chars`).
+// `tied`: no output.weight; the logits reuse token_embd (as Qwen2-0.5B does).
 void init_model_file(const std::string & out_path, const HParams & hp, const std::string & chars,
-                     uint64_t seed, const std::string & name);
+                     uint64_t seed, const std::string & name, bool tied = false);
+
+// The same with the vocabulary of `vocab_path`, a GGUF (metadata-only is enough) whose every
+// `tokenizer.*` key is copied; n_vocab = the length of its tokenizer.ggml.tokens.
+void init_model_file_from_vocab(const std::string & out_path, const HParams & hp, const std::string & vocab_path,
+                                uint64_t seed, const std::string & name, bool tied = false);
 
 // Saves the current weights (F32) with the source metadata plus `extra` string keys.
 void save_model(const Model & model, const std::string & out_path,
@@ -84,18 +90,19 @@ void save_model(const Model & model, const std::string & out_path,
 struct ForwardInputs {
     ggml_tensor * tokens = nullptr;      // I32 [T*B]
     ggml_tensor * positions = nullptr;   // I32 [T]
-    ggml_tensor * target_index = nullptr;  // I32 [K]: flat index row*V + token into the log-probs
+    ggml_tensor * rows = nullptr;        // I32 [R]: the positions (b*T + t) that have targets; padding repeats 0
+    ggml_tensor * target_index = nullptr;  // I32 [K]: flat index row*V + token into the log-probs of `rows`
     ggml_tensor * target_weight = nullptr; // F32 [1, K]: already divided by the step's total weight
 };
 
 struct ForwardGraph {
     ForwardInputs in;
-    ggml_tensor * logits = nullptr;      // [V, T*B]
+    ggml_tensor * logits = nullptr;      // [V, R]: only the positions with targets (a large vocabulary costs V per row)
     ggml_tensor * loss = nullptr;        // scalar: weighted negative log-likelihood
 };
 
-// Builds inputs and the loss for T positions x B sequences x K target slots in `ctx` (no_alloc).
-ForwardGraph build_forward(ggml_context * ctx, const Model & model, int T, int B, int K);
+// Builds inputs and the loss for T positions x B sequences, R target positions and K target slots in `ctx` (no_alloc).
+ForwardGraph build_forward(ggml_context * ctx, const Model & model, int T, int B, int R, int K);
 
 // Copies a backend tensor into `host` (a context with room for it) and adds it to `gguf` for writing.
 void add_tensor_copy(gguf_context * gguf, ggml_context * host, const ggml_tensor * t);

@@ -70,6 +70,7 @@ struct Trainer::StepGraph {
     ggml_tensor * logit_grad = nullptr;
     ggml_gallocr_t alloc = nullptr;
     int T = 0;
+    int rows = 0;  // logit rows: target positions at most
     ~StepGraph() {
         if (alloc) ggml_gallocr_free(alloc);
         if (ctx) ggml_free(ctx);
@@ -144,7 +145,9 @@ Trainer::StepGraph & Trainer::graph_for(int T) {
     auto g = std::make_unique<StepGraph>();
     g->T = T;
     g->ctx = new_meta_context(GRAPH_SIZE * 2, true);
-    g->fg = build_forward(g->ctx, model_, T, batch_, targets_per_batch_);
+    // Distinct target positions: at most one per target, at most one per position.
+    g->rows = std::min(T * batch_, targets_per_batch_);
+    g->fg = build_forward(g->ctx, model_, T, batch_, g->rows, targets_per_batch_);
     g->forward = ggml_new_graph_custom(g->ctx, GRAPH_SIZE, true);
     ggml_build_forward_expand(g->forward, g->fg.loss);
     g->backward = ggml_graph_dup(g->ctx, g->forward, true);
@@ -186,19 +189,28 @@ void Trainer::fill_inputs(StepGraph & g, const Dataset & data, const std::vector
     std::vector<int32_t> positions(T);
     std::vector<int32_t> index(targets_per_batch_, 0);
     std::vector<float> weight(targets_per_batch_, 0.0f);
+    std::vector<int32_t> rows;
+    std::unordered_map<int32_t, int32_t> row_of;  // position b*T + t -> its row in the logits
     for (int t = 0; t < T; t++) positions[t] = t;
     size_t k = 0;
     for (size_t b = 0; b < batch.size(); b++) {
         const Example & ex = data.examples[batch[b]];
         std::copy(ex.tokens.begin(), ex.tokens.end(), tokens.begin() + b * T);
         for (const Target & tg : ex.targets) {
-            index[k] = static_cast<int32_t>((static_cast<int64_t>(b) * T + tg.pos) * V + tg.token);
+            const int32_t position = static_cast<int32_t>(b * T + tg.pos);
+            auto [it, added] = row_of.emplace(position, static_cast<int32_t>(rows.size()));
+            if (added) rows.push_back(position);
+            index[k] = static_cast<int32_t>(static_cast<int64_t>(it->second) * V + tg.token);
             weight[k] = static_cast<float>(tg.weight / weight_total);
             k++;
         }
     }
     ggml_backend_tensor_set(g.fg.in.tokens, tokens.data(), 0, tokens.size() * sizeof(int32_t));
     ggml_backend_tensor_set(g.fg.in.positions, positions.data(), 0, positions.size() * sizeof(int32_t));
+    last_rows_ = rows;
+    last_rows_.resize(g.rows, -1);
+    rows.resize(g.rows, 0);  // padding rows read position 0 and carry no target: zero gradient
+    ggml_backend_tensor_set(g.fg.in.rows, rows.data(), 0, rows.size() * sizeof(int32_t));
     ggml_backend_tensor_set(g.fg.in.target_index, index.data(), 0, index.size() * sizeof(int32_t));
     ggml_backend_tensor_set(g.fg.in.target_weight, weight.data(), 0, weight.size() * sizeof(float));
     const float one = 1.0f;

@@ -48,6 +48,8 @@ public:
     std::vector<float> last_logits() const;
     std::vector<float> last_logit_grads() const;
     int last_positions() const { return last_T_; }
+    // The position (b*T + t) of each row of last_logits(); -1 for padding rows.
+    const std::vector<int32_t> & last_rows() const { return last_rows_; }
 
     void save_checkpoint(const std::string & path, int64_t step, const std::string & fingerprint) const;
     // Returns the step the checkpoint was written at; throws InputError if it does not fit this run.
@@ -67,6 +69,7 @@ private:
     bool keep_logit_grads_;
     std::map<int, std::unique_ptr<StepGraph>> graphs_;
     int last_T_ = 0;
+    std::vector<int32_t> last_rows_;
     StepGraph * last_graph_ = nullptr;
 
     // Per-parameter gradient accumulators and AdamW moments, in their own buffers.

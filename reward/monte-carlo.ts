@@ -14,7 +14,7 @@ import type { Verifier } from './verifiers.ts';
 
 export interface LabelledChain {
   completions: string[];
-  /** One soft label per step, in [0, 1]. */
+  /** One label per step: soft in [0, 1], or hard 0 / 1. */
   labels: number[];
 }
 
@@ -28,6 +28,8 @@ export interface MonteCarloLabelOptions {
   /** Fresh rollouts per distinct prefix, on top of the sampled chains through it. */
   rollouts: number;
   maxDepth: number;
+  /** soft: the share of continuations that end correct; hard: 1 when any does (Math-Shepherd's two labels). */
+  labels?: 'soft' | 'hard';
 }
 
 /** The problem's distinct sampled chains, each step labelled by the Monte Carlo share of correct continuations. */
@@ -54,9 +56,10 @@ export async function monteCarloChains(options: MonteCarloLabelOptions): Promise
   const labelOf = new Map<string, number>();
   // One prefix at a time, in first-seen order: the policy's call order (and so its seeds) is fixed.
   for (const [key, tally] of through) {
-    const [share = 0] = options.rollouts > 0 ? await rollout.scorePrefixes([tally.steps]) : [0];
-    const correct = tally.correct + share * options.rollouts;
-    labelOf.set(key, correct / (tally.total + options.rollouts));
+    const [rolloutShare = 0] = options.rollouts > 0 ? await rollout.scorePrefixes([tally.steps]) : [0];
+    const correct = tally.correct + rolloutShare * options.rollouts;
+    const share = correct / (tally.total + options.rollouts);
+    labelOf.set(key, options.labels === 'hard' ? Number(share > 0) : share);
   }
   return [...chains.values()].map(({ steps, correct }) => ({
     completions: steps,

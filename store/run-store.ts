@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { SearchNodeSchema, type SearchTree } from '../search/tree.ts';
+import { levelMetric } from '../workflows/types.ts';
 import { writeTransaction, type RunDatabase } from './database.ts';
 
 const bool = z.union([z.literal(0), z.literal(1)]).transform((value) => value === 1);
@@ -145,6 +146,13 @@ export class RunStore {
     return this.db.prepare('SELECT id FROM models WHERE run_id = ? AND kind = ? AND iteration = ?').pluck().get(this.runId, model.kind, model.iteration) as number;
   }
 
+  /** The base policy's file (the run's first policy model). */
+  basePolicyPath(): string {
+    const path = this.db.prepare("SELECT path FROM models WHERE run_id = ? AND kind = 'policy' ORDER BY id LIMIT 1").pluck().get(this.runId) as string | undefined;
+    if (path === undefined) throw new Error(`run '${this.runId}' has no policy model yet`);
+    return path;
+  }
+
   modelIdByPath(path: string): number | null {
     return (this.db.prepare('SELECT id FROM models WHERE run_id = ? AND path = ? ORDER BY id DESC').pluck().get(this.runId, path) as number | undefined) ?? null;
   }
@@ -254,11 +262,11 @@ export class RunStore {
   }
 
   /** Share of correct answers among the policy's sampled solutions to training problems of one level, as the iteration measured it; null if it did not. */
-  solveRate(iteration: number, operators: number): number | null {
+  solveRate(iteration: number, level: number): number | null {
     const value = this.db
       .prepare("SELECT value FROM evaluations WHERE run_id = ? AND iteration = ? AND model_id IS NULL AND split = 'train' AND metric = ?")
       .pluck()
-      .get(this.runId, iteration, `solve_rate_${operators}op`) as number | undefined;
+      .get(this.runId, iteration, levelMetric('solve_rate', level)) as number | undefined;
     return value ?? null;
   }
 

@@ -12,6 +12,7 @@
  */
 import { z } from 'zod';
 import { createRng, type Rng } from './random.ts';
+import { seededSample, splitOfQuestion, type AnswerRules, type Problem, type Split, type Task, type TaskPrompt } from './task.ts';
 
 /** Every character the task's texts use; the micro model's character vocabulary is built from it. */
 export const ARITHMETIC_ALPHABET = '0123456789+-*() QA:\n';
@@ -27,9 +28,6 @@ export const MAX_INTERMEDIATE_MAGNITUDE = 999;
 
 export const OPERATORS = ['+', '-', '*'] as const;
 export type Operator = (typeof OPERATORS)[number];
-
-export const ArithmeticSplitSchema = z.enum(['train', 'test']);
-export type ArithmeticSplit = z.infer<typeof ArithmeticSplitSchema>;
 
 export const ArithmeticProblemSchema = z.object({
   question: z.string().min(1),
@@ -155,10 +153,6 @@ export function solveSteps(question: string): string[] {
   return reductionChain(parseQuestion(question)).map(formatExpression);
 }
 
-export function formatPrompt(question: string): string {
-  return `Q: ${question}\n`;
-}
-
 export function formatAnswerLine(answer: number): string {
   return `${ANSWER_PREFIX}${answer}`;
 }
@@ -242,20 +236,6 @@ export function labelSolution(question: string, completionText: string): Labelle
 // ---------------------------------------------------------------------------------------------
 // Problem generation
 
-/** Train or test, decided by a hash of the question text, so no seed can make the splits overlap. */
-export function splitOfQuestion(question: string): ArithmeticSplit {
-  return fnv1a32(question) % 10 === 0 ? 'test' : 'train';
-}
-
-function fnv1a32(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let index = 0; index < text.length; index++) {
-    hash ^= text.charCodeAt(index);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return hash >>> 0;
-}
-
 function assertOperatorCount(operators: number): void {
   if (!Number.isInteger(operators) || operators < 1) {
     throw new Error(`the number of operators must be a positive integer, got ${operators}`);
@@ -330,7 +310,7 @@ function allProblems(operators: number): ArithmeticProblem[] {
 }
 
 /** How many distinct problems of a difficulty a split holds (Infinity when the space is too large to enumerate). */
-export function countProblems(operators: number, split: ArithmeticSplit): number {
+export function countProblems(operators: number, split: Split): number {
   assertOperatorCount(operators);
   if (rawSpaceSize(operators) > ENUMERATION_LIMIT) return Infinity;
   return allProblems(operators).filter((problem) => splitOfQuestion(problem.question) === split).length;
@@ -340,15 +320,13 @@ export interface GenerateProblemsOptions {
   seed: number;
   operators: number;
   count: number;
-  split: ArithmeticSplit;
+  split: Split;
 }
 
 /** `count` distinct problems of one difficulty and split, in random order; deterministic for a seed. */
 export function generateProblems({ seed, operators, count, split }: GenerateProblemsOptions): ArithmeticProblem[] {
   assertOperatorCount(operators);
   if (!Number.isInteger(count) || count < 0) throw new Error(`count must be a non-negative integer, got ${count}`);
-  const rng = createRng(seed);
-
   if (rawSpaceSize(operators) <= ENUMERATION_LIMIT) {
     const candidates = allProblems(operators).filter((problem) => splitOfQuestion(problem.question) === split);
     if (count > candidates.length) {
@@ -357,15 +335,10 @@ export function generateProblems({ seed, operators, count, split }: GenerateProb
           `only ${candidates.length} exist (ask for fewer, or use more operators)`,
       );
     }
-    // Partial Fisher-Yates: the first `count` entries become a uniform random sample.
-    const shuffled = candidates.slice();
-    for (let index = 0; index < count; index++) {
-      const swapWith = rng.int(index, shuffled.length - 1);
-      [shuffled[index], shuffled[swapWith]] = [shuffled[swapWith] as ArithmeticProblem, shuffled[index] as ArithmeticProblem];
-    }
-    return shuffled.slice(0, count);
+    return seededSample(candidates, count, seed);
   }
 
+  const rng = createRng(seed);
   const problems = new Map<string, ArithmeticProblem>();
   // Guards against requests near the size of a huge space, where draws would almost never be new.
   const maxDraws = 1_000 * count + 100_000;
@@ -380,4 +353,37 @@ export function generateProblems({ seed, operators, count, split }: GenerateProb
     if (splitOfQuestion(problem.question) === split) problems.set(problem.question, problem);
   }
   return [...problems.values()];
+}
+
+// ---------------------------------------------------------------------------------------------
+// The task
+
+/** Levels a split is said to have: the space is unbounded, so the levels the micro model's evaluation reports. */
+const ARITHMETIC_LEVELS = [1, 2, 3, 4];
+
+/** Answers are `A: <integer>` lines, compared as integers. */
+export const ARITHMETIC_ANSWERS: AnswerRules = {
+  answerOf: (step) => extractAnswer(step)?.toString() ?? null,
+  extractAnswer: (completion) => extractAnswer(completion)?.toString() ?? null,
+  isCorrect: (answer, gold) => answer.trim() !== '' && Number(answer) === Number(gold),
+};
+
+/** The arithmetic task: level = number of operators; the prompt the micro model was trained on. */
+export function arithmeticTask(settings: { prompt?: Partial<TaskPrompt>; delimiter?: string; maxDepth?: number; maxStepTokens?: number } = {}): Task {
+  const toProblem = (problem: ArithmeticProblem): Problem => ({ question: problem.question, answer: String(problem.answer), level: problem.operators });
+  return {
+    kind: 'arithmetic',
+    levels: () => ARITHMETIC_LEVELS,
+    count: (split, level) => countProblems(level, split),
+    sample: (split, { seed, level, count }) => generateProblems({ seed, operators: level, count, split }).map(toProblem),
+    prompt: { style: 'plain', preamble: '', plain: 'Q: {question}\n', chat: '{question}', ...settings.prompt },
+    delimiter: settings.delimiter ?? STEP_DELIMITER,
+    ...ARITHMETIC_ANSWERS,
+    stepLabels: (question, steps) => labelSolution(question, steps.map((step) => step + STEP_DELIMITER).join('')).map((line) => line.valid),
+    maxDepth: (problem) => settings.maxDepth ?? problem.level + 3,
+    maxStepTokens: settings.maxStepTokens ?? 48,
+    contextSize: 256,
+    characters: ARITHMETIC_ALPHABET,
+    solution: (problem) => formatSolution(problem.question),
+  };
 }

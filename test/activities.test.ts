@@ -40,7 +40,7 @@ describe('activities under MockActivityEnvironment (committed micro model)', () 
       runDir: join(dir(), 'run'),
       // The policy doubles as PRM here: no seed PRM build needed for these tests.
       prm: { model: COMMITTED_MICRO_MODEL },
-      task: { problemsPerIteration: 3, trainOperators: [2] },
+      task: { problemsPerIteration: 3, trainLevels: [2] },
       search: { iterationsPerProblem: 2, shardSize: 3 },
       train: { policy: { epochs: 30, maxSteps: 30, batch: 2, lr: 1e-4 }, prm: { epochs: 2, maxSteps: 4, batch: 2, lr: 1e-4 } },
       sequences: 1,
@@ -106,10 +106,10 @@ describe('activities under MockActivityEnvironment (committed micro model)', () 
     const runDir = join(dir(), 'promote');
     await mkdir(runDir, { recursive: true });
     createRun(runDir, { ...config(), name: 'promote', runDir }, 'now');
-    const best = { iteration: 0, accuracy: 0.6, accuracyByOperators: { '1': 0.9, '2': 1, '3': 0.5 }, prmAuc: 0.9, policyPath: 'p0', prmPath: 'r0' };
+    const best = { iteration: 0, accuracy: 0.6, accuracyByLevel: { '1': 0.9, '2': 1, '3': 0.5 }, prmAuc: 0.9, policyPath: 'p0', prmPath: 'r0' };
     const candidate = (byLevel: Record<string, number>, prmAuc = 0.9) => ({
       iteration: 1,
-      accuracyByOperators: byLevel,
+      accuracyByLevel: byLevel,
       accuracy: Object.values(byLevel).reduce((a, b) => a + b, 0) / 3,
       prmAuc,
       training: {},
@@ -121,7 +121,7 @@ describe('activities under MockActivityEnvironment (committed micro model)', () 
     assert.equal(gain.promoted, true, gain.reason);
     const tradeOff = await decide({ '1': 1, '2': 1, '3': 0.44 });
     assert.equal(tradeOff.promoted, false, 'a gain at 1 operator does not buy a 6-point loss at 3');
-    assert.match(tradeOff.reason, /a level dropped \(3 op 44\.0% < 50\.0%\)/);
+    assert.match(tradeOff.reason, /a level dropped \(level 3 44\.0% < 50\.0%\)/);
     const prm = await decide({ '1': 0.9, '2': 1, '3': 0.5 }, 0.85);
     assert.deepEqual([prm.promoted, prm.prmPromoted], [true, false]);
   });

@@ -7,15 +7,18 @@ import {
   checkStep,
   evaluateExpression,
   extractAnswer,
-  formatPrompt,
   formatSolution,
   generateProblem,
   generateProblems,
   labelSolution,
   parseExpression,
   solveSteps,
-  splitOfQuestion,
 } from '../tasks/arithmetic.ts';
+import { splitOfQuestion } from '../tasks/task.ts';
+import { loadTask } from '../tasks/index.ts';
+import { plainPrompt } from '../engine/prompt.ts';
+
+const formatPrompt = (question: string): string => plainPrompt(loadTask({ kind: 'arithmetic' }).prompt, question);
 import { createRng } from '../tasks/random.ts';
 
 test('solveSteps reduces one operation per step: * leftmost first, then + and - left to right', () => {
@@ -26,7 +29,7 @@ test('solveSteps reduces one operation per step: * leftmost first, then + and - 
   assert.deepEqual(solveSteps('1-9-9*2'), ['1-9-18', '-8-18', '-26']);
 });
 
-test('formatPrompt and formatSolution write the documented texts', () => {
+test('the plain prompt and formatSolution write the documented texts', () => {
   assert.equal(formatPrompt('7+5*3-4'), 'Q: 7+5*3-4\n');
   assert.equal(formatSolution('7+5*3-4'), '7+15-4\n22-4\n18\nA: 18\n');
   assert.equal(formatSolution('3-8'), '-5\nA: -5\n');

@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const run = promisify(execFile);
 
@@ -37,10 +40,13 @@ describe('arbor CLI', () => {
     assert.match(stderr, /unknown command 'frobnicate'/);
   });
 
-  test('a missing model file exits 1 with an error naming it', async () => {
-    const { code, stderr } = await arbor('micro', 'eval', '--model', 'no/such/model.gguf');
-    assert.equal(code, 1);
-    assert.match(stderr, /no\/such\/model\.gguf/);
+  test('a missing or non-GGUF model file is an error naming it and saying why, not a stack trace', async () => {
+    const missing = await arbor('micro', 'eval', '--model', 'no/such/model.gguf');
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /no\/such\/model\.gguf: no such file/);
+    const text = await arbor('eval', '--model', 'package.json');
+    assert.match(text.stderr, /package\.json: not a GGUF file/);
+    assert.doesNotMatch(text.stderr, /\n\s+at /);
   });
 
   test('a bad option value or an unknown option exits 2 before any work', async () => {
@@ -50,5 +56,33 @@ describe('arbor CLI', () => {
     const unknown = await arbor('micro', 'eval', '--treads', '1');
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /--treads/);
+  });
+
+  test('grade: one verdict per row, the accuracy, by the task answer rules', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'arbor-grade-'));
+    const file = join(dir, 'graded.jsonl');
+    const rows = [
+      { completion: 'Half of 1 is 1/2.\n#### 0.5', answer: '1/2' },
+      { completion: 'So 10 + 8 = 18 dollars.', answer: 18 },
+      { completion: '#### 7', answer: '8' },
+      { completion: 'no number here', answer: '3' },
+    ];
+    await writeFile(file, rows.map((row) => JSON.stringify(row)).join('\n') + '\n');
+    const graded = await arbor('grade', '--task', 'gsm8k', file);
+    assert.equal(graded.code, 0, graded.stderr);
+    const verdicts = graded.stdout.trim().split('\n').map((line) => JSON.parse(line) as { line: number; extracted: string | null; correct: boolean });
+    assert.deepEqual(verdicts.map((verdict) => [verdict.line, verdict.correct]), [[1, true], [2, true], [3, false], [4, false]]);
+    assert.equal(verdicts[3]?.extracted, null);
+    assert.match(graded.stderr, /accuracy 0\.500 \(2\/4\)/);
+    const math = join(dir, 'math.jsonl');
+    await writeFile(math, JSON.stringify({ completion: 'so $\\boxed{\\frac12}$', answer: '0.5' }) + '\n');
+    assert.match((await arbor('grade', '--task', 'math', math)).stdout, /"correct":true/);
+    await writeFile(file, JSON.stringify(rows[0]) + '\n{"completion": 5}\n');
+    const bad = await arbor('grade', '--task', 'gsm8k', file);
+    assert.equal(bad.code, 2);
+    assert.equal(bad.stdout, '', 'nothing is graded when a row is bad');
+    assert.match(bad.stderr, new RegExp(`${file}:2: field "completion"`));
+    assert.equal((await arbor('grade', '--task', 'chess', file)).code, 2);
+    await rm(dir, { recursive: true, force: true });
   });
 });

@@ -17,7 +17,7 @@ function tinyConfig(runDir: string) {
     runDir,
     iterations: 2,
     prm: { model: COMMITTED_MICRO_MODEL },
-    task: { problemsPerIteration: 4, trainOperators: [2], evalOperators: [2, 3], evalProblemsPerOperator: 6, evalSearchProblemsPerOperator: 1 },
+    task: { problemsPerIteration: 4, trainLevels: [2], evalLevels: [2, 3], evalProblemsPerLevel: 6, evalSearchProblemsPerLevel: 1 },
     search: { iterationsPerProblem: 3, shardSize: 2 },
     train: { policy: { epochs: 3, maxSteps: 12, batch: 2, lr: 1e-4 }, prm: { epochs: 3, maxSteps: 12, batch: 2, lr: 1e-4 } },
     sequences: 1,
@@ -60,7 +60,7 @@ describe('inline runs end to end (micro model)', () => {
     seconds = (performance.now() - started) / 1000;
     assert.equal(run.code, 0, run.stderr.slice(-2000));
     assert.ok(seconds < 300, `took ${seconds.toFixed(0)} s`);
-    assert.match(run.stdout, /\| iteration \| acc 2 op % \| acc 3 op % \| mean % \| PRM AUC \| promoted \| policy \|/);
+    assert.match(run.stdout, /\| iteration \| acc L2 % \| acc L3 % \| mean % \| PRM AUC \| promoted \| policy \|/);
     assert.match(run.stdout, /\| 2 \|/);
     assert.match(await readFile(join(runDir, 'report.md'), 'utf8'), /status: completed/);
     uninterrupted = rowCounts(runDir);
@@ -96,7 +96,7 @@ describe('inline runs end to end (micro model)', () => {
     assert.equal(run.code, 0, run.stderr.slice(-2000));
     // The issue's promise to users (README); measured about 15 s on 2 busy cores.
     assert.ok(quickSeconds < 60, `--quick took ${quickSeconds.toFixed(0)} s`);
-    assert.match(run.stdout, /\| iteration \| op \| acc % \| searched \| solve rate % \| pass@4 % \| distinct correct \| SFT rows \| SFT invalid steps % \|/);
+    assert.match(run.stdout, /\| iteration \| level \| acc % \| searched \| solve rate % \| pass@4 % \| distinct correct \| SFT rows \| SFT invalid steps % \|/);
     for (const level of [1, 2, 3, 4]) assert.match(run.stdout, new RegExp(`\\| 1 \\| ${level} \\| `), `level ${level} searched in iteration 1`);
   });
 

@@ -3,10 +3,14 @@ import type { Token } from 'node-llama-cpp';
 import { after, before, describe, test } from 'node:test';
 import { LogProbScorer } from '../engine/log-probs.ts';
 import { enginePolicy } from '../engine/policy.ts';
-import { createPromptBuilder, promptStyleSchema } from '../engine/prompt.ts';
+import { createPromptBuilder } from '../engine/prompt.ts';
 import { samplingSchema, StepGenerator } from '../engine/step-generator.ts';
 import { COMMITTED_MICRO_MODEL } from '../cli/micro.ts';
 import { STEP_DELIMITER } from '../tasks/arithmetic.ts';
+import { loadTask } from '../tasks/index.ts';
+import { labelToken, tokenizeChunks } from '../train/tokenizer.ts';
+
+const ARITHMETIC = loadTask({ kind: 'arithmetic' });
 
 describe('inference engine (committed micro model)', () => {
   let generator: StepGenerator;
@@ -19,7 +23,7 @@ describe('inference engine (committed micro model)', () => {
     await generator.dispose();
     await scorer.dispose();
   });
-  const prompt = () => createPromptBuilder(generator.model, promptStyleSchema.parse({ style: 'plain' }), STEP_DELIMITER);
+  const prompt = () => createPromptBuilder(generator.model, ARITHMETIC.prompt, STEP_DELIMITER);
   const sampling = samplingSchema.parse({ temperature: 1, maxStepTokens: 24 });
 
   test('steps stop at the delimiter and never contain it', async () => {
@@ -76,18 +80,18 @@ describe('inference engine (committed micro model)', () => {
   });
 
   test('next-token log-probabilities over the whole vocabulary sum to 1', async () => {
-    const tokens = scorer.tokenizeChunks(['Q: 2+3\n']);
+    const tokens = tokenizeChunks(scorer.tokenizer, ['Q: 2+3\n']).tokens as Token[];
     const vocabulary = Array.from({ length: scorer.model.fileInfo.metadata.tokenizer.ggml.tokens.length }, (_, i) => i as Token);
     const logProbs = await scorer.nextTokenLogProbs(tokens, vocabulary);
     const total = logProbs.reduce((sum, lp) => sum + Math.exp(lp), 0);
     assert.ok(Math.abs(total - 1) < 1e-3, `sum ${total}`);
     const [[five, six]] = await scorer.labelLogProbs([['Q: 2+3\n']], ['5', '6']) as [[number, number]];
     assert.ok(five <= 0 && six <= 0);
-    assert.ok(Math.abs(five - (logProbs[scorer.labelToken('5')] ?? 0)) < 1e-4, 'label log-prob equals the vocabulary entry');
+    assert.ok(Math.abs(five - (logProbs[labelToken(scorer.tokenizer, '5', '\n')] ?? 0)) < 1e-4, 'label log-prob equals the vocabulary entry');
   });
 
   test('continuation log-probability is the sum of its tokens’ log-probabilities', async () => {
-    const prefix = scorer.tokenizeChunks(['Q: 2+3\n']);
+    const prefix = tokenizeChunks(scorer.tokenizer, ['Q: 2+3\n']).tokens as Token[];
     const continuation = scorer.model.tokenize('5\n', false, 'trimLeadingSpace');
     const whole = await scorer.continuationLogProb(prefix, continuation);
     const first = await scorer.nextTokenLogProbs(prefix, [continuation[0]!]);
@@ -100,7 +104,7 @@ describe('prompt styles', () => {
   test('chat style renders the model chat template with the steps so far as the open model turn', async () => {
     const { loadModel } = await import('../engine/llama.ts');
     const model = await loadModel(COMMITTED_MICRO_MODEL);
-    const builder = createPromptBuilder(model, promptStyleSchema.parse({ style: 'chat', system: 'Be exact.' }), STEP_DELIMITER);
+    const builder = createPromptBuilder(model, { ...ARITHMETIC.prompt, style: 'chat', chat: '{question}\nSolve it step by step', system: 'Be exact.' }, STEP_DELIMITER);
     const text = model.detokenize(builder.tokens('2+3', ['5']), true);
     assert.ok(text.includes('Be exact.') && text.includes('2+3\nSolve it step by step'), text);
     assert.ok(text.endsWith('5\n'), `the open model turn ends with the steps: ${JSON.stringify(text)}`);
@@ -109,7 +113,7 @@ describe('prompt styles', () => {
   test('plain style is BOS, the templated question, then each step and its delimiter', async () => {
     const { loadModel } = await import('../engine/llama.ts');
     const model = await loadModel(COMMITTED_MICRO_MODEL);
-    const builder = createPromptBuilder(model, promptStyleSchema.parse({ style: 'plain' }), STEP_DELIMITER);
+    const builder = createPromptBuilder(model, ARITHMETIC.prompt, STEP_DELIMITER);
     assert.equal(model.detokenize(builder.tokens('7+5*3', ['7+15', '22']), true), '<s>Q: 7+5*3\n7+15\n22\n');
   });
 });

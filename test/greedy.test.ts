@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { unloadModel } from '../engine/llama.ts';
 import { evaluateGreedy } from '../evaluate/greedy.ts';
-import { ARITHMETIC_ALPHABET, extractAnswer, generateProblems } from '../tasks/arithmetic.ts';
+import { ARITHMETIC_ALPHABET, extractAnswer } from '../tasks/arithmetic.ts';
+import { loadTask } from '../tasks/index.ts';
 
 const TRAINER = fileURLToPath(new URL('../native/build/arbor-trainer', import.meta.url));
 const skip = existsSync(TRAINER) ? false : `trainer binary missing (${TRAINER}): run npm run build:native`;
@@ -35,18 +36,20 @@ describe('evaluateGreedy on a tiny untrained model', { skip }, () => {
     await rm(directory, { recursive: true, force: true });
   });
 
-  test('returns one sample per problem, in order, with per-operator counts and bounded completions', async () => {
+  // Steps of at most 4 tokens: an untrained model never stops by itself, so the step budget ends it.
+  const task = loadTask({ kind: 'arithmetic', maxStepTokens: 4 });
+
+  test('returns one sample per problem, in order, with per-level counts and bounded completions', async () => {
     const problems = [
-      ...generateProblems({ seed: 1, operators: 1, count: 3, split: 'test' }),
-      ...generateProblems({ seed: 1, operators: 2, count: 5, split: 'test' }),
-      ...generateProblems({ seed: 1, operators: 4, count: 4, split: 'test' }),
+      ...task.sample('test', { seed: 1, level: 1, count: 3 }),
+      ...task.sample('test', { seed: 1, level: 2, count: 5 }),
+      ...task.sample('test', { seed: 1, level: 4, count: 4 }),
     ];
-    const maxTokens = 16;
     const progress: number[] = [];
     const result = await evaluateGreedy({
       modelPath,
+      task,
       problems,
-      maxTokens,
       sequences: 4,
       onProgress: (done, total) => {
         assert.equal(total, problems.length);
@@ -59,29 +62,33 @@ describe('evaluateGreedy on a tiny untrained model', { skip }, () => {
       problems.map((problem) => problem.question),
     );
     assert.deepEqual(progress, problems.map((_, index) => index + 1));
-    assert.deepEqual(Object.keys(result.byOperators).map(Number).sort(), [1, 2, 4]);
-    assert.equal(result.byOperators[1]?.total, 3);
-    assert.equal(result.byOperators[2]?.total, 5);
-    assert.equal(result.byOperators[4]?.total, 4);
+    assert.deepEqual(Object.keys(result.byLevel).map(Number).sort(), [1, 2, 4]);
+    assert.equal(result.byLevel[1]?.total, 3);
+    assert.equal(result.byLevel[2]?.total, 5);
+    assert.equal(result.byLevel[4]?.total, 4);
 
     let correct = 0;
     for (const [index, sample] of result.samples.entries()) {
-      assert.ok(sample.generatedTokens >= 1 && sample.generatedTokens <= maxTokens, `${sample.generatedTokens} tokens generated`);
-      assert.equal(sample.answer, extractAnswer(sample.completion));
-      assert.equal(sample.correct, sample.answer === problems[index]?.answer);
+      const problem = problems[index];
+      assert.ok(problem !== undefined);
+      const budget = task.maxDepth(problem) * task.maxStepTokens;
+      assert.ok(sample.generatedTokens >= 1 && sample.generatedTokens <= budget, `${sample.generatedTokens} tokens generated, budget ${budget}`);
+      assert.equal(sample.answer, extractAnswer(sample.completion)?.toString() ?? null);
+      assert.equal(sample.correct, sample.answer === problem.answer);
       const answerLine = /(?:^|\n)A:[^\n]*\n/.exec(sample.completion);
       if (answerLine) assert.equal(answerLine.index + answerLine[0].length, sample.completion.length, 'text after the answer line');
       if (sample.correct) correct += 1;
     }
     assert.equal(result.accuracy, correct / problems.length);
-    for (const tally of Object.values(result.byOperators)) {
+    for (const tally of Object.values(result.byLevel)) {
       assert.ok(tally.correct <= tally.total);
       assert.equal(tally.accuracy, tally.correct / tally.total);
     }
   });
 
-  test('refuses a generation budget that does not fit the model context', async () => {
-    const problems = generateProblems({ seed: 2, operators: 3, count: 2, split: 'test' });
-    await assert.rejects(evaluateGreedy({ modelPath, problems, maxTokens: 1_000 }), /exceed the model's context of 256/);
+  test('refuses a prompt that does not fit the context, naming the question', async () => {
+    const long = loadTask({ kind: 'arithmetic', prompt: { style: 'plain', preamble: 'Q: 1+1\nA: 2\n'.repeat(40) } });
+    const problems = long.sample('test', { seed: 2, level: 3, count: 2 });
+    await assert.rejects(evaluateGreedy({ modelPath, task: long, problems }), /does not fit the context of 256: "/);
   });
 });

@@ -7,11 +7,14 @@ import { describe, test } from 'node:test';
 import { readGgufFileInfo } from 'node-llama-cpp';
 import { COMMITTED_MICRO_MODEL, readMicroReport } from '../cli/micro.ts';
 import { evaluateGreedy } from '../evaluate/greedy.ts';
-import { heldOutProblems, MICRO_HELD_OUT } from '../evaluate/held-out.ts';
-import { ARITHMETIC_ALPHABET, extractAnswer, generateProblems, parseExpression } from '../tasks/arithmetic.ts';
+import { heldOutProblems } from '../evaluate/held-out.ts';
+import { ARITHMETIC_ALPHABET, extractAnswer, parseExpression } from '../tasks/arithmetic.ts';
+import { loadTask } from '../tasks/index.ts';
 import { buildMicroModel, MICRO_RECIPE, writeSolutionsJsonl, type MicroRecipe } from '../train/micro-model.ts';
 import { initModel, prepareTrainingData, runTrainer, TrainerInterruptedError } from '../train/trainer.ts';
 import { useTempDir } from './temp-dir.ts';
+
+const ARITHMETIC = loadTask({ kind: 'arithmetic' });
 
 describe('committed micro model', () => {
   test('was built by the current recipe, with its lineage in the GGUF', async () => {
@@ -24,8 +27,8 @@ describe('committed micro model', () => {
   });
 
   test('writes well-formed step-by-step solutions on held-out problems (accuracy: npm run bench:micro)', async () => {
-    const problems = heldOutProblems({ seed: MICRO_HELD_OUT.seed, perOperator: { 1: 30, 2: 30 } });
-    const result = await evaluateGreedy({ modelPath: COMMITTED_MICRO_MODEL, problems, threads: 1 });
+    const problems = heldOutProblems(ARITHMETIC, { 1: 30, 2: 30 });
+    const result = await evaluateGreedy({ modelPath: COMMITTED_MICRO_MODEL, task: ARITHMETIC, problems, threads: 1 });
     // Well-formed: every line before the answer line is an expression with one operator fewer than
     // the line before it (values may be wrong), and there is an answer line. The loop's search and
     // step labels rely on this; correctness is what the loop improves.
@@ -78,14 +81,14 @@ describe('training and inference compute the same network', () => {
     await writeFile(vocab, ARITHMETIC_ALPHABET);
     const initial = join(dir(), 'init.gguf');
     await initModel({ vocabChars: vocab, out: initial, dim: 64, layers: 2, heads: 4, ffn: 192, ctx: 256, seed: 2 });
-    const problems = generateProblems({ seed: 3, operators: 2, count: 30, split: 'train' });
+    const problems = ARITHMETIC.sample('train', { seed: 3, level: 2, count: 30 });
     const data = join(dir(), 'sft.jsonl');
     await writeSolutionsJsonl(problems, data);
     const prepared = await prepareTrainingData({ model: initial, objective: 'sft', data, val: data, outDir: join(dir(), 'data') });
     const trained = join(dir(), 'trained.gguf');
     const done = await runTrainer({ model: initial, data: prepared.train.path, val: prepared.val?.path, out: trained, objective: 'sft', steps: 400, batch: 15, lr: 3e-3, warmup: 20, threads: 2 });
     assert.ok(done.val_loss !== null && done.val_loss < 0.01, `teacher-forced loss ${done.val_loss}`);
-    const result = await evaluateGreedy({ modelPath: trained, problems, threads: 1 });
+    const result = await evaluateGreedy({ modelPath: trained, task: ARITHMETIC, problems, threads: 1 });
     assert.equal(result.accuracy, 1, JSON.stringify(result.samples.filter((s) => !s.correct).slice(0, 3)));
   });
 });

@@ -12,7 +12,7 @@ function fakeActivities(accuracyOf: (iteration: number) => number, hooks: { afte
   const calls: string[] = [];
   const summary = (iteration: number, policyPath: string, prmPath: string): EvaluationSummary => ({
     iteration,
-    accuracyByOperators: { '3': accuracyOf(iteration) },
+    accuracyByLevel: { '3': accuracyOf(iteration) },
     accuracy: accuracyOf(iteration),
     prmAuc: 0.9,
     training: {},

@@ -11,7 +11,11 @@ import { COMMITTED_MICRO_MODEL } from '../cli/micro.ts';
 import { buildIterationData } from '../data/build-sets.ts';
 import { invalidStepShare } from '../evaluate/metrics.ts';
 import { monteCarloChains } from '../reward/monte-carlo.ts';
-import { arithmeticVerifier, type Verifier } from '../reward/verifiers.ts';
+import type { Verifier } from '../reward/verifiers.ts';
+import { loadTask, type Task } from '../tasks/index.ts';
+
+const arithmetic = loadTask({ kind: 'arithmetic' });
+const stepLabels = (question: string, steps: readonly string[]): boolean[] => arithmetic.stepLabels?.(question, steps) ?? assert.fail('arithmetic checks steps');
 import { problemsPerLevel } from '../search/budget.ts';
 import { addChild, createTree, nodeAt } from '../search/tree.ts';
 import { openRunDatabase } from '../store/database.ts';
@@ -54,7 +58,7 @@ describe('Monte Carlo prefix labels (Math-Shepherd) from outcomes', () => {
     });
 
   test('each prefix: share of correct continuations (sampled chains through it plus rollouts); a final step: its own outcome', async () => {
-    const chains = await monteCarloChains({ question: '2+3*4', gold: '14', policy: policy(), verifier: arithmeticVerifier, samples: 4, rollouts: 2, maxDepth: 5 });
+    const chains = await monteCarloChains({ question: '2+3*4', gold: '14', policy: policy(), verifier: arithmetic, samples: 4, rollouts: 2, maxDepth: 5 });
     const byText = Object.fromEntries(chains.map((chain) => [chain.completions.join('|'), chain.labels]));
     assert.deepEqual(Object.keys(byText).sort(), ['2+12|14|A: 14', '2+12|A: 15', '5*4|A: 20'], 'distinct chains only');
     // "2+12": 3 sampled chains through it, 2 correct, plus 2 rollouts ("14" then "A: 14": both correct) → 4/5.
@@ -62,10 +66,13 @@ describe('Monte Carlo prefix labels (Math-Shepherd) from outcomes', () => {
     assert.deepEqual(byText['2+12|14|A: 14'], [4 / 5, 1, 1]);
     assert.deepEqual(byText['2+12|A: 15'], [4 / 5, 0]);
     assert.deepEqual(byText['5*4|A: 20'], [0, 0]);
+    // Hard labels: 1 where any continuation ends correct.
+    const hard = await monteCarloChains({ question: '2+3*4', gold: '14', policy: policy(), verifier: arithmetic, samples: 4, rollouts: 2, maxDepth: 5, labels: 'hard' });
+    assert.deepEqual(Object.fromEntries(hard.map((chain) => [chain.completions.join('|'), chain.labels])), { '2+12|14|A: 14': [1, 1, 1], '2+12|A: 15': [1, 0], '5*4|A: 20': [0, 0] });
   });
 
   test('labels need no step checker and no rollouts beyond the samples when rollouts = 0', async () => {
-    const answerOnly: Verifier = { answerOf: arithmeticVerifier.answerOf, isCorrect: arithmeticVerifier.isCorrect };
+    const answerOnly: Verifier = { answerOf: arithmetic.answerOf, isCorrect: arithmetic.isCorrect };
     const chains = await monteCarloChains({ question: '2+3*4', gold: '14', policy: policy(), verifier: answerOnly, samples: 4, rollouts: 0, maxDepth: 5 });
     assert.deepEqual(chains.find((chain) => chain.completions[0] === '2+12' && chain.completions.length === 3)?.labels, [2 / 3, 1, 1]);
   });
@@ -80,7 +87,7 @@ describe('SFT value floor and the invalid-step measure', () => {
     run.ensureRun({ name: 'floor' }, '2026-11-30T00:00:00Z');
     const tree = createTree('2+3*4');
     const add = (parent: number, step: string, score: number) =>
-      addChild(tree, nodeAt(tree, parent), { step, prmScore: score, answer: arithmeticVerifier.answerOf(step), generatedTokens: 1, state: arithmeticVerifier.answerOf(step) === null ? 'continue' : 'end' }).id;
+      addChild(tree, nodeAt(tree, parent), { step, prmScore: score, answer: arithmetic.answerOf(step), generatedTokens: 1, state: arithmetic.answerOf(step) === null ? 'continue' : 'end' }).id;
     add(add(add(0, '2+12', 0.8), '14', 0.9), 'A: 14', 0.95);
     add(add(0, '5*4', 0.1), 'A: 14', 0.9);
     for (const node of tree.nodes) node.correct = node.answer === null ? null : node.answer === '14';
@@ -93,7 +100,7 @@ describe('SFT value floor and the invalid-step measure', () => {
     const sftOf = async (floor: number, name: string): Promise<string[]> => {
       const path = join(dir(), `${name}.jsonl`);
       const data = { sftValueFloor: floor, sftContestedRepeat: 1 };
-      await buildIterationData({ store: store(join(dir(), `${name}.db`)), iteration: 1, promptOf: (q) => `Q: ${q}\n`, delimiter: '\n', sftPath: path, prmPath: join(dir(), `${name}-prm.jsonl`), data });
+      await buildIterationData({ store: store(join(dir(), `${name}.db`)), iteration: 1, promptOf: (q) => `Q: ${q}\n`, prmPromptOf: (q) => `Q: ${q}\n`, delimiter: '\n', sftPath: path, prmPath: join(dir(), `${name}-prm.jsonl`), data });
       return (await readFile(path, 'utf8')).trim().split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { completion: string }).completion);
     };
     assert.deepEqual(await sftOf(0, 'none'), ['2+12\n14\nA: 14\n', '5*4\nA: 14\n'], 'without a floor the lucky path is kept too');
@@ -104,14 +111,14 @@ describe('SFT value floor and the invalid-step measure', () => {
   test('solutions of contested problems (the search also ended wrong) are written sftContestedRepeat times; always-solved ones once', async () => {
     const contested = store(join(dir(), 'contested.db'));
     const path = join(dir(), 'contested.jsonl');
-    const build = () => buildIterationData({ store: contested, iteration: 1, promptOf: (q) => `Q: ${q}\n`, delimiter: '\n', sftPath: path, prmPath: join(dir(), 'contested-prm.jsonl'), data: { sftContestedRepeat: 3, sftValueFloor: 0.2 } });
+    const build = () => buildIterationData({ store: contested, iteration: 1, promptOf: (q) => `Q: ${q}\n`, prmPromptOf: (q) => `Q: ${q}\n`, delimiter: '\n', sftPath: path, prmPath: join(dir(), 'contested-prm.jsonl'), data: { sftContestedRepeat: 3, sftValueFloor: 0.2 } });
     await build();
     const lines = async () => (await readFile(path, 'utf8')).trim().split('\n');
     assert.equal((await lines()).length, 1, 'every end of this tree is correct: not contested');
     const problemId = contested.upsertProblem({ task: 'arithmetic', split: 'train', question: '2+3', answer: '5', difficulty: 1 });
     const tree = createTree('2+3');
     const add = (parent: number, step: string) =>
-      addChild(tree, nodeAt(tree, parent), { step, prmScore: 0.9, answer: arithmeticVerifier.answerOf(step), generatedTokens: 1, state: arithmeticVerifier.answerOf(step) === null ? 'continue' : 'end' }).id;
+      addChild(tree, nodeAt(tree, parent), { step, prmScore: 0.9, answer: arithmetic.answerOf(step), generatedTokens: 1, state: arithmetic.answerOf(step) === null ? 'continue' : 'end' }).id;
     add(add(0, '5'), 'A: 5');
     add(add(0, '6'), 'A: 6');
     for (const node of tree.nodes) node.correct = node.answer === null ? null : node.answer === '5';
@@ -125,8 +132,8 @@ describe('SFT value floor and the invalid-step measure', () => {
       { question: '2+3*4', steps: ['2+12', '14', 'A: 14'] },
       { question: '2+3*4', steps: ['5*4', 'A: 14'] },
     ];
-    assert.equal(invalidStepShare(rows, arithmeticVerifier.stepLabels), 1 / 5, '"5*4" breaks precedence; "A: 14" states the true answer');
-    assert.equal(invalidStepShare([], arithmeticVerifier.stepLabels), 0);
+    assert.equal(invalidStepShare(rows, stepLabels), 1 / 5, '"5*4" breaks precedence; "A: 14" states the true answer');
+    assert.equal(invalidStepShare([], stepLabels), 0);
   });
 });
 
@@ -135,13 +142,13 @@ describe('the step checker never reaches training data', () => {
 
   test('the seed PRM data is the same with the checker replaced by one that throws, and the same on a second run', async () => {
     const recipe = seedPrmRecipeSchema.parse({ problems: { '2': 6, '3': 6 }, samplesPerProblem: 3, rollouts: 1 });
-    const throwing = { ...arithmeticVerifier, stepLabels: (): never => assert.fail('the step checker was called') };
-    const write = async (name: string, verifier: Verifier) => {
+    const throwing = { ...arithmetic, stepLabels: (): never => assert.fail('the step checker was called') };
+    const write = async (name: string, task: Task) => {
       const out = join(dir(), `${name}.jsonl`);
-      const data = await writeSeedPrmData({ policyModel: COMMITTED_MICRO_MODEL, recipe, verifier, out, threads: 1, sequences: 4 });
+      const data = await writeSeedPrmData({ policyModel: COMMITTED_MICRO_MODEL, recipe, task, out, threads: 1, sequences: 4 });
       return { data, text: await readFile(out, 'utf8') };
     };
-    const first = await write('first', arithmeticVerifier);
+    const first = await write('first', arithmetic);
     const second = await write('second', throwing);
     assert.ok(first.data.rows >= 12, `${first.data.rows} rows`);
     assert.equal(second.text, first.text, 'same rows, same order, same labels');

@@ -6,7 +6,10 @@ import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { buildIterationData } from '../data/build-sets.ts';
 import { exportRun, TrlDpoRowSchema, TrlPrmRowSchema, TrlSftRowSchema } from '../data/export.ts';
-import { markCorrectness, arithmeticVerifier } from '../reward/verifiers.ts';
+import { markCorrectness } from '../reward/verifiers.ts';
+import { loadTask } from '../tasks/index.ts';
+
+const arithmetic = loadTask({ kind: 'arithmetic' });
 import { addChild, createTree, nodeAt, type SearchTree } from '../search/tree.ts';
 import { DatabaseVersionError, migrate, openRunDatabase } from '../store/database.ts';
 import { LATEST_VERSION, MIGRATIONS } from '../store/migrations.ts';
@@ -19,14 +22,14 @@ const EXPECTED_TABLES = ['evaluations', 'iterations', 'models', 'nodes', 'prefer
 function searchedTree(): SearchTree {
   const tree = createTree('2+3*4');
   const add = (parent: number, step: string, value: number) =>
-    addChild(tree, nodeAt(tree, parent), { step, prmScore: value, answer: arithmeticVerifier.answerOf(step), generatedTokens: step.length, state: arithmeticVerifier.answerOf(step) === null ? 'continue' : 'end' }).id;
+    addChild(tree, nodeAt(tree, parent), { step, prmScore: value, answer: arithmetic.answerOf(step), generatedTokens: step.length, state: arithmetic.answerOf(step) === null ? 'continue' : 'end' }).id;
   const good = add(0, '2+12', 0.8);
   const fourteen = add(good, '14', 0.9);
   add(fourteen, 'A: 14', 0.95);
   add(fourteen, 'A: 15', 0.2);
   const bad = add(0, '5*4', 0.3);
   add(bad, 'A: 20', 0.1);
-  markCorrectness(tree, arithmeticVerifier, '14');
+  markCorrectness(tree, arithmetic, '14');
   return tree;
 }
 
@@ -74,7 +77,8 @@ describe('run database', () => {
     const { store, searchId } = seededStore(join(dir(), 'idem.db'));
     const again = store.saveSearch({ iteration: 1, problemId: store.upsertProblem({ task: 'arithmetic', split: 'train', question: '2+3*4', answer: '14', difficulty: 2 }), policyModelId: null, prmModelId: null, algorithm: 'mcts', budget: 50, stats: {}, answer: '14', correct: true, tree: searchedTree() });
     assert.equal(again, searchId);
-    const build = () => buildIterationData({ store, iteration: 1, promptOf: (q) => `Q: ${q}\n`, delimiter: '\n', sftPath: join(dir(), 'sft.jsonl'), prmPath: join(dir(), 'prm.jsonl') });
+    // The policy's prompt (a chat template, say) goes to SFT rows; the PRM's plain prompt to PRM rows.
+    const build = () => buildIterationData({ store, iteration: 1, promptOf: (q) => `Q: ${q}\n`, prmPromptOf: (q) => `PRM ${q}\n`, delimiter: '\n', sftPath: join(dir(), 'sft.jsonl'), prmPath: join(dir(), 'prm.jsonl') });
     const first = await build();
     const second = await build();
     assert.deepEqual(second, first);
@@ -88,8 +92,9 @@ describe('run database', () => {
     assert.deepEqual(store.db.prepare('SELECT value FROM evaluations').pluck().all(), [0.75]);
     // The search also ended wrong (A: 15, A: 20): a contested problem, so its solution is written 4 times (data.sftContestedRepeat).
     assert.equal(await readFile(join(dir(), 'sft.jsonl'), 'utf8'), '{"prompt":"Q: 2+3*4\\n","completion":"2+12\\n14\\nA: 14\\n"}\n'.repeat(4));
-    const prmRows = (await readFile(join(dir(), 'prm.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { completions: string[]; labels: number[] });
+    const prmRows = (await readFile(join(dir(), 'prm.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { prompt: string; completions: string[]; labels: number[] });
     assert.deepEqual(prmRows.map((row) => row.completions.at(-1)).sort(), ['A: 14', 'A: 15', 'A: 20']);
+    assert.ok(prmRows.every((row) => row.prompt === 'PRM 2+3*4\n'));
     for (const row of prmRows) assert.equal(row.labels.length, row.completions.length);
   });
 
@@ -101,7 +106,7 @@ describe('run database', () => {
 
   test('an SFT row traces back to its search, node, problem and models', async () => {
     const { store, searchId } = seededStore(join(dir(), 'lineage.db'));
-    await buildIterationData({ store, iteration: 1, promptOf: (q) => `Q: ${q}\n`, delimiter: '\n', sftPath: join(dir(), 'l-sft.jsonl'), prmPath: join(dir(), 'l-prm.jsonl') });
+    await buildIterationData({ store, iteration: 1, promptOf: (q) => `Q: ${q}\n`, prmPromptOf: (q) => `Q: ${q}\n`, delimiter: '\n', sftPath: join(dir(), 'l-sft.jsonl'), prmPath: join(dir(), 'l-prm.jsonl') });
     const sftId = store.db.prepare('SELECT id FROM sft_examples').pluck().get() as number;
     const lineage = store.sftLineage(sftId);
     assert.equal(lineage.search_id, searchId);
@@ -114,7 +119,7 @@ describe('run database', () => {
 
   test('exports use the TRL field names and carry lineage ids', async () => {
     const { store } = seededStore(join(dir(), 'export.db'));
-    await buildIterationData({ store, iteration: 1, promptOf: (q) => `Q: ${q}\n`, delimiter: '\n', sftPath: join(dir(), 'e-sft.jsonl'), prmPath: join(dir(), 'e-prm.jsonl') });
+    await buildIterationData({ store, iteration: 1, promptOf: (q) => `Q: ${q}\n`, prmPromptOf: (q) => `Q: ${q}\n`, delimiter: '\n', sftPath: join(dir(), 'e-sft.jsonl'), prmPath: join(dir(), 'e-prm.jsonl') });
     const out = join(dir(), 'export');
     const counts = await exportRun({ store, outDir: out });
     assert.deepEqual(counts, { sft: 1, dpo: 2, prm: 3, trees: 1 });

@@ -15,7 +15,7 @@ import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { DEFAULT_PRM_FORMAT, labelTokenContext, layoutPrmText, type PrmFormat } from '../reward/prm-format.ts';
 import { readTrainingJsonl, type LmRow, type Objective, type PrmRow, type SftRow } from './schema.ts';
-import { labelToken, type TrainingTokenizer } from './tokenizer.ts';
+import { labelToken, tokenizeChunks, type TrainingTokenizer } from './tokenizer.ts';
 
 export interface ArbtokTarget {
   /** The position whose next-token distribution is trained (after the model has seen tokens[0..pos]). */
@@ -38,19 +38,6 @@ export interface PrmLabelTokens {
 const MAGIC = 'ARBTOK01';
 const HEADER_BYTES = 16;
 const TARGET_BYTES = 12;
-
-/**
- * BOS (when wanted), then each chunk tokenized on its own, the first as the start of a text and the
- * others as continuations; `ends[i]` = token count after chunk i.
- */
-function tokenizeChunks(tokenizer: TrainingTokenizer, chunks: readonly string[]): { tokens: number[]; ends: number[] } {
-  const tokens = tokenizer.bos === null ? [] : [tokenizer.bos];
-  const ends = chunks.map((chunk, index) => {
-    tokens.push(...(index === 0 ? tokenizer.tokenize(chunk) : tokenizer.tokenizeContinuation(chunk)));
-    return tokens.length;
-  });
-  return { tokens, ends };
-}
 
 /** Targets predicting every token from index `from` on (never index 0), each with `weight`. */
 function nextTokenTargets(tokens: readonly number[], from: number, weight: number): ArbtokTarget[] {

@@ -8,7 +8,8 @@
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ARITHMETIC_ALPHABET, formatPrompt, formatSolution, generateProblems, type ArithmeticProblem } from '../tasks/arithmetic.ts';
+import { plainPrompt } from '../engine/prompt.ts';
+import { loadTask, type Problem } from '../tasks/index.ts';
 import { initModel, prepareTrainingData, runTrainer, type TrainerEvent } from './trainer.ts';
 
 const positiveInt = z.number().int().positive();
@@ -16,7 +17,7 @@ const positiveInt = z.number().int().positive();
 export const microRecipeSchema = z.strictObject({
   seed: z.number().int().nonnegative(),
   model: z.strictObject({ dim: positiveInt, layers: positiveInt, heads: positiveInt, ffn: positiveInt, ctx: positiveInt }),
-  /** Training problems per number of operators (train split only). */
+  /** Training problems per level = number of operators (train split only). */
   problems: z.record(z.string().regex(/^\d+$/), positiveInt),
   train: z.strictObject({
     steps: positiveInt,
@@ -47,17 +48,20 @@ export interface MicroBuildResult {
   trainerTokensPerSecond: number;
 }
 
+/** The micro model's task: arithmetic, with its character set and reference solutions. */
+const ARITHMETIC = loadTask({ kind: 'arithmetic' });
+
 /** Writes SFT rows for problems: prompt `Q: <expression>\n`, completion = the step-by-step solution. */
-export async function writeSolutionsJsonl(problems: readonly ArithmeticProblem[], path: string): Promise<void> {
-  const rows = problems.map((problem) => JSON.stringify({ prompt: formatPrompt(problem.question), completion: formatSolution(problem.question) }));
+export async function writeSolutionsJsonl(problems: readonly Problem[], path: string): Promise<void> {
+  const { solution } = ARITHMETIC;
+  if (solution === undefined) throw new Error('the arithmetic task has no reference solutions');
+  const rows = problems.map((problem) => JSON.stringify({ prompt: plainPrompt(ARITHMETIC.prompt, problem.question), completion: solution(problem) }));
   await writeFile(path, rows.join('\n') + '\n');
 }
 
 /** The gold problems the micro model is pretrained on (the no-loop control trains on them too). */
-export function microTrainingProblems(recipe: MicroRecipe): ArithmeticProblem[] {
-  return Object.entries(recipe.problems).flatMap(([operators, count]) =>
-    generateProblems({ seed: recipe.seed, operators: Number(operators), count, split: 'train' }),
-  );
+export function microTrainingProblems(recipe: MicroRecipe): Problem[] {
+  return Object.entries(recipe.problems).flatMap(([level, count]) => ARITHMETIC.sample('train', { seed: recipe.seed, level: Number(level), count }));
 }
 
 /** Builds the micro model from nothing into `out`; work files go to `workDir`. */
@@ -73,7 +77,7 @@ export async function buildMicroModel(options: {
   const started = performance.now();
   await mkdir(options.workDir, { recursive: true });
   const vocab = join(options.workDir, 'vocab.txt');
-  await writeFile(vocab, ARITHMETIC_ALPHABET);
+  await writeFile(vocab, ARITHMETIC.characters ?? '');
   const initial = join(options.workDir, 'init.gguf');
   await initModel({ vocabChars: vocab, out: initial, seed: recipe.seed, name: 'arbor-micro', ...recipe.model }, options.signal);
 

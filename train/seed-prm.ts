@@ -9,22 +9,24 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { mapConcurrent } from '../engine/map-concurrent.ts';
 import { enginePolicy } from '../engine/policy.ts';
-import { createPromptBuilder } from '../engine/prompt.ts';
+import { createPromptBuilder, plainPrompt } from '../engine/prompt.ts';
 import { samplingSchema, StepGenerator } from '../engine/step-generator.ts';
 import { monteCarloChains } from '../reward/monte-carlo.ts';
-import type { Verifier } from '../reward/verifiers.ts';
-import { formatPrompt, generateProblems, STEP_DELIMITER } from '../tasks/arithmetic.ts';
+import type { Task } from '../tasks/index.ts';
+import type { EngineSettings } from '../workflows/config.ts';
 import { prepareTrainingData, runTrainer, type TrainerEvent } from './trainer.ts';
 
 const positiveInt = z.number().int().positive();
 
 export const seedPrmRecipeSchema = z.strictObject({
   seed: z.number().int().nonnegative().default(11),
-  /** Training problems per number of operators. */
+  /** Training problems per level (fewer where the train split holds fewer). */
   problems: z.record(z.string().regex(/^\d+$/), positiveInt).default({ '1': 100, '2': 100, '3': 100, '4': 100 }),
   samplesPerProblem: positiveInt.default(4),
   /** Fresh rollouts per distinct prefix (Monte Carlo labels). */
   rollouts: z.number().int().nonnegative().default(2),
+  /** soft: share of continuations that end correct; hard: 1 when any does. */
+  labels: z.enum(['soft', 'hard']).default('soft'),
   temperature: z.number().positive().default(1),
   steps: positiveInt.default(600),
   batch: positiveInt.default(16),
@@ -36,7 +38,7 @@ export interface SeedPrmData {
   rows: number;
   /** Mean soft label over all labelled steps. */
   meanLabel: number;
-  /** By number of operators: share of the distinct sampled solutions that end with the right answer. */
+  /** By level: share of the distinct sampled solutions that end with the right answer. */
   solveRates: Record<string, number>;
 }
 
@@ -44,38 +46,42 @@ export interface SeedPrmData {
 export async function writeSeedPrmData(options: {
   policyModel: string;
   recipe: SeedPrmRecipe;
-  verifier: Verifier;
+  task: Task;
   out: string;
   threads: number;
   sequences: number;
+  engine?: EngineSettings;
   onSampled?: (done: number, total: number) => void;
 }): Promise<SeedPrmData> {
-  const { recipe } = options;
-  const generator = await StepGenerator.create({ modelPath: options.policyModel, threads: options.threads, sequences: options.sequences, contextSize: 256, delimiter: STEP_DELIMITER });
+  const { recipe, task } = options;
+  const generator = await StepGenerator.create({ modelPath: options.policyModel, threads: options.threads, sequences: options.sequences, contextSize: task.contextSize, delimiter: task.delimiter, engine: options.engine });
   try {
-    const prompt = createPromptBuilder(generator.model, { style: 'plain', preamble: '', template: 'Q: {question}\n' }, STEP_DELIMITER);
-    const sampling = samplingSchema.parse({ temperature: recipe.temperature, maxStepTokens: 48 });
-    const problems = Object.entries(recipe.problems).flatMap(([operators, count]) => generateProblems({ seed: recipe.seed, operators: Number(operators), count, split: 'train' }));
+    const prompt = createPromptBuilder(generator.model, task.prompt, task.delimiter);
+    const sampling = samplingSchema.parse({ temperature: recipe.temperature, maxStepTokens: task.maxStepTokens });
+    const problems = Object.entries(recipe.problems).flatMap(([level, count]) =>
+      task.sample('train', { seed: recipe.seed, level: Number(level), count: Math.min(count, task.count('train', Number(level))) }),
+    );
     let done = 0;
     const chains = await mapConcurrent(problems, options.sequences, async (problem) => {
       const labelled = await monteCarloChains({
         question: problem.question,
-        gold: String(problem.answer),
+        gold: problem.answer,
         policy: enginePolicy({ generator, prompt, question: problem.question, sampling, seed: recipe.seed }),
-        verifier: options.verifier,
+        verifier: task,
         samples: recipe.samplesPerProblem,
         rollouts: recipe.rollouts,
-        maxDepth: problem.operators + 3,
+        labels: recipe.labels,
+        maxDepth: task.maxDepth(problem),
       });
       options.onSampled?.(++done, problems.length);
       return labelled;
     });
-    const rows = problems.flatMap((problem, index) => (chains[index] ?? []).map((chain) => ({ prompt: formatPrompt(problem.question), ...chain })));
+    const rows = problems.flatMap((problem, index) => (chains[index] ?? []).map((chain) => ({ prompt: plainPrompt(task.prompt, problem.question), ...chain })));
     await writeFile(options.out, rows.map((row) => JSON.stringify(row)).join('\n') + '\n');
     const labels = rows.flatMap((row) => row.labels);
     const mean = (values: number[]): number => (values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length);
     const solveRates = Object.fromEntries(
-      Object.keys(recipe.problems).map((operators) => [operators, mean(problems.flatMap((problem, index) => (problem.operators === Number(operators) ? (chains[index] ?? []).map((chain) => chain.labels.at(-1) ?? 0) : [])))]),
+      Object.keys(recipe.problems).map((level) => [level, mean(problems.flatMap((problem, index) => (problem.level === Number(level) ? (chains[index] ?? []).map((chain) => chain.labels.at(-1) ?? 0) : [])))]),
     );
     return { rows: rows.length, meanLabel: mean(labels), solveRates };
   } finally {
@@ -83,33 +89,37 @@ export async function writeSeedPrmData(options: {
   }
 }
 
-/** Builds the seed PRM at `out` from `policyModel`; work files go to `workDir`. */
+/** Builds the seed PRM at `out`, fine-tuned from `prmBase` (default: the policy) on `policyModel`'s labelled samples; work files go to `workDir`. */
 export async function buildSeedPrm(options: {
   policyModel: string;
+  prmBase?: string;
   out: string;
   workDir: string;
   threads: number;
   sequences: number;
-  verifier: Verifier;
+  engine?: EngineSettings;
+  task: Task;
   recipe?: z.input<typeof seedPrmRecipeSchema>;
   onSampled?: (done: number, total: number) => void;
   onProgress?: (event: TrainerEvent) => void;
 }): Promise<SeedPrmData & { valLoss: number | null }> {
   const recipe = seedPrmRecipeSchema.parse(options.recipe ?? {});
   const data = join(options.workDir, 'prm.jsonl');
-  const written = await writeSeedPrmData({ policyModel: options.policyModel, recipe, verifier: options.verifier, out: data, threads: options.threads, sequences: options.sequences, onSampled: options.onSampled });
-  const prepared = await prepareTrainingData({ model: options.policyModel, objective: 'prm', data, valFraction: 0.05, seed: recipe.seed, outDir: join(options.workDir, 'prm-data') });
+  const written = await writeSeedPrmData({ ...options, recipe, out: data });
+  const base = options.prmBase ?? options.policyModel;
+  const prepared = await prepareTrainingData({ model: base, objective: 'prm', data, valFraction: 0.05, seed: recipe.seed, outDir: join(options.workDir, 'prm-data') });
   const done = await runTrainer(
     {
-      model: options.policyModel,
+      model: base,
       data: prepared.train.path,
       val: prepared.val?.path,
       out: options.out,
       objective: 'prm',
-      parent: options.policyModel,
+      parent: base,
       dataSha256: prepared.dataSha256,
       seed: recipe.seed,
       threads: options.threads,
+      device: options.engine?.gpu === 'cpu' ? 'cpu' : 'auto',
       steps: recipe.steps,
       batch: recipe.batch,
       lr: recipe.lr,

@@ -1,9 +1,11 @@
 /**
- * Tokenization for training, with the model's own vocabulary through node-llama-cpp (only the
- * vocabulary is loaded, no weights). Texts are tokenized as plain text: control-token strings such
- * as "<s>" in the data stay text, as they do in prompts at inference.
+ * Tokenization shared by training and inference, with the model's own vocabulary through
+ * node-llama-cpp (for training only the vocabulary is loaded, no weights). A text start (a prompt)
+ * may hold the model's special tokens written out, as a rendered chat template does: they are read
+ * as those tokens. Continuations (completions, steps, labels) are plain text: a control-token
+ * string in them stays text, as it does when a model generates it.
  */
-import { getLlama, type Llama } from 'node-llama-cpp';
+import { getLlama, type Llama, type LlamaModel } from 'node-llama-cpp';
 
 /** What example building needs from a tokenizer (an interface, so examples can be built with any vocabulary). */
 export interface TrainingTokenizer {
@@ -12,7 +14,7 @@ export interface TrainingTokenizer {
   /** The token every sequence starts with, or null when the model wants none. */
   readonly bos: number | null;
   readonly eos: number;
-  /** Text that starts a sequence → tokens, without BOS/EOS (SPM vocabularies may add a leading-space token). */
+  /** Text that starts a sequence → tokens, without BOS/EOS, special tokens read (SPM vocabularies may add a leading-space token). */
   tokenize(text: string): number[];
   /**
    * Text that continues a sequence → tokens, without the leading-space token a tokenizer adds at the
@@ -51,15 +53,33 @@ export async function loadTrainingTokenizer(modelPath: string, options: { llama?
     await dispose();
     throw new Error(`${modelPath}: the model has no ${eos === null ? 'EOS token' : 'context_length in its metadata'}`);
   }
+  return { ...modelTokenizer(model, modelPath), eos, contextLength, dispose };
+}
+
+/** The tokenizer of a loaded model (weights or vocabulary only). */
+export function modelTokenizer(model: LlamaModel, name: string): TrainingTokenizer {
+  const eos = model.tokens.eos;
+  if (eos === null) throw new Error(`${name}: the model has no EOS token`);
   return {
-    name: modelPath,
+    name,
     bos: model.tokens.shouldPrependBosToken ? model.tokens.bos : null,
     eos,
-    contextLength,
-    tokenize: (text) => model.tokenize(text, false),
+    tokenize: (text) => model.tokenize(text, true),
     tokenizeContinuation: (text) => model.tokenize(text, false, 'trimLeadingSpace'),
-    dispose,
   };
+}
+
+/**
+ * BOS (when wanted), then each chunk tokenized on its own, the first as the start of a text and the
+ * others as continuations; `ends[i]` = token count after chunk i.
+ */
+export function tokenizeChunks(tokenizer: TrainingTokenizer, chunks: readonly string[]): { tokens: number[]; ends: number[] } {
+  const tokens = tokenizer.bos === null ? [] : [tokenizer.bos];
+  const ends = chunks.map((chunk, index) => {
+    tokens.push(...(index === 0 ? tokenizer.tokenize(chunk) : tokenizer.tokenizeContinuation(chunk)));
+    return tokens.length;
+  });
+  return { tokens, ends };
 }
 
 /**

@@ -80,21 +80,27 @@ export const trainOptionsSchema = z
 
 export type TrainOptions = z.input<typeof trainOptionsSchema>;
 
-export const initOptionsSchema = z.strictObject({
-  /** A text file whose distinct characters become the vocabulary. */
-  vocabChars: path,
-  out: path,
-  arch: z.enum(['llama', 'qwen2']).optional(),
-  seed: nonNegativeInt.optional(),
-  dim: positiveInt.optional(),
-  layers: positiveInt.optional(),
-  heads: positiveInt.optional(),
-  kvHeads: positiveInt.optional(),
-  ffn: positiveInt.optional(),
-  ctx: positiveInt.optional(),
-  ropeBase: z.number().positive().optional(),
-  name: z.string().min(1).optional(),
-});
+export const initOptionsSchema = z
+  .strictObject({
+    /** A text file whose distinct characters become the vocabulary. */
+    vocabChars: path.optional(),
+    /** Or a metadata-only GGUF whose `tokenizer.*` keys are the vocabulary (train/gguf-vocab.ts). */
+    vocabGguf: path.optional(),
+    /** No output.weight: the logits reuse token_embd. */
+    tied: z.boolean().optional(),
+    out: path,
+    arch: z.enum(['llama', 'qwen2']).optional(),
+    seed: nonNegativeInt.optional(),
+    dim: positiveInt.optional(),
+    layers: positiveInt.optional(),
+    heads: positiveInt.optional(),
+    kvHeads: positiveInt.optional(),
+    ffn: positiveInt.optional(),
+    ctx: positiveInt.optional(),
+    ropeBase: z.number().positive().optional(),
+    name: z.string().min(1).optional(),
+  })
+  .refine((options) => (options.vocabChars === undefined) !== (options.vocabGguf === undefined), { message: 'give exactly one of vocabChars and vocabGguf' });
 
 export type InitOptions = z.input<typeof initOptionsSchema>;
 

@@ -5,11 +5,10 @@
  */
 import { z } from 'zod';
 import { pairFilterSchema } from '../reward/preference-pairs.ts';
-import { curriculumSchema } from '../search/budget.ts';
 import { mctsConfigSchema } from '../search/mcts.ts';
+import { taskConfigSchema } from '../tasks/config.ts';
 
 const positiveInt = z.number().int().positive();
-const operatorCounts = z.array(positiveInt).min(1);
 
 export const trainSettingsSchema = z.strictObject({
   /** Passes over the iteration's data: a few, since a small set repeated many times is memorized. */
@@ -44,6 +43,20 @@ export const dataSettingsSchema = z.strictObject({
 });
 export type DataSettingsInput = z.input<typeof dataSettingsSchema>;
 
+/** How llama.cpp runs the models (node-llama-cpp options). */
+export const engineSettingsSchema = z.strictObject({
+  /** auto: the best GPU backend found, else the CPU. */
+  gpu: z.enum(['auto', 'cuda', 'vulkan', 'metal', 'cpu']).default('auto'),
+  /** Layers offloaded to the GPU: auto (as many as fit), max, or a number. */
+  gpuLayers: z.union([z.enum(['auto', 'max']), z.number().int().nonnegative()]).default('auto'),
+  /** Tokens per sequence [the smaller of the task's need and the model's training context]. */
+  contextSize: positiveInt.optional(),
+  /** Tokens evaluated per decode call [node-llama-cpp's default]. */
+  batchSize: positiveInt.optional(),
+  flashAttention: z.boolean().default(false),
+});
+export type EngineSettings = z.output<typeof engineSettingsSchema>;
+
 export const runConfigSchema = z.strictObject({
   /** Names the run: its directory, database and Temporal workflow id derive from it. */
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, . _ - (starting with a letter or digit)'),
@@ -55,28 +68,17 @@ export const runConfigSchema = z.strictObject({
   prm: z
     .strictObject({
       model: z.string().min(1).optional(),
-      /** Seed PRM: training problems per searched number of operators whose sampled solutions are labelled by Monte Carlo rollouts. */
-      seedProblemsPerOperator: positiveInt.default(100),
+      /** The model a seed PRM is fine-tuned from [the policy]: a PRM may be a different GGUF (path or hf: URI); it reads plain-text prompts. */
+      base: z.string().min(1).optional(),
+      /** Seed PRM: training problems per searched level whose sampled solutions are labelled by Monte Carlo rollouts. */
+      seedProblemsPerLevel: positiveInt.default(100),
+      /** Seed PRM labels: soft (share of Monte Carlo continuations that end correct) or hard (any does). */
+      seedLabels: z.enum(['soft', 'hard']).default('soft'),
       seedSteps: positiveInt.default(600),
     })
     .prefault({}),
-  task: z
-    .strictObject({
-      kind: z.literal('arithmetic').default('arithmetic'),
-      seed: z.number().int().nonnegative().default(7),
-      /** Difficulties searched for training data; each iteration splits its problems over them by solve rate (search/budget.ts). */
-      trainOperators: operatorCounts.default([1, 2, 3, 4]),
-      curriculum: curriculumSchema.prefault({}),
-      /** Many cheap searches: a policy learns from the problems it solves only sometimes, and each gives about one correct solution. */
-      problemsPerIteration: positiveInt.default(3000),
-      /** Held-out evaluation: problems per number of operators. */
-      evalOperators: operatorCounts.default([1, 2, 3, 4]),
-      evalProblemsPerOperator: positiveInt.default(100),
-      /** Held-out problems per number of operators for vote@k, PRM-ranked best-of-k and MCTS* (0: skip). */
-      evalSearchProblemsPerOperator: z.number().int().nonnegative().default(10),
-      evalSamples: positiveInt.default(4),
-    })
-    .prefault({}),
+  /** The task: problems, prompt, step delimiter, answer rules (tasks/config.ts); `kind` defaults to arithmetic. */
+  task: z.preprocess((task) => (task === undefined ? { kind: 'arithmetic' } : typeof task === 'object' && task !== null && !('kind' in task) ? { ...task, kind: 'arithmetic' } : task), taskConfigSchema),
   search: z
     .strictObject({
       /** mcts: MCTS* guided by the PRM; best-of-n: independent samples (the baseline at the same token budget). */
@@ -104,18 +106,21 @@ export const runConfigSchema = z.strictObject({
    * drops by more than this below the best seen so far.
    */
   promotionTolerance: z.number().min(0).max(1).default(0.02),
+  /** CPU threads for inference and training: 1 per process is fastest for small models on a few cores. */
   threads: positiveInt.default(1),
   /** Parallel sequences (problems searched at once). */
   sequences: positiveInt.default(4),
+  engine: engineSettingsSchema.prefault({}),
 });
 export type RunConfig = z.output<typeof runConfigSchema>;
 export type RunConfigInput = z.input<typeof runConfigSchema>;
 
-/** `--quick`: a small run that shows every stage in a few minutes. */
+/** `--quick`: a small run that shows every stage in under a minute (any task: flags and files override it). */
 export const QUICK_PRESET = {
   iterations: 1,
-  prm: { seedProblemsPerOperator: 10, seedSteps: 20 },
-  task: { problemsPerIteration: 8, evalOperators: [2, 3], evalProblemsPerOperator: 10, evalSearchProblemsPerOperator: 2 },
+  prm: { seedProblemsPerLevel: 4, seedSteps: 20 },
+  // Short solutions whatever the task, so that a model that never stops still finishes in seconds.
+  task: { problemsPerIteration: 8, evalProblemsPerLevel: 5, evalSearchProblemsPerLevel: 1, maxDepth: 7, maxStepTokens: 32 },
   search: { iterationsPerProblem: 4, shardSize: 4 },
   train: { policy: { epochs: 1, maxSteps: 10, batch: 4, lr: 5e-4 }, prm: { epochs: 1, maxSteps: 10, batch: 4, lr: 5e-4 } },
 } satisfies Partial<RunConfigInput>;

@@ -49,8 +49,8 @@ export async function runPipeline(host: PipelineHost, input: RunInput): Promise<
   if (best === null) {
     report('preparing');
     const prepared = await host.run('prepareRun', 'prepare: record the base models, build the seed PRM, evaluate the base policy', { runDir });
-    const { accuracy, accuracyByOperators, prmAuc } = prepared.baseline;
-    best = { iteration: 0, accuracy, accuracyByOperators, prmAuc, policyPath: prepared.policyPath, prmPath: prepared.prmPath };
+    const { accuracy, accuracyByLevel, prmAuc } = prepared.baseline;
+    best = { iteration: 0, accuracy, accuracyByLevel, prmAuc, policyPath: prepared.policyPath, prmPath: prepared.prmPath };
     progress.history.push(prepared.baseline);
     progress.bestAccuracy = best.accuracy;
     progress.policyModel = best.policyPath;
@@ -91,10 +91,10 @@ export async function runPipeline(host: PipelineHost, input: RunInput): Promise<
       ? {
           iteration,
           accuracy: Math.max(evaluation.accuracy, current.accuracy),
-          accuracyByOperators: Object.fromEntries(Object.entries(evaluation.accuracyByOperators).map(([k, value]) => [k, Math.max(value, current.accuracyByOperators[k] ?? 0)])),
+          accuracyByLevel: Object.fromEntries(Object.entries(evaluation.accuracyByLevel).map(([k, value]) => [k, Math.max(value, current.accuracyByLevel[k] ?? 0)])),
           policyPath: policy.path,
         }
-      : { iteration: current.iteration, accuracy: current.accuracy, accuracyByOperators: current.accuracyByOperators, policyPath: current.policyPath }),
+      : { iteration: current.iteration, accuracy: current.accuracy, accuracyByLevel: current.accuracyByLevel, policyPath: current.policyPath }),
     ...(promotion.prmPromoted ? { prmAuc: evaluation.prmAuc, prmPath: prm.path } : { prmAuc: current.prmAuc, prmPath: current.prmPath }),
   };
   progress.history.push({ ...evaluation, promoted: promotion.promoted, reason: promotion.reason });

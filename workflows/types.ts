@@ -4,17 +4,28 @@
  */
 import { z } from 'zod';
 
+/** The name of a metric measured at one difficulty level: `accuracy_L3`. */
+export function levelMetric(metric: string, level: number | string): string {
+  return `${metric}_L${level}`;
+}
+
+/** The level of a per-level metric name, or null when `name` is not `metric` at some level. */
+export function levelOfMetric(metric: string, name: string): number | null {
+  const match = /^(.*)_L(\d+)$/.exec(name);
+  return match !== null && match[1] === metric ? Number(match[2]) : null;
+}
+
 export const IterationRecordSchema = z.strictObject({
   iteration: z.number().int().nonnegative(),
-  /** Held-out greedy accuracy by number of operators (keys are operator counts). */
-  accuracyByOperators: z.record(z.string(), z.number()),
+  /** Held-out greedy accuracy by difficulty level (keys are levels; arithmetic: operators). */
+  accuracyByLevel: z.record(z.string(), z.number()),
   /** The promotion metric: mean greedy accuracy over the evaluated difficulties. */
   accuracy: z.number(),
   /** PRM step-level ROC AUC against the exact step labels; null when not measurable. */
   prmAuc: z.number().nullable(),
   /**
    * What the iteration's searches and data looked like (activities/data.ts), by metric name:
-   * `searched_3op`, `solve_rate_3op`, `pass@4_3op`, `distinct_correct_3op`, `sft_rows_3op`, `sft_invalid_3op`, `sft_invalid`, ...
+   * `searched_L3`, `solve_rate_L3`, `pass@4_L3`, `distinct_correct_L3`, `sft_rows_L3`, `sft_invalid_L3`, `sft_invalid`, ...
    */
   training: z.record(z.string(), z.number()),
   promoted: z.boolean(),
@@ -28,8 +39,8 @@ export type EvaluationSummary = Omit<IterationRecord, 'promoted' | 'reason'>;
 export const BestModelsSchema = z.strictObject({
   iteration: z.number().int().nonnegative(),
   accuracy: z.number(),
-  /** Reference accuracy per number of operators (the best seen at each, so it never drifts down). */
-  accuracyByOperators: z.record(z.string(), z.number()),
+  /** Reference accuracy per level (the best seen at each, so it never drifts down). */
+  accuracyByLevel: z.record(z.string(), z.number()),
   /** Step AUC of the current PRM when it was promoted. */
   prmAuc: z.number().nullable(),
   policyPath: z.string(),
