@@ -78,6 +78,7 @@ int cmd_train(const Args & args) {
     const std::string model_path = args.required("model");
     const std::string data_path = args.required("data");
     const std::string out_path = args.required("out");
+    if (out_path == model_path) throw InputError("--out must differ from --model (the input model would be overwritten)");
     const std::string objective = args.str("objective", "sft");
     if (objective != "sft" && objective != "prm" && objective != "lm") {
         throw InputError("--objective must be sft, prm or lm, got '" + objective + "'");
@@ -93,6 +94,17 @@ int cmd_train(const Args & args) {
     opt.beta2 = args.number("beta2", 0.999);
     opt.weight_decay = args.number("weight-decay", 0.0);
     const double clip = args.number("clip", 1.0);
+    if (!(opt.beta1 >= 0 && opt.beta1 < 1)) throw InputError("--beta1 must be in [0, 1), got " + format_double(opt.beta1));
+    if (!(opt.beta2 >= 0 && opt.beta2 < 1)) throw InputError("--beta2 must be in [0, 1), got " + format_double(opt.beta2));
+    if (!(opt.weight_decay >= 0)) throw InputError("--weight-decay must be at least 0, got " + format_double(opt.weight_decay));
+    if (!(clip >= 0)) throw InputError("--clip must be at least 0 (0 = off), got " + format_double(clip));
+    const double base_lr = args.number("lr", 1e-3);
+    const double min_lr_ratio = args.number("min-lr-ratio", 0.1);
+    const int64_t warmup = args.integer("warmup", 0);
+    if (!(base_lr > 0)) throw InputError("--lr must be positive, got " + format_double(base_lr));
+    if (!(min_lr_ratio >= 0 && min_lr_ratio <= 1)) throw InputError("--min-lr-ratio must be in [0, 1], got " + format_double(min_lr_ratio));
+    if (warmup < 0) throw InputError("--warmup must be at least 0, got " + std::to_string(warmup));
+    if (args.has("steps") && args.integer("steps", 0) <= 0) throw InputError("--steps must be positive, got " + std::to_string(args.integer("steps", 0)));
     const std::string checkpoint_path = args.str("checkpoint", out_path + ".ckpt");
     const int64_t checkpoint_every = args.integer("checkpoint-every", 0);
     const int64_t eval_every = args.integer("eval-every", 0);
@@ -117,7 +129,7 @@ int cmd_train(const Args & args) {
         if (epochs <= 0) throw InputError("--epochs must be positive");
         total_steps = static_cast<int64_t>(std::ceil(epochs * schedule.batches_per_epoch() / accum));
     }
-    const Schedule lr{args.number("lr", 1e-3), args.number("min-lr-ratio", 0.1), args.integer("warmup", 0), total_steps};
+    const Schedule lr{base_lr, min_lr_ratio, warmup, total_steps};
 
     // A checkpoint only fits a run that would take the same path through the data.
     const std::string fingerprint = "data=" + args.str("data-sha256", data_path) + ":" + std::to_string(train.examples.size()) +

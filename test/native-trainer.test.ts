@@ -203,4 +203,29 @@ describe('model files', () => {
       });
     }
   });
+
+  test('bad training flags exit 2 before any work, naming the flag', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--steps', '0'], /--steps must be positive, got 0/],
+      [['--steps', '-3'], /--steps must be positive, got -3/],
+      [['--lr', '0'], /--lr must be positive/],
+      [['--lr', '-1e-3'], /--lr must be positive/],
+      [['--beta1', '1'], /--beta1 must be in \[0, 1\), got 1/],
+      [['--beta2', '-0.5'], /--beta2 must be in \[0, 1\)/],
+      [['--min-lr-ratio', '2'], /--min-lr-ratio must be in \[0, 1\]/],
+      [['--weight-decay', '-1'], /--weight-decay must be at least 0/],
+      [['--warmup', '-5'], /--warmup must be at least 0/],
+      [['--out', 'nowhere.gguf'], /--out must differ from --model/],
+    ];
+    for (const [flags, message] of cases) {
+      // The model and data need not exist: the flags are checked first.
+      const defaults = ['--out', 'out.gguf'].filter(() => !flags.includes('--out'));
+      const args = ['train', '--model', 'nowhere.gguf', '--data', 'nowhere.arbtok', ...defaults, ...flags];
+      await assert.rejects(run(trainerBinaryPath(), args), (error: { code?: number; stderr?: string }) => {
+        assert.equal(error.code, 2, flags.join(' '));
+        assert.match(error.stderr ?? '', message);
+        return true;
+      });
+    }
+  });
 });

@@ -110,12 +110,13 @@ export const runConfigSchema = z.strictObject({
   threads: positiveInt.default(1),
   /** Parallel sequences (problems searched at once). */
   sequences: positiveInt.default(4),
+  /** GPU, offloaded layers, context, batch size, flash attention. */
   engine: engineSettingsSchema.prefault({}),
 });
 export type RunConfig = z.output<typeof runConfigSchema>;
 export type RunConfigInput = z.input<typeof runConfigSchema>;
 
-/** `--quick`: a small run that shows every stage in under a minute (any task: flags and files override it). */
+/** `--quick`: a small run that shows every stage (under a minute on the micro model; files and flags override it). */
 export const QUICK_PRESET = {
   iterations: 1,
   prm: { seedProblemsPerLevel: 4, seedSteps: 20 },
