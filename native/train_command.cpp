@@ -70,80 +70,107 @@ std::string format_double(double x) {
 
 } // namespace
 
-int cmd_train(const Args & args) {
+// Every flag of `train`, read and checked before anything is loaded (a bad value exits 2 at once).
+// Defaults are the ones read_train_options gives (and native/README.md documents).
+struct TrainOptions {
+    std::string model_path, data_path, val_path, out_path, objective, parent, data_sha256, checkpoint_path, device;
+    std::vector<std::string> backend_dirs;
+    int batch, accum, threads;
+    int ctx;  // 0: the model's context
+    uint64_t seed;
+    int64_t steps;  // 0: from --epochs
+    double epochs;
+    double lr, min_lr_ratio, clip;
+    int64_t warmup;
+    OptimizerConfig opt;
+    int64_t checkpoint_every, eval_every, log_every;
+    bool resume;
+};
+
+TrainOptions read_train_options(const Args & args) {
     args.expect_only({"model", "data", "val", "out", "objective", "parent", "data-sha256", "steps", "epochs", "batch",
                       "accum", "lr", "min-lr-ratio", "warmup", "weight-decay", "clip", "beta1", "beta2", "seed",
                       "threads", "checkpoint", "checkpoint-every", "resume", "eval-every", "log-every", "backend-dir",
                       "device", "ctx"});
-    const std::string model_path = args.required("model");
-    const std::string data_path = args.required("data");
-    const std::string out_path = args.required("out");
-    if (out_path == model_path) throw InputError("--out must differ from --model (the input model would be overwritten)");
-    const std::string objective = args.str("objective", "sft");
-    if (objective != "sft" && objective != "prm" && objective != "lm") {
-        throw InputError("--objective must be sft, prm or lm, got '" + objective + "'");
+    TrainOptions o{};
+    o.model_path = args.required("model");
+    o.data_path = args.required("data");
+    o.out_path = args.required("out");
+    if (o.out_path == o.model_path) throw InputError("--out must differ from --model (the input model would be overwritten)");
+    if (args.has("val")) o.val_path = args.required("val");
+    o.objective = args.str("objective", "sft");
+    if (o.objective != "sft" && o.objective != "prm" && o.objective != "lm") {
+        throw InputError("--objective must be sft, prm or lm, got '" + o.objective + "'");
     }
-    const int batch = static_cast<int>(args.integer("batch", 16));
-    const int accum = static_cast<int>(args.integer("accum", 1));
-    if (batch <= 0 || accum <= 0) throw InputError("--batch and --accum must be positive");
-    const int threads = static_cast<int>(args.integer("threads", std::max(1u, std::thread::hardware_concurrency())));
-    if (threads <= 0) throw InputError("--threads must be positive");
-    const uint64_t seed = static_cast<uint64_t>(args.integer("seed", 1));
-    OptimizerConfig opt;
-    opt.beta1 = args.number("beta1", 0.9);
-    opt.beta2 = args.number("beta2", 0.999);
-    opt.weight_decay = args.number("weight-decay", 0.0);
-    const double clip = args.number("clip", 1.0);
-    if (!(opt.beta1 >= 0 && opt.beta1 < 1)) throw InputError("--beta1 must be in [0, 1), got " + format_double(opt.beta1));
-    if (!(opt.beta2 >= 0 && opt.beta2 < 1)) throw InputError("--beta2 must be in [0, 1), got " + format_double(opt.beta2));
-    if (!(opt.weight_decay >= 0)) throw InputError("--weight-decay must be at least 0, got " + format_double(opt.weight_decay));
-    if (!(clip >= 0)) throw InputError("--clip must be at least 0 (0 = off), got " + format_double(clip));
-    const double base_lr = args.number("lr", 1e-3);
-    const double min_lr_ratio = args.number("min-lr-ratio", 0.1);
-    const int64_t warmup = args.integer("warmup", 0);
-    if (!(base_lr > 0)) throw InputError("--lr must be positive, got " + format_double(base_lr));
-    if (!(min_lr_ratio >= 0 && min_lr_ratio <= 1)) throw InputError("--min-lr-ratio must be in [0, 1], got " + format_double(min_lr_ratio));
-    if (warmup < 0) throw InputError("--warmup must be at least 0, got " + std::to_string(warmup));
-    if (args.has("steps") && args.integer("steps", 0) <= 0) throw InputError("--steps must be positive, got " + std::to_string(args.integer("steps", 0)));
-    const std::string checkpoint_path = args.str("checkpoint", out_path + ".ckpt");
-    const int64_t checkpoint_every = args.integer("checkpoint-every", 0);
-    const int64_t eval_every = args.integer("eval-every", 0);
-    const int64_t log_every = std::max<int64_t>(1, args.integer("log-every", 10));
+    o.parent = args.str("parent", o.model_path);
+    o.data_sha256 = args.str("data-sha256", "");
+    o.batch = static_cast<int>(args.integer("batch", 16));
+    o.accum = static_cast<int>(args.integer("accum", 1));
+    if (o.batch <= 0 || o.accum <= 0) throw InputError("--batch and --accum must be positive");
+    o.threads = static_cast<int>(args.integer("threads", std::max(1u, std::thread::hardware_concurrency())));
+    if (o.threads <= 0) throw InputError("--threads must be positive");
+    o.seed = static_cast<uint64_t>(args.integer("seed", 1));
+    o.opt.beta1 = args.number("beta1", 0.9);
+    o.opt.beta2 = args.number("beta2", 0.999);
+    o.opt.weight_decay = args.number("weight-decay", 0.0);
+    o.clip = args.number("clip", 1.0);
+    if (!(o.opt.beta1 >= 0 && o.opt.beta1 < 1)) throw InputError("--beta1 must be in [0, 1), got " + format_double(o.opt.beta1));
+    if (!(o.opt.beta2 >= 0 && o.opt.beta2 < 1)) throw InputError("--beta2 must be in [0, 1), got " + format_double(o.opt.beta2));
+    if (!(o.opt.weight_decay >= 0)) throw InputError("--weight-decay must be at least 0, got " + format_double(o.opt.weight_decay));
+    if (!(o.clip >= 0)) throw InputError("--clip must be at least 0 (0 = off), got " + format_double(o.clip));
+    o.lr = args.number("lr", 1e-3);
+    o.min_lr_ratio = args.number("min-lr-ratio", 0.1);
+    o.warmup = args.integer("warmup", 0);
+    if (!(o.lr > 0)) throw InputError("--lr must be positive, got " + format_double(o.lr));
+    if (!(o.min_lr_ratio >= 0 && o.min_lr_ratio <= 1)) throw InputError("--min-lr-ratio must be in [0, 1], got " + format_double(o.min_lr_ratio));
+    if (o.warmup < 0) throw InputError("--warmup must be at least 0, got " + std::to_string(o.warmup));
+    o.steps = args.integer("steps", 0);
+    if (args.has("steps") && o.steps <= 0) throw InputError("--steps must be positive, got " + std::to_string(o.steps));
+    o.epochs = args.number("epochs", 1.0);
+    if (o.epochs <= 0) throw InputError("--epochs must be positive");
+    o.ctx = static_cast<int>(args.integer("ctx", 0));
+    if (args.has("ctx") && o.ctx <= 0) throw InputError("--ctx must be positive");
+    o.checkpoint_path = args.str("checkpoint", o.out_path + ".ckpt");
+    o.checkpoint_every = args.integer("checkpoint-every", 0);
+    o.eval_every = args.integer("eval-every", 0);
+    o.log_every = std::max<int64_t>(1, args.integer("log-every", 10));
+    o.resume = args.has("resume");
+    o.backend_dirs = args.all("backend-dir");
+    o.device = args.str("device", "auto");
+    return o;
+}
 
-    Backend be = init_backend(args.all("backend-dir"), args.str("device", "auto"), threads);
+int cmd_train(const Args & args) {
+    const TrainOptions o = read_train_options(args);
+    Backend be = init_backend(o.backend_dirs, o.device, o.threads);
     Model model;
-    load_model(model, model_path, be.backend);
-    const int n_ctx = static_cast<int>(args.integer("ctx", model.hp.n_ctx));
-    if (n_ctx <= 0 || n_ctx > model.hp.n_ctx) {
+    load_model(model, o.model_path, be.backend);
+    const int n_ctx = o.ctx == 0 ? model.hp.n_ctx : o.ctx;
+    if (n_ctx > model.hp.n_ctx) {
         throw InputError("--ctx must be between 1 and the model's context (" + std::to_string(model.hp.n_ctx) + ")");
     }
-    const Dataset train = read_dataset(data_path, model.hp.n_vocab, n_ctx);
+    const Dataset train = read_dataset(o.data_path, model.hp.n_vocab, n_ctx);
     Dataset val;
-    const bool has_val = args.has("val");
-    if (has_val) val = read_dataset(args.required("val"), model.hp.n_vocab, n_ctx);
+    const bool has_val = !o.val_path.empty();
+    if (has_val) val = read_dataset(o.val_path, model.hp.n_vocab, n_ctx);
 
-    BatchSchedule schedule(train, batch, seed);
-    int64_t total_steps = args.integer("steps", 0);
-    if (total_steps <= 0) {
-        const double epochs = args.number("epochs", 1.0);
-        if (epochs <= 0) throw InputError("--epochs must be positive");
-        total_steps = static_cast<int64_t>(std::ceil(epochs * schedule.batches_per_epoch() / accum));
-    }
-    const Schedule lr{base_lr, min_lr_ratio, warmup, total_steps};
+    BatchSchedule schedule(train, o.batch, o.seed);
+    const int64_t total_steps = o.steps > 0 ? o.steps : static_cast<int64_t>(std::ceil(o.epochs * schedule.batches_per_epoch() / o.accum));
+    const Schedule lr{o.lr, o.min_lr_ratio, o.warmup, total_steps};
 
     // A checkpoint only fits a run that would take the same path through the data.
-    const std::string fingerprint = "data=" + args.str("data-sha256", data_path) + ":" + std::to_string(train.examples.size()) +
-                                    ";steps=" + std::to_string(total_steps) + ";batch=" + std::to_string(batch) +
-                                    ";accum=" + std::to_string(accum) + ";lr=" + format_double(lr.lr) +
-                                    ";seed=" + std::to_string(seed) + ";params=" + std::to_string(model.n_params());
+    const std::string fingerprint = "data=" + (o.data_sha256.empty() ? o.data_path : o.data_sha256) + ":" + std::to_string(train.examples.size()) +
+                                    ";steps=" + std::to_string(total_steps) + ";batch=" + std::to_string(o.batch) +
+                                    ";accum=" + std::to_string(o.accum) + ";lr=" + format_double(lr.lr) +
+                                    ";seed=" + std::to_string(o.seed) + ";params=" + std::to_string(model.n_params());
 
-    Trainer trainer(model, be.backend, batch, std::max(train.max_targets, val.max_targets));
+    Trainer trainer(model, be.backend, o.batch, std::max(train.max_targets, val.max_targets));
     int64_t step = 0;
     bool resumed = false;
-    if (args.has("resume")) {
-        if (FILE * f = fopen(checkpoint_path.c_str(), "rb")) {
+    if (o.resume) {
+        if (FILE * f = fopen(o.checkpoint_path.c_str(), "rb")) {
             fclose(f);
-            step = trainer.load_checkpoint(checkpoint_path, fingerprint);
+            step = trainer.load_checkpoint(o.checkpoint_path, fingerprint);
             resumed = true;
         }
     }
@@ -153,7 +180,7 @@ int cmd_train(const Args & args) {
     JsonLine("start")
         .str("device", be.device_name).integer("threads", be.threads).integer("params", model.n_params())
         .integer("examples", static_cast<int64_t>(train.examples.size())).integer("steps", total_steps)
-        .integer("start_step", step).boolean("resumed", resumed).str("objective", objective).emit();
+        .integer("start_step", step).boolean("resumed", resumed).str("objective", o.objective).emit();
 
     const auto t0 = std::chrono::steady_clock::now();
     const int64_t first_step = step;
@@ -162,10 +189,10 @@ int cmd_train(const Args & args) {
     int64_t window_steps = 0;
     double last_loss = NAN;
     while (step < total_steps) {
-        std::vector<std::vector<uint32_t>> micro(accum);
+        std::vector<std::vector<uint32_t>> micro(o.accum);
         double weight = 0;
-        for (int a = 0; a < accum; a++) {
-            micro[a] = schedule.batch(static_cast<uint64_t>(step) * accum + a);
+        for (int a = 0; a < o.accum; a++) {
+            micro[a] = schedule.batch(static_cast<uint64_t>(step) * o.accum + a);
             weight += total_weight(train, micro[a]);
         }
         double step_loss = 0;
@@ -181,15 +208,15 @@ int cmd_train(const Args & args) {
             throw std::runtime_error("loss or gradient became non-finite at step " + std::to_string(step) +
                                      " (try a lower --lr)");
         }
-        const double scale = clip > 0 && norm > clip ? clip / norm : 1.0;
+        const double scale = o.clip > 0 && norm > o.clip ? o.clip / norm : 1.0;
         const double lr_t = lr.at(step);
-        if (weight > 0) trainer.update(step, lr_t, scale, opt);
+        if (weight > 0) trainer.update(step, lr_t, scale, o.opt);
         window_loss += step_loss;
         window_steps++;
         last_loss = step_loss;
 
         const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        if (step % log_every == 0 || step == total_steps) {
+        if (step % o.log_every == 0 || step == total_steps) {
             const double per_step = elapsed / static_cast<double>(step - first_step);
             JsonLine("step")
                 .integer("step", step).integer("steps", total_steps).num("loss", window_loss / window_steps)
@@ -198,32 +225,32 @@ int cmd_train(const Args & args) {
             window_loss = 0;
             window_steps = 0;
         }
-        if (has_val && eval_every > 0 && step % eval_every == 0 && step < total_steps) {
-            JsonLine("eval").integer("step", step).num("val_loss", validation_loss(trainer, val, batch)).emit();
+        if (has_val && o.eval_every > 0 && step % o.eval_every == 0 && step < total_steps) {
+            JsonLine("eval").integer("step", step).num("val_loss", validation_loss(trainer, val, o.batch)).emit();
         }
         const bool stop = g_stop_requested != 0;
-        if ((checkpoint_every > 0 && step % checkpoint_every == 0 && step < total_steps) || (stop && step < total_steps)) {
-            trainer.save_checkpoint(checkpoint_path, step, fingerprint);
-            JsonLine("checkpoint").integer("step", step).str("path", checkpoint_path).emit();
+        if ((o.checkpoint_every > 0 && step % o.checkpoint_every == 0 && step < total_steps) || (stop && step < total_steps)) {
+            trainer.save_checkpoint(o.checkpoint_path, step, fingerprint);
+            JsonLine("checkpoint").integer("step", step).str("path", o.checkpoint_path).emit();
         }
         if (stop && step < total_steps) {
-            JsonLine("interrupted").integer("step", step).str("checkpoint", checkpoint_path).emit();
+            JsonLine("interrupted").integer("step", step).str("checkpoint", o.checkpoint_path).emit();
             return EXIT_INTERRUPTED;
         }
     }
 
     // Throughput counts training time only, as the step lines do (not validation or saving).
     const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const double val_loss = has_val ? validation_loss(trainer, val, batch) : NAN;
+    const double val_loss = has_val ? validation_loss(trainer, val, o.batch) : NAN;
     if (has_val) JsonLine("eval").integer("step", step).num("val_loss", val_loss).emit();
-    save_model(model, out_path,
-               {{"arbor.parent", args.str("parent", model_path)}, {"arbor.objective", objective},
-                {"arbor.data_sha256", args.str("data-sha256", "")}},
+    save_model(model, o.out_path,
+               {{"arbor.parent", o.parent}, {"arbor.objective", o.objective},
+                {"arbor.data_sha256", o.data_sha256}},
                {{"arbor.steps", total_steps}});
-    std::remove(checkpoint_path.c_str());
+    std::remove(o.checkpoint_path.c_str());
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     JsonLine("done")
-        .integer("step", step).str("out", out_path).num("loss", last_loss).num("val_loss", val_loss)
+        .integer("step", step).str("out", o.out_path).num("loss", last_loss).num("val_loss", val_loss)
         .num("tok_s", real_tokens / std::max(train_seconds, 1e-9)).num("seconds", elapsed).num("peak_rss_mb", peak_rss_mb())
         .emit();
     return EXIT_OK;

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <unordered_map>
 
 namespace arbor {
@@ -61,6 +60,9 @@ ggml_cgraph * outer_products_as_gemm(ggml_context * ctx, ggml_cgraph * graph) {
 
 } // namespace
 
+// Floats in the parameter tensor of ggml_opt_step_adamw (named in AdamwParams below).
+constexpr int ADAMW_PARAMS = 7;
+
 struct Trainer::StepGraph {
     ggml_context * ctx = nullptr;
     ggml_cgraph * forward = nullptr;
@@ -95,8 +97,8 @@ Trainer::Trainer(Model & model, ggml_backend_t backend, int batch, size_t target
         ggml_format_name(v, "adam_v.%s", p->name);
         v_of_[p] = v;
     }
-    adamw_decay_ = ggml_new_tensor_1d(state_ctx_, GGML_TYPE_F32, 7);
-    adamw_no_decay_ = ggml_new_tensor_1d(state_ctx_, GGML_TYPE_F32, 7);
+    adamw_decay_ = ggml_new_tensor_1d(state_ctx_, GGML_TYPE_F32, ADAMW_PARAMS);
+    adamw_no_decay_ = ggml_new_tensor_1d(state_ctx_, GGML_TYPE_F32, ADAMW_PARAMS);
     grad_scale_ = ggml_new_tensor_1d(state_ctx_, GGML_TYPE_F32, 1);
     grad_buffer_ = ggml_backend_alloc_ctx_tensors(grad_ctx_, backend);
     state_buffer_ = ggml_backend_alloc_ctx_tensors(state_ctx_, backend);
@@ -239,17 +241,33 @@ double Trainer::grad_norm() {
     return std::sqrt(static_cast<double>(sq));
 }
 
+// The parameter tensor ggml_opt_step_adamw reads: these seven floats, in this order.
+struct AdamwParams {
+    float lr;
+    float beta1;
+    float beta2;
+    float eps;
+    float weight_decay;
+    float beta1_correction;  // 1 / (1 − beta1^t)
+    float beta2_correction;  // 1 / (1 − beta2^t)
+};
+static_assert(sizeof(AdamwParams) == ADAMW_PARAMS * sizeof(float), "ggml reads the AdamW parameters as a packed float array");
+
 void Trainer::update(int64_t t, double lr, double grad_scale, const OptimizerConfig & opt) {
-    const float beta1h = static_cast<float>(1.0 / (1.0 - std::pow(opt.beta1, static_cast<double>(t))));
-    const float beta2h = static_cast<float>(1.0 / (1.0 - std::pow(opt.beta2, static_cast<double>(t))));
-    float decay[7] = {static_cast<float>(lr), static_cast<float>(opt.beta1), static_cast<float>(opt.beta2),
-                      static_cast<float>(opt.eps), static_cast<float>(opt.weight_decay), beta1h, beta2h};
-    float no_decay[7];
-    std::memcpy(no_decay, decay, sizeof(decay));
-    no_decay[4] = 0.0f;
+    const AdamwParams decay{
+        static_cast<float>(lr),
+        static_cast<float>(opt.beta1),
+        static_cast<float>(opt.beta2),
+        static_cast<float>(opt.eps),
+        static_cast<float>(opt.weight_decay),
+        static_cast<float>(1.0 / (1.0 - std::pow(opt.beta1, static_cast<double>(t)))),
+        static_cast<float>(1.0 / (1.0 - std::pow(opt.beta2, static_cast<double>(t)))),
+    };
+    AdamwParams no_decay = decay;  // norms and biases
+    no_decay.weight_decay = 0.0f;
     const float scale = static_cast<float>(grad_scale);
-    ggml_backend_tensor_set(adamw_decay_, decay, 0, sizeof(decay));
-    ggml_backend_tensor_set(adamw_no_decay_, no_decay, 0, sizeof(no_decay));
+    ggml_backend_tensor_set(adamw_decay_, &decay, 0, sizeof(decay));
+    ggml_backend_tensor_set(adamw_no_decay_, &no_decay, 0, sizeof(no_decay));
     ggml_backend_tensor_set(grad_scale_, &scale, 0, sizeof(float));
     if (ggml_backend_graph_compute(backend_, update_graph_) != GGML_STATUS_SUCCESS) throw std::runtime_error("optimizer step failed");
     zero_grads();

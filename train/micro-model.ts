@@ -3,7 +3,8 @@
  * built from scratch by the native trainer on gold solutions of the arithmetic task's *easy* problems
  * (1–2 operators) plus a small priming set at 3 operators. It must solve 1–2 operators reliably and
  * be weak but not hopeless at 3 (the weak level: the room the self-improvement loop has to show
- * progress); no gold solution with more operators is ever seen. One recipe + seed reproduces it.
+ * progress); no gold solution with more operators is ever seen. One recipe + seed gives one file for
+ * a given trainer (the committed one predates the trainer's logits-at-targets change: bench/README.md).
  */
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

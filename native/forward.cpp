@@ -1,0 +1,75 @@
+// The forward graph and loss the trainer differentiates: a llama / qwen2 decoder written op by op,
+// so that every weight (embeddings and K/V included) gets a gradient.
+#include "model.h"
+
+#include <cmath>
+
+namespace arbor {
+
+ForwardGraph build_forward(ggml_context * ctx, const Model & model, int T, int B, int R, int K) {
+    const HParams & hp = model.hp;
+    const int hd = hp.head_dim();
+    const int nh = hp.n_head;
+    const int nkv = hp.n_head_kv;
+    ForwardGraph fg;
+    fg.in.tokens = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, static_cast<int64_t>(T) * B);
+    fg.in.positions = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, T);
+    fg.in.rows = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, R);
+    fg.in.target_index = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, K);
+    fg.in.target_weight = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, 1, K);
+    for (ggml_tensor * t : {fg.in.tokens, fg.in.positions, fg.in.rows, fg.in.target_index, fg.in.target_weight}) ggml_set_input(t);
+
+    ggml_tensor * x = ggml_get_rows(ctx, model.tok_embd, fg.in.tokens);  // [d, T*B]
+    for (const Layer & L : model.layers) {
+        ggml_tensor * h = ggml_mul(ctx, ggml_rms_norm(ctx, x, hp.rms_eps), L.attn_norm);
+        ggml_tensor * q = ggml_mul_mat(ctx, L.wq, h);
+        ggml_tensor * k = ggml_mul_mat(ctx, L.wk, h);
+        ggml_tensor * v = ggml_mul_mat(ctx, L.wv, h);
+        if (L.bq) q = ggml_add(ctx, q, L.bq);
+        if (L.bk) k = ggml_add(ctx, k, L.bk);
+        if (L.bv) v = ggml_add(ctx, v, L.bv);
+        q = ggml_reshape_4d(ctx, q, hd, nh, T, B);
+        k = ggml_reshape_4d(ctx, k, hd, nkv, T, B);
+        v = ggml_reshape_4d(ctx, v, hd, nkv, T, B);
+        q = ggml_rope_ext(ctx, q, fg.in.positions, model.rope_freqs, hp.n_rot, hp.rope_mode, hp.n_ctx,
+                          hp.rope_base, 1.0f, 0.0f, 1.0f, 0.0f, 0.0f);
+        k = ggml_rope_ext(ctx, k, fg.in.positions, model.rope_freqs, hp.n_rot, hp.rope_mode, hp.n_ctx,
+                          hp.rope_base, 1.0f, 0.0f, 1.0f, 0.0f, 0.0f);
+        // Heads and batch share dim 2 ([hd, T, heads*B]): mul_mat then broadcasts K/V heads over
+        // query-head groups (GQA) in a form whose backward pass ggml implements.
+        q = ggml_reshape_3d(ctx, ggml_cont(ctx, ggml_permute(ctx, q, 0, 2, 1, 3)), hd, T, nh * B);
+        k = ggml_reshape_3d(ctx, ggml_cont(ctx, ggml_permute(ctx, k, 0, 2, 1, 3)), hd, T, nkv * B);
+        ggml_tensor * vt = ggml_reshape_3d(ctx, ggml_cont(ctx, ggml_permute(ctx, v, 1, 2, 0, 3)), T, hd, nkv * B);
+        ggml_tensor * kq = ggml_mul_mat(ctx, k, q);  // [T_k, T_q, nh*B]
+        kq = ggml_scale(ctx, kq, 1.0f / std::sqrt(static_cast<float>(hd)));
+        kq = ggml_diag_mask_inf(ctx, kq, 0);
+        kq = ggml_soft_max(ctx, kq);
+        ggml_tensor * kqv = ggml_mul_mat(ctx, vt, kq);  // [hd, T_q, nh*B]
+        kqv = ggml_reshape_4d(ctx, kqv, hd, T, nh, B);
+        ggml_tensor * attn = ggml_reshape_2d(ctx, ggml_cont(ctx, ggml_permute(ctx, kqv, 0, 2, 1, 3)), hd * nh,
+                                             static_cast<int64_t>(T) * B);
+        x = ggml_add(ctx, x, ggml_mul_mat(ctx, L.wo, attn));
+
+        h = ggml_mul(ctx, ggml_rms_norm(ctx, x, hp.rms_eps), L.ffn_norm);
+        ggml_tensor * ff = ggml_swiglu_split(ctx, ggml_mul_mat(ctx, L.ffn_gate, h), ggml_mul_mat(ctx, L.ffn_up, h));
+        x = ggml_add(ctx, x, ggml_mul_mat(ctx, L.ffn_down, ff));
+    }
+    x = ggml_mul(ctx, ggml_rms_norm(ctx, x, hp.rms_eps), model.output_norm);
+    // Logits only where a target reads them: a PRM marks a few positions per sequence, and with a
+    // 150k-token vocabulary every row costs 0.6 MB per tensor.
+    x = ggml_get_rows(ctx, x, fg.in.rows);  // [d, R]
+    fg.logits = ggml_mul_mat(ctx, model.output ? model.output : model.tok_embd, x);  // [V, R]
+
+    // Weighted soft cross-entropy: gather log p(token | row) at each target slot. The epsilon keeps
+    // log finite for underflowed probabilities (gradient stays exact for p >> 1e-30).
+    ggml_tensor * logp = ggml_log(ctx, ggml_scale_bias(ctx, ggml_soft_max(ctx, fg.logits), 1.0f, 1e-30f));
+    ggml_tensor * flat = ggml_reshape_2d(ctx, logp, 1, ggml_nelements(logp));
+    ggml_tensor * picked = ggml_get_rows(ctx, flat, fg.in.target_index);  // [1, K]
+    fg.loss = ggml_scale(ctx, ggml_sum(ctx, ggml_mul(ctx, picked, fg.in.target_weight)), -1.0f);
+    ggml_set_output(fg.logits);
+    ggml_set_output(fg.loss);
+    ggml_set_loss(fg.loss);
+    return fg;
+}
+
+} // namespace arbor
