@@ -18,21 +18,22 @@ import { z } from 'zod';
 import { answersEqual } from '../tasks/answers.ts';
 import { answerKindSchema } from '../tasks/config.ts';
 import { GSM8K_FILES } from '../tasks/index.ts';
-import { ensureStandinModel } from '../train/standin-model.ts';
+import { readJsonlRows } from '../train/schema.ts';
+import { ensureStandinModel, readGsm8k } from '../train/standin-model.ts';
 import type { RunResult } from '../workflows/types.ts';
 
 const { values } = parseArgs({ options: { texts: { type: 'string', default: '1000' } }, strict: true });
 
 // 3. The grading suite (fast, first).
 const pairSchema = z.object({ kind: answerKindSchema, answer: z.string(), gold: z.string(), equal: z.boolean(), note: z.string() });
-const pairs = (await readFile('bench/answer-pairs.jsonl', 'utf8')).trim().split('\n').map((line) => pairSchema.parse(JSON.parse(line)));
+const pairs = (await readJsonlRows('bench/answer-pairs.jsonl', pairSchema)).map(({ row }) => row);
 const disagreeing = pairs.filter((pair) => answersEqual(pair.kind, pair.answer, pair.gold) !== pair.equal);
 for (const pair of disagreeing) console.log(`grade disagrees: ${pair.kind} ${JSON.stringify(pair.answer)} vs ${JSON.stringify(pair.gold)} (labelled ${pair.equal ? 'equal' : 'different'}: ${pair.note})`);
 console.log(`answer-equivalence suite: ${pairs.length - disagreeing.length}/${pairs.length} verdicts agree with the labels`);
 
 // 2. The stand-in's tokenizer against the reference one.
 const standin = await ensureStandinModel();
-const rows = (await readFile(GSM8K_FILES.test, 'utf8')).trim().split('\n').map((line) => z.object({ question: z.string(), answer: z.string() }).parse(JSON.parse(line)));
+const rows = await readGsm8k(GSM8K_FILES.test);
 const texts = rows.flatMap((row) => [row.question, row.answer]).slice(0, Number(values.texts));
 const llama = await getLlama({ gpu: false, maxThreads: 1 });
 const vocabulary = await llama.loadModel({ modelPath: standin, vocabOnly: true });

@@ -73,48 +73,41 @@ export async function checkGgufFile(path: string, what = 'model'): Promise<void>
   }
 }
 
-/**
- * The model at `modelPath`, loaded once per process. The cache is keyed by path: a file rewritten
- * in place is not reloaded until `unloadModel` is called for it.
- */
-export function loadModel(modelPath: string, engine: EngineSettings = DEFAULT_ENGINE): Promise<LlamaModel> {
+const loadedVocabularies = new Map<string, Promise<LlamaModel>>();
+
+/** Loads `modelPath` once per process into `cache` (keyed by resolved path); a failed load is not cached. */
+function loadOnce(cache: Map<string, Promise<LlamaModel>>, modelPath: string, engine: EngineSettings, vocabOnly: boolean): Promise<LlamaModel> {
   const key = resolve(modelPath);
-  let model = loadedModels.get(key);
+  let model = cache.get(key);
   if (model === undefined) {
     model = (async () => {
       await checkGgufFile(modelPath);
       const llama = await getEngineLlama(engine.gpu);
       try {
-        return await llama.loadModel({ modelPath: key, gpuLayers: engine.gpuLayers });
+        return await llama.loadModel({ modelPath: key, ...(vocabOnly ? { vocabOnly } : { gpuLayers: engine.gpuLayers }) });
       } catch (error) {
         throw new Error(`model ${modelPath}: llama.cpp cannot load it (${error instanceof Error ? error.message : String(error)}; is its architecture supported by this llama.cpp build?)`);
       }
     })().catch((error: unknown) => {
-      loadedModels.delete(key);
+      cache.delete(key);
       throw error;
     });
-    loadedModels.set(key, model);
+    cache.set(key, model);
   }
   return model;
 }
 
-const loadedVocabularies = new Map<string, Promise<LlamaModel>>();
+/**
+ * The model at `modelPath`, loaded once per process. The cache is keyed by path: a file rewritten
+ * in place is not reloaded until `unloadModel` is called for it.
+ */
+export function loadModel(modelPath: string, engine: EngineSettings = DEFAULT_ENGINE): Promise<LlamaModel> {
+  return loadOnce(loadedModels, modelPath, engine, false);
+}
 
 /** The model's vocabulary and metadata only (no weights): tokenizing and rendering prompts, loaded once per process. */
 export function loadVocabulary(modelPath: string, engine: EngineSettings = DEFAULT_ENGINE): Promise<LlamaModel> {
-  const key = resolve(modelPath);
-  let model = loadedVocabularies.get(key);
-  if (model === undefined) {
-    model = (async () => {
-      await checkGgufFile(modelPath);
-      return (await getEngineLlama(engine.gpu)).loadModel({ modelPath: key, vocabOnly: true });
-    })().catch((error: unknown) => {
-      loadedVocabularies.delete(key);
-      throw error;
-    });
-    loadedVocabularies.set(key, model);
-  }
-  return model;
+  return loadOnce(loadedVocabularies, modelPath, engine, true);
 }
 
 /** Frees a cached model (and every context made from it). */

@@ -27,6 +27,8 @@ export class LogProbScorer implements LabelLogProbs {
 
   /** The same tokenization and label-token derivation the trainer uses (train/tokenizer.ts). */
   readonly tokenizer: TrainingTokenizer;
+  /** Label tokens by context and label: every scored prefix asks again, with the same separator. */
+  private readonly labelTokens = new Map<string, Token>();
 
   private constructor(
     readonly model: LlamaModel,
@@ -56,11 +58,21 @@ export class LogProbScorer implements LabelLogProbs {
     });
   }
 
+  private labelTokenAfter(label: string, context: string): Token {
+    const key = `${context}\u0000${label}`;
+    let token = this.labelTokens.get(key);
+    if (token === undefined) {
+      token = labelToken(this.tokenizer, label, context) as Token;
+      this.labelTokens.set(key, token);
+    }
+    return token;
+  }
+
   async labelLogProbs(texts: readonly (readonly string[])[], labels: readonly string[]): Promise<number[][]> {
     return Promise.all(
       texts.map((chunks) => {
-        const labelTokens = labels.map((label) => labelToken(this.tokenizer, label, chunks.at(-1) ?? '\n'));
-        return this.nextTokenLogProbs(tokenizeChunks(this.tokenizer, chunks).tokens as Token[], labelTokens as Token[]);
+        const labelTokens = labels.map((label) => this.labelTokenAfter(label, chunks.at(-1) ?? '\n'));
+        return this.nextTokenLogProbs(tokenizeChunks(this.tokenizer, chunks).tokens as Token[], labelTokens);
       }),
     );
   }

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <set>
 
 namespace arbor {
@@ -358,28 +359,17 @@ void write_fresh_model(const std::string & out_path, const HParams & hp_in, cons
 
 } // namespace
 
+// The vocabulary keys are freed when the full expression ends, written or not.
+using GgufKeys = std::unique_ptr<gguf_context, decltype(&gguf_free)>;
+
 void init_model_file(const std::string & out_path, const HParams & hp, const std::string & chars,
                      uint64_t seed, const std::string & name, bool tied) {
-    gguf_context * vocab = char_vocab_keys(chars);
-    try {
-        write_fresh_model(out_path, hp, vocab, seed, name, tied);
-    } catch (...) {
-        gguf_free(vocab);
-        throw;
-    }
-    gguf_free(vocab);
+    write_fresh_model(out_path, hp, GgufKeys(char_vocab_keys(chars), gguf_free).get(), seed, name, tied);
 }
 
 void init_model_file_from_vocab(const std::string & out_path, const HParams & hp, const std::string & vocab_path,
                                 uint64_t seed, const std::string & name, bool tied) {
-    gguf_context * vocab = gguf_vocab_keys(vocab_path);
-    try {
-        write_fresh_model(out_path, hp, vocab, seed, name, tied);
-    } catch (...) {
-        gguf_free(vocab);
-        throw;
-    }
-    gguf_free(vocab);
+    write_fresh_model(out_path, hp, GgufKeys(gguf_vocab_keys(vocab_path), gguf_free).get(), seed, name, tied);
 }
 
 void save_model(const Model & model, const std::string & out_path,

@@ -1,23 +1,10 @@
 // The `arbor` command line: help on every command, exit codes scripts can trust, clear errors.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { describe, test } from 'node:test';
-import { promisify } from 'node:util';
+import { arbor } from './arbor-cli.ts';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-
-const run = promisify(execFile);
-
-async function arbor(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'cli/arbor.ts', ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (error: unknown) {
-    const failed = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: failed.code ?? -1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
-  }
-}
 
 describe('arbor CLI', () => {
   test('--help lists the commands and exits 0', async () => {

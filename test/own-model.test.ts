@@ -2,12 +2,10 @@
 // template, built here): the chat prompt trains on the tokens generation sees, and GSM8K and any
 // JSONL go through search, data, training, evaluation and export.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { loadVocabulary, resolveModelPath } from '../engine/llama.ts';
 import { createPromptBuilder } from '../engine/prompt.ts';
 import { samplingSchema, StepGenerator } from '../engine/step-generator.ts';
@@ -16,19 +14,8 @@ import { loadTask } from '../tasks/index.ts';
 import { modelTokenizer, tokenizeChunks } from '../train/tokenizer.ts';
 import { ensureStandinModel } from '../train/standin-model.ts';
 import type { RunResult } from '../workflows/types.ts';
+import { arbor } from './arbor-cli.ts';
 import { useTempDir } from './temp-dir.ts';
-
-const run = promisify(execFile);
-
-async function arbor(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'cli/arbor.ts', ...args], { maxBuffer: 1 << 26 });
-    return { code: 0, stdout, stderr };
-  } catch (error: unknown) {
-    const failed = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: failed.code ?? -1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
-  }
-}
 
 describe('your own model and data (stand-in model)', () => {
   const dir = useTempDir('arbor-own-');

@@ -25,8 +25,8 @@ import { z } from 'zod';
 
 /** GGUF metadata value types (gguf.h `enum gguf_type`). */
 const GGUF_TYPE = { uint8: 0, int8: 1, uint16: 2, int16: 3, uint32: 4, int32: 5, float32: 6, bool: 7, string: 8, array: 9, uint64: 10 } as const;
-const GGUF_VERSION = 3;
-const GGUF_ALIGNMENT = 32;
+export const GGUF_VERSION = 3;
+export const GGUF_ALIGNMENT = 32;
 
 /** llama.cpp `llama_token_type`. */
 export const TOKEN_TYPE = { normal: 1, control: 3, userDefined: 4, unused: 5 } as const;
@@ -83,7 +83,7 @@ const SPECIAL_KEY: Record<SpecialType, string> = {
   mask: 'tokenizer.ggml.mask_token_id',
 };
 
-type MetadataValue =
+export type MetadataValue =
   | { type: 'string'; value: string }
   | { type: 'uint32'; value: number }
   | { type: 'bool'; value: boolean }
@@ -212,7 +212,8 @@ export function vocabMetadata(vocab: GgufVocab): [string, MetadataValue][] {
   return entries;
 }
 
-class GgufBytes {
+/** Little-endian GGUF bytes: the primitives and typed metadata values (gguf.h). */
+export class GgufBytes {
   private readonly chunks: Buffer[] = [];
   private size = 0;
   private push(buffer: Buffer): void {
@@ -248,6 +249,35 @@ class GgufBytes {
   padTo(alignment: number): void {
     this.push(Buffer.alloc((alignment - (this.size % alignment)) % alignment));
   }
+  metadata(key: string, entry: MetadataValue): void {
+    this.string(key);
+    switch (entry.type) {
+      case 'string':
+        this.u32(GGUF_TYPE.string);
+        this.string(entry.value);
+        break;
+      case 'uint32':
+        this.u32(GGUF_TYPE.uint32);
+        this.u32(entry.value);
+        break;
+      case 'bool':
+        this.u32(GGUF_TYPE.bool);
+        this.bool(entry.value);
+        break;
+      case 'strings':
+        this.u32(GGUF_TYPE.array);
+        this.u32(GGUF_TYPE.string);
+        this.u64(entry.value.length);
+        for (const value of entry.value) this.string(value);
+        break;
+      case 'int32s':
+        this.u32(GGUF_TYPE.array);
+        this.u32(GGUF_TYPE.int32);
+        this.u64(entry.value.length);
+        for (const value of entry.value) this.i32(value);
+        break;
+    }
+  }
   toBuffer(): Buffer {
     return Buffer.concat(this.chunks, this.size);
   }
@@ -260,35 +290,7 @@ export function encodeMetadataGguf(entries: readonly [string, MetadataValue][]):
   w.u32(GGUF_VERSION);
   w.u64(0); // tensors
   w.u64(entries.length);
-  for (const [key, entry] of entries) {
-    w.string(key);
-    switch (entry.type) {
-      case 'string':
-        w.u32(GGUF_TYPE.string);
-        w.string(entry.value);
-        break;
-      case 'uint32':
-        w.u32(GGUF_TYPE.uint32);
-        w.u32(entry.value);
-        break;
-      case 'bool':
-        w.u32(GGUF_TYPE.bool);
-        w.bool(entry.value);
-        break;
-      case 'strings':
-        w.u32(GGUF_TYPE.array);
-        w.u32(GGUF_TYPE.string);
-        w.u64(entry.value.length);
-        for (const value of entry.value) w.string(value);
-        break;
-      case 'int32s':
-        w.u32(GGUF_TYPE.array);
-        w.u32(GGUF_TYPE.int32);
-        w.u64(entry.value.length);
-        for (const value of entry.value) w.i32(value);
-        break;
-    }
-  }
+  for (const [key, entry] of entries) w.metadata(key, entry);
   w.padTo(GGUF_ALIGNMENT);
   return w.toBuffer();
 }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { plainPrompt } from '../engine/prompt.ts';
 import { loadTask, type Problem } from '../tasks/index.ts';
-import { initModel, prepareTrainingData, runTrainer, type TrainerEvent } from './trainer.ts';
+import { buildTrainingSchema, initModel, prepareTrainingData, runTrainer, type TrainerEvent } from './trainer.ts';
 
 const positiveInt = z.number().int().positive();
 
@@ -20,15 +20,7 @@ export const microRecipeSchema = z.strictObject({
   model: z.strictObject({ dim: positiveInt, layers: positiveInt, heads: positiveInt, ffn: positiveInt, ctx: positiveInt }),
   /** Training problems per level = number of operators (train split only). */
   problems: z.record(z.string().regex(/^\d+$/), positiveInt),
-  train: z.strictObject({
-    steps: positiveInt,
-    batch: positiveInt,
-    lr: z.number().positive(),
-    warmup: z.number().int().nonnegative(),
-    minLrRatio: z.number().min(0).max(1),
-    weightDecay: z.number().nonnegative(),
-    beta2: z.number().min(0).lt(1),
-  }),
+  train: buildTrainingSchema,
 });
 export type MicroRecipe = z.infer<typeof microRecipeSchema>;
 

@@ -84,7 +84,8 @@ export function readTrainingJsonl(path: string, objective: Objective): Promise<T
   return readJsonlRows(path, trainingRowSchemas[objective]);
 }
 
-async function readJsonlRows<Schema extends z.ZodType>(path: string, schema: Schema): Promise<TrainingLine<z.output<Schema>>[]> {
+/** Reads a JSONL file, every row validated by `schema`; throws `FILE:LINE: …` at the first bad one. */
+export async function readJsonlRows<Schema extends z.ZodType>(path: string, schema: Schema): Promise<TrainingLine<z.output<Schema>>[]> {
   const rows: TrainingLine<z.output<Schema>>[] = [];
   const lines = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
   let line = 0;

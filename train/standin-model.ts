@@ -20,8 +20,9 @@ import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import { GSM8K_FILES } from '../tasks/index.ts';
 import { sha256File } from './arbtok.ts';
+import { readJsonlRows } from './schema.ts';
 import { writeVocabGguf } from './gguf-vocab.ts';
-import { initModel, prepareTrainingData, runTrainer, type TrainerEvent } from './trainer.ts';
+import { buildTrainingSchema, initModel, prepareTrainingData, runTrainer, type TrainerEvent } from './trainer.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const STANDIN_DIR = join(REPO_ROOT, 'models', 'standin');
@@ -47,15 +48,7 @@ export const standinRecipeSchema = z.strictObject({
   model: z.strictObject({ dim: positiveInt, layers: positiveInt, heads: positiveInt, kvHeads: positiveInt, ffn: positiveInt, ctx: positiveInt }),
   /** GSM8K train rows used: those whose LM text has at most `maxChars` characters (short rows: cheaper batches). */
   data: z.strictObject({ maxChars: positiveInt }),
-  train: z.strictObject({
-    steps: positiveInt,
-    batch: positiveInt,
-    lr: z.number().positive(),
-    warmup: z.number().int().nonnegative(),
-    minLrRatio: z.number().min(0).max(1),
-    weightDecay: z.number().nonnegative(),
-    beta2: z.number().min(0).lt(1),
-  }),
+  train: buildTrainingSchema,
 });
 export type StandinRecipe = z.infer<typeof standinRecipeSchema>;
 
@@ -111,13 +104,7 @@ export function gsm8kLmText(row: { question: string; answer: string }): string {
 const gsm8kRowSchema = z.looseObject({ question: z.string(), answer: z.string() });
 
 export async function readGsm8k(path: string): Promise<{ question: string; answer: string }[]> {
-  const text = await readFile(path, 'utf8');
-  return text.split('\n').flatMap((line, index) => {
-    if (line.trim() === '') return [];
-    const parsed = gsm8kRowSchema.safeParse(JSON.parse(line));
-    if (!parsed.success) throw new Error(`${path}:${index + 1}: not a GSM8K row (${z.prettifyError(parsed.error)})`);
-    return [parsed.data];
-  });
+  return (await readJsonlRows(path, gsm8kRowSchema)).map(({ row }) => row);
 }
 
 export interface StandinBuildResult {

@@ -80,6 +80,17 @@ export const trainOptionsSchema = z
 
 export type TrainOptions = z.input<typeof trainOptionsSchema>;
 
+/** The trainer settings of a model built from scratch by a recipe (the micro model, the stand-in). */
+export const buildTrainingSchema = z.strictObject({
+  steps: positiveInt,
+  batch: positiveInt,
+  lr: z.number().positive(),
+  warmup: nonNegativeInt,
+  minLrRatio: z.number().min(0).max(1),
+  weightDecay: z.number().nonnegative(),
+  beta2: z.number().min(0).lt(1),
+});
+
 export const initOptionsSchema = z
   .strictObject({
     /** A text file whose distinct characters become the vocabulary. */
