@@ -1,8 +1,9 @@
 // The forward graph and loss the trainer differentiates: a llama / qwen2 decoder written op by op,
 // so that every weight (embeddings and K/V included) gets a gradient.
-#include "model.h"
+#include "lora.h"
 
 #include <cmath>
+#include <vector>
 
 namespace arbor {
 
@@ -14,17 +15,18 @@ ForwardGraph build_forward(ggml_context * ctx, const Model & model, int T, int B
     ForwardGraph fg;
     fg.in.tokens = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, static_cast<int64_t>(T) * B);
     fg.in.positions = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, T);
+    fg.in.causal_mask = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, T, T);
     fg.in.rows = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, R);
     fg.in.target_index = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, K);
     fg.in.target_weight = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, 1, K);
-    for (ggml_tensor * t : {fg.in.tokens, fg.in.positions, fg.in.rows, fg.in.target_index, fg.in.target_weight}) ggml_set_input(t);
+    for (ggml_tensor * t : {fg.in.tokens, fg.in.positions, fg.in.causal_mask, fg.in.rows, fg.in.target_index, fg.in.target_weight}) ggml_set_input(t);
 
     ggml_tensor * x = ggml_get_rows(ctx, model.tok_embd, fg.in.tokens);  // [d, T*B]
     for (const Layer & L : model.layers) {
         ggml_tensor * h = ggml_mul(ctx, ggml_rms_norm(ctx, x, hp.rms_eps), L.attn_norm);
-        ggml_tensor * q = ggml_mul_mat(ctx, L.wq, h);
-        ggml_tensor * k = ggml_mul_mat(ctx, L.wk, h);
-        ggml_tensor * v = ggml_mul_mat(ctx, L.wv, h);
+        ggml_tensor * q = lora_linear(ctx, model, L.wq, h);
+        ggml_tensor * k = lora_linear(ctx, model, L.wk, h);
+        ggml_tensor * v = lora_linear(ctx, model, L.wv, h);
         if (L.bq) q = ggml_add(ctx, q, L.bq);
         if (L.bk) k = ggml_add(ctx, k, L.bk);
         if (L.bv) v = ggml_add(ctx, v, L.bv);
@@ -41,24 +43,23 @@ ForwardGraph build_forward(ggml_context * ctx, const Model & model, int T, int B
         k = ggml_reshape_3d(ctx, ggml_cont(ctx, ggml_permute(ctx, k, 0, 2, 1, 3)), hd, T, nkv * B);
         ggml_tensor * vt = ggml_reshape_3d(ctx, ggml_cont(ctx, ggml_permute(ctx, v, 1, 2, 0, 3)), T, hd, nkv * B);
         ggml_tensor * kq = ggml_mul_mat(ctx, k, q);  // [T_k, T_q, nh*B]
-        kq = ggml_scale(ctx, kq, 1.0f / std::sqrt(static_cast<float>(hd)));
-        kq = ggml_diag_mask_inf(ctx, kq, 0);
-        kq = ggml_soft_max(ctx, kq);
+        // One fused op (scale, mask, softmax): one attention-sized tensor kept for backward, not three.
+        kq = ggml_soft_max_ext(ctx, kq, fg.in.causal_mask, 1.0f / std::sqrt(static_cast<float>(hd)), 0.0f);
         ggml_tensor * kqv = ggml_mul_mat(ctx, vt, kq);  // [hd, T_q, nh*B]
         kqv = ggml_reshape_4d(ctx, kqv, hd, T, nh, B);
         ggml_tensor * attn = ggml_reshape_2d(ctx, ggml_cont(ctx, ggml_permute(ctx, kqv, 0, 2, 1, 3)), hd * nh,
                                              static_cast<int64_t>(T) * B);
-        x = ggml_add(ctx, x, ggml_mul_mat(ctx, L.wo, attn));
+        x = ggml_add(ctx, x, lora_linear(ctx, model, L.wo, attn));
 
         h = ggml_mul(ctx, ggml_rms_norm(ctx, x, hp.rms_eps), L.ffn_norm);
-        ggml_tensor * ff = ggml_swiglu_split(ctx, ggml_mul_mat(ctx, L.ffn_gate, h), ggml_mul_mat(ctx, L.ffn_up, h));
-        x = ggml_add(ctx, x, ggml_mul_mat(ctx, L.ffn_down, ff));
+        ggml_tensor * ff = ggml_swiglu_split(ctx, lora_linear(ctx, model, L.ffn_gate, h), lora_linear(ctx, model, L.ffn_up, h));
+        x = ggml_add(ctx, x, lora_linear(ctx, model, L.ffn_down, ff));
     }
     x = ggml_mul(ctx, ggml_rms_norm(ctx, x, hp.rms_eps), model.output_norm);
     // Logits only where a target reads them: a PRM marks a few positions per sequence, and with a
     // 150k-token vocabulary every row costs 0.6 MB per tensor.
     x = ggml_get_rows(ctx, x, fg.in.rows);  // [d, R]
-    fg.logits = ggml_mul_mat(ctx, model.output ? model.output : model.tok_embd, x);  // [V, R]
+    fg.logits = lora_linear(ctx, model, model.output ? model.output : model.tok_embd, x);  // [V, R]
 
     // Weighted soft cross-entropy: gather log p(token | row) at each target slot. The epsilon keeps
     // log finite for underflowed probabilities (gradient stays exact for p >> 1e-30).
@@ -70,6 +71,17 @@ ForwardGraph build_forward(ggml_context * ctx, const Model & model, int T, int B
     ggml_set_output(fg.loss);
     ggml_set_loss(fg.loss);
     return fg;
+}
+
+void set_attention_inputs(const ForwardInputs & in, int T) {
+    std::vector<int32_t> positions(T);
+    for (int t = 0; t < T; t++) positions[t] = t;
+    ggml_backend_tensor_set(in.positions, positions.data(), 0, positions.size() * sizeof(int32_t));
+    std::vector<float> mask(static_cast<size_t>(T) * T, 0.0f);
+    for (int q = 0; q < T; q++) {
+        for (int k = q + 1; k < T; k++) mask[static_cast<size_t>(q) * T + k] = -INFINITY;
+    }
+    ggml_backend_tensor_set(in.causal_mask, mask.data(), 0, mask.size() * sizeof(float));
 }
 
 } // namespace arbor

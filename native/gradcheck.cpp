@@ -2,6 +2,7 @@
 // tiny random model, after one real optimizer step (so stale accumulators would show up).
 #include "backend.h"
 #include "commands.h"
+#include "lora.h"
 #include "trainer.h"
 
 #include <algorithm>
@@ -58,7 +59,7 @@ float get_element(const ggml_tensor * t, int64_t i) {
 } // namespace
 
 int cmd_gradcheck(const Args & args) {
-    args.expect_only({"objective", "kv-heads", "seed", "threads", "arch", "backend-dir"});
+    args.expect_only({"objective", "kv-heads", "seed", "threads", "arch", "backend-dir", "lora-rank", "base-type"});
     const std::string objective = args.str("objective", "sft");
     if (objective != "sft" && objective != "prm" && objective != "lm") throw InputError("--objective must be sft, prm or lm");
     const uint64_t seed = static_cast<uint64_t>(args.integer("seed", 1));
@@ -72,18 +73,49 @@ int cmd_gradcheck(const Args & args) {
     hp.n_head_kv = static_cast<int>(args.integer("kv-heads", 2));
     hp.n_ff = 24;
     hp.n_ctx = 32;
+    // A frozen base must be quantizable: k-quants need rows of 256 values.
+    const int lora_rank = static_cast<int>(args.integer("lora-rank", 0));
+    if (lora_rank > 0) {
+        hp.n_embd = 256;
+        hp.n_ff = 256;
+    }
     const std::string path = "/tmp/arbor-gradcheck-" + std::to_string(getpid()) + ".gguf";
     init_model_file(path, hp, "abcdefghij", seed, "gradcheck");
     Backend be = init_backend(args.all("backend-dir"), "cpu", static_cast<int>(args.integer("threads", 1)));
-    Model model;
-    load_model(model, path, be.backend);
-    std::remove(path.c_str());
-    // Larger random weights than a fresh init, so every path carries a gradient well above float noise.
-    for (ggml_tensor * p : model.params) {
-        for (int64_t i = 0; i < ggml_nelements(p); i++) {
-            set_element(p, i, ggml_n_dims(p) == 1 ? 1.0f + 0.2f * rng.normal() : 0.4f * rng.normal());
+    Model full;
+    load_model(full, path, be.backend);
+    // Larger random weights than a fresh init, so every path carries a gradient well above float noise
+    // (0.4 at width 16, shrinking as 1/√width so activations keep their scale).
+    const float matrix_std = 0.4f * std::sqrt(16.0f / static_cast<float>(hp.n_embd));
+    auto randomize = [&](const Model & m) {
+        for (ggml_tensor * p : m.params) {
+            for (int64_t i = 0; i < ggml_nelements(p); i++) {
+                set_element(p, i, ggml_n_dims(p) == 1 ? 1.0f + 0.2f * rng.normal() : matrix_std * rng.normal());
+            }
         }
+    };
+    randomize(full);
+    // With --lora-rank: those weights, converted to --base-type and frozen, under an adapter on every
+    // target (B random too, so that A has a gradient); only A and B are checked.
+    Model frozen;
+    QuantizeCounts quantized;
+    if (lora_rank > 0) {
+        save_model(full, path, {}, {});
+        const std::string base = path + ".base.gguf";
+        quantized = quantize_model_file(path, base, args.str("base-type", "q8_0"));
+        load_model(frozen, base, be.backend, /*frozen =*/ true);
+        std::remove(base.c_str());
+        LoraOptions lora;
+        lora.rank = lora_rank;
+        lora.alpha = static_cast<float>(2 * lora_rank);
+        lora.targets = lora_target_names();
+        add_lora(frozen, lora, seed, be.backend);
+        randomize(frozen);
+    } else if (args.has("base-type")) {
+        throw InputError("--base-type needs --lora-rank (a full fine-tune trains F32 weights)");
     }
+    std::remove(path.c_str());
+    Model & model = lora_rank > 0 ? frozen : full;
 
     const Dataset data = make_dataset(objective, model.hp.n_vocab, rng);
     std::vector<uint32_t> batch = {0, 1};
@@ -118,7 +150,8 @@ int cmd_gradcheck(const Args & args) {
     }
 
     JsonLine line("gradcheck");
-    line.str("objective", objective).str("arch", model.hp.arch).integer("kv_heads", model.hp.n_head_kv);
+    line.str("objective", objective).str("arch", model.hp.arch).integer("kv_heads", model.hp.n_head_kv).integer("lora_rank", lora_rank)
+        .str("base_type", lora_rank > 0 ? ggml_type_name(model.layers[0].wq->type) : "f32").integer("quantized_tensors", quantized.converted);
     if (objective == "prm") {
         // d loss / d logit_good = s·p_good − v·s at a marked row with total weight s.
         const size_t r = static_cast<size_t>(std::find(rows.begin(), rows.end(), 3) - rows.begin());  // example 0, position 3

@@ -18,9 +18,13 @@ namespace {
 const char * USAGE =
     "usage: arbor-trainer <command> [options]\n"
     "  init       write a fresh llama GGUF with a character vocabulary\n"
-    "  train      train a GGUF (objectives sft | prm | lm) on .arbtok examples\n"
+    "  train      train a GGUF (objectives sft | prm | lm | dpo) on .arbtok examples, or a LoRA adapter on a frozen one\n"
     "  gradcheck  compare analytic gradients with finite differences on a tiny model\n"
     "  diff       largest difference between the tensors of two GGUF files\n"
+    "  quantize   write a GGUF with its matrices in another type (q8_0, q4_0, q4_k, q6_k, f16, bf16, f32)\n"
+    "  merge      write base + LoRA adapter as one GGUF\n"
+    "  logprobs   next-token log-probabilities of the trainer's forward pass on one token sequence\n"
+    "  gemm       FLOP/s of ggml's F32 matrix multiply here (the reference for model FLOP utilisation)\n"
     "options and formats: native/README.md\n";
 
 // ggml reports its own warnings on stderr; keep only errors so progress stays readable.
@@ -48,6 +52,10 @@ int main(int argc, char ** argv) {
         if (command == "train") return arbor::cmd_train(args);
         if (command == "gradcheck") return arbor::cmd_gradcheck(args);
         if (command == "diff") return arbor::cmd_diff(args);
+        if (command == "gemm") return arbor::cmd_gemm(args);
+        if (command == "quantize") return arbor::cmd_quantize(args);
+        if (command == "merge") return arbor::cmd_merge(args);
+        if (command == "logprobs") return arbor::cmd_logprobs(args);
         throw arbor::InputError("unknown command '" + command + "'\n" + USAGE);
     } catch (const arbor::InputError & e) {
         fprintf(stderr, "arbor-trainer: error: %s\n", e.what());

@@ -3,7 +3,9 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cerrno>
 #include <cstring>
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <set>
@@ -64,6 +66,8 @@ std::vector<std::string> distinct_utf8_chars(const std::string & text) {
 } // namespace
 
 Model::~Model() {
+    if (lora.buffer) ggml_backend_buffer_free(lora.buffer);
+    if (lora.ctx) ggml_free(lora.ctx);
     if (buffer) ggml_backend_buffer_free(buffer);
     if (ctx) ggml_free(ctx);
     if (source) gguf_free(source);
@@ -75,10 +79,13 @@ int64_t Model::n_params() const {
     return n;
 }
 
-void load_model(Model & model, const std::string & path, ggml_backend_t backend) {
+void load_model(Model & model, const std::string & path, ggml_backend_t backend, bool frozen) {
     model.path = path;
+    model.frozen = frozen;
+    // Tensor metadata only: each tensor's data is read from the file straight into the backend buffer
+    // below, so a model is never held twice in memory.
     ggml_context * host_ctx = nullptr;
-    gguf_init_params gp = { /*no_alloc =*/ false, /*ctx =*/ &host_ctx };
+    gguf_init_params gp = { /*no_alloc =*/ true, /*ctx =*/ &host_ctx };
     model.source = gguf_init_from_file(path.c_str(), gp);
     if (!model.source) throw InputError(path + ": not a readable GGUF file");
 
@@ -123,9 +130,9 @@ void load_model(Model & model, const std::string & path, ggml_backend_t backend)
             if (required) throw InputError(path + ": missing tensor " + name);
             return nullptr;
         }
-        if (!is_trainable_type(it->second->type) && name != "rope_freqs.weight") {
+        if (!frozen && !is_trainable_type(it->second->type) && name != "rope_freqs.weight") {
             throw InputError(path + ": tensor " + name + " is quantized (" + ggml_type_name(it->second->type) +
-                             "); a full fine-tune needs F32, F16 or BF16 weights");
+                             "); a full fine-tune needs F32, F16 or BF16 weights (train a LoRA adapter with --lora-rank)");
         }
         return it->second;
     };
@@ -135,7 +142,8 @@ void load_model(Model & model, const std::string & path, ggml_backend_t backend)
     model.ctx = ggml_init(ip);
 
     std::vector<std::pair<ggml_tensor *, ggml_tensor *>> copies;  // (device, host)
-    auto make = [&](const std::string & name, bool required, bool trainable) -> ggml_tensor * {
+    auto make = [&](const std::string & name, bool required, bool weight) -> ggml_tensor * {
+        const bool trainable = weight && !frozen;
         ggml_tensor * src = need(name, required);
         if (!src) return nullptr;
         ggml_tensor * t = ggml_new_tensor(model.ctx, trainable ? GGML_TYPE_F32 : src->type, ggml_n_dims(src), src->ne);
@@ -175,36 +183,72 @@ void load_model(Model & model, const std::string & path, ggml_backend_t backend)
         if (t && (t->flags & GGML_TENSOR_FLAG_PARAM)) model.params.push_back(t);
     }
 
+    int64_t max_rows = 0;
+    for (auto & [dst, src] : copies) max_rows = std::max(max_rows, dst->ne[1]);
+    if (frozen) model.row_ids = ggml_new_tensor_1d(model.ctx, GGML_TYPE_I32, max_rows);
     model.buffer = ggml_backend_alloc_ctx_tensors(model.ctx, backend);
     if (!model.buffer) throw std::runtime_error("cannot allocate model weights on the backend");
+    if (frozen) {
+        std::vector<int32_t> ids(max_rows);
+        for (int64_t i = 0; i < max_rows; i++) ids[i] = static_cast<int32_t>(i);
+        ggml_backend_tensor_set(model.row_ids, ids.data(), 0, ids.size() * sizeof(int32_t));
+    }
+    std::unique_ptr<FILE, decltype(&fclose)> file(fopen(path.c_str(), "rb"), fclose);
+    if (!file) throw InputError(path + ": cannot open");
+    std::vector<uint8_t> bytes;
     std::vector<float> widened;
     for (auto & [dst, src] : copies) {
+        const int64_t id = gguf_find_tensor(g, src->name);
+        bytes.resize(ggml_nbytes(src));
+        if (fseeko(file.get(), static_cast<off_t>(gguf_get_data_offset(g) + gguf_get_tensor_offset(g, id)), SEEK_SET) != 0 ||
+            fread(bytes.data(), 1, bytes.size(), file.get()) != bytes.size()) {
+            throw InputError(path + ": cannot read tensor " + src->name + " (truncated file?)");
+        }
         if (dst->type == src->type) {
-            ggml_backend_tensor_set(dst, src->data, 0, ggml_nbytes(src));
+            ggml_backend_tensor_set(dst, bytes.data(), 0, bytes.size());
             continue;
         }
         const int64_t n = ggml_nelements(src);
         widened.resize(n);
         if (src->type == GGML_TYPE_F16) {
-            ggml_fp16_to_fp32_row(static_cast<const ggml_fp16_t *>(src->data), widened.data(), n);
+            ggml_fp16_to_fp32_row(reinterpret_cast<const ggml_fp16_t *>(bytes.data()), widened.data(), n);
         } else {
-            ggml_bf16_to_fp32_row(static_cast<const ggml_bf16_t *>(src->data), widened.data(), n);
+            ggml_bf16_to_fp32_row(reinterpret_cast<const ggml_bf16_t *>(bytes.data()), widened.data(), n);
         }
         ggml_backend_tensor_set(dst, widened.data(), 0, n * sizeof(float));
     }
     ggml_free(host_ctx);
 }
 
-void add_tensor_copy(gguf_context * gguf, ggml_context * host, const ggml_tensor * t) {
-    ggml_tensor * h = ggml_dup_tensor(host, t);
-    ggml_set_name(h, t->name);
-    ggml_backend_tensor_get(t, h->data, 0, ggml_nbytes(t));
-    gguf_add_tensor(gguf, h);
-}
-
 void write_gguf_atomic(const gguf_context * gguf, const std::string & path) {
     const std::string tmp = path + ".tmp";
-    if (!gguf_write_to_file(gguf, tmp.c_str(), false)) throw std::runtime_error("cannot write " + tmp);
+    if (!gguf_write_to_file(gguf, tmp.c_str(), false)) {
+        std::remove(tmp.c_str());
+        throw std::runtime_error("cannot write " + tmp + ": " + std::strerror(errno));
+    }
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error("cannot rename " + tmp + " to " + path);
+}
+
+void write_gguf_atomic(gguf_context * gguf, const std::vector<const ggml_tensor *> & tensors, const std::string & path) {
+    for (const ggml_tensor * t : tensors) gguf_add_tensor(gguf, t);
+    const std::string tmp = path + ".tmp";
+    std::unique_ptr<FILE, decltype(&fclose)> file(fopen(tmp.c_str(), "wb"), fclose);
+    bool ok = file && gguf_write_to_file_ptr(gguf, file.get(), /*only_meta =*/ true);
+    const size_t alignment = gguf_get_alignment(gguf);
+    std::vector<uint8_t> bytes;
+    for (size_t i = 0; ok && i < tensors.size(); i++) {
+        const size_t n = ggml_nbytes(tensors[i]);
+        bytes.assign(GGML_PAD(n, alignment), 0);  // data offsets are aligned: pad each tensor
+        ggml_backend_tensor_get(tensors[i], bytes.data(), 0, n);
+        ok = fwrite(bytes.data(), 1, bytes.size(), file.get()) == bytes.size();
+    }
+    ok = ok && fflush(file.get()) == 0;
+    const int error = errno;
+    file.reset();
+    if (!ok) {
+        std::remove(tmp.c_str());
+        throw std::runtime_error("cannot write " + tmp + ": " + std::strerror(error));
+    }
     if (std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error("cannot rename " + tmp + " to " + path);
 }
 
@@ -380,22 +424,13 @@ void save_model(const Model & model, const std::string & out_path,
     gguf_set_val_u32(g, "general.file_type", 0);  // all F32 now
     for (auto & [k, v] : extra_str) gguf_set_val_str(g, k.c_str(), v.c_str());
     for (auto & [k, v] : extra_int) gguf_set_val_i64(g, k.c_str(), v);
-
-    size_t bytes = 0;
-    const int64_t n = gguf_get_n_tensors(model.source);
-    for (int64_t i = 0; i < n; i++) {
+    std::vector<const ggml_tensor *> tensors;
+    for (int64_t i = 0; i < gguf_get_n_tensors(model.source); i++) {
         const ggml_tensor * t = ggml_get_tensor(model.ctx, gguf_get_tensor_name(model.source, i));
-        if (t) bytes += ggml_nbytes(t) + ggml_tensor_overhead() + 64;
+        if (t) tensors.push_back(t);  // tensors the graph does not use are not carried over
     }
-    ggml_init_params ip = { bytes + 1024, nullptr, false };
-    ggml_context * host = ggml_init(ip);
-    for (int64_t i = 0; i < n; i++) {
-        const ggml_tensor * t = ggml_get_tensor(model.ctx, gguf_get_tensor_name(model.source, i));
-        if (t) add_tensor_copy(g, host, t);  // tensors the graph does not use are not carried over
-    }
-    write_gguf_atomic(g, out_path);
+    write_gguf_atomic(g, tensors, out_path);
     gguf_free(g);
-    ggml_free(host);
 }
 
 } // namespace arbor

@@ -7,6 +7,7 @@
 #include "ggml-backend.h"
 #include "gguf.h"
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -45,7 +46,22 @@ struct Layer {
     ggml_tensor * ffn_down = nullptr;
 };
 
-// Trainable weights live in one backend buffer; the source GGUF is kept for its metadata.
+struct LoraPair {
+    ggml_tensor * a = nullptr;  // [n_in, rank]
+    ggml_tensor * b = nullptr;  // [rank, n_out], zero at the start
+};
+
+// The adapter of a frozen model (lora.h): its own tensors in their own backend buffer.
+struct Lora {
+    int rank = 0;
+    float alpha = 0;
+    std::map<const ggml_tensor *, LoraPair> pairs;  // keyed by the frozen weight
+    ggml_context * ctx = nullptr;
+    ggml_backend_buffer_t buffer = nullptr;
+};
+
+// Weights live in one backend buffer; the source GGUF is kept for its metadata. A full fine-tune
+// trains every weight (widened to F32); a frozen model keeps each weight's type and trains its adapter.
 struct Model {
     HParams hp;
     ggml_tensor * tok_embd = nullptr;
@@ -53,7 +69,10 @@ struct Model {
     ggml_tensor * output = nullptr;      // nullptr: tied to tok_embd
     ggml_tensor * rope_freqs = nullptr;  // optional, not trained
     std::vector<Layer> layers;
-    std::vector<ggml_tensor *> params;   // every trainable tensor, in GGUF order
+    std::vector<ggml_tensor *> params;   // every trainable tensor: the weights in GGUF order, or the adapter's
+    bool frozen = false;
+    ggml_tensor * row_ids = nullptr;     // frozen: I32 0..n-1, get_rows widens a whole weight to F32
+    Lora lora;
 
     ggml_context * ctx = nullptr;
     ggml_backend_buffer_t buffer = nullptr;
@@ -68,9 +87,10 @@ struct Model {
     int64_t n_params() const;
 };
 
-// Loads a llama/qwen2 GGUF onto `backend`; F16/BF16 weights are widened to F32.
-// Throws InputError naming the file for unknown architectures and quantized weights.
-void load_model(Model & model, const std::string & path, ggml_backend_t backend);
+// Loads a llama/qwen2 GGUF onto `backend`. For a full fine-tune (frozen = false) F16/BF16 weights are
+// widened to F32 and become params; quantized weights are an InputError naming the file. Frozen:
+// every weight keeps its type and none is a param (train an adapter, lora.h).
+void load_model(Model & model, const std::string & path, ggml_backend_t backend, bool frozen = false);
 
 // Writes a fresh model with a character vocabulary (every distinct UTF-8 character of `chars`).
 // `tied`: no output.weight; the logits reuse token_embd (as Qwen2-0.5B does).
@@ -90,6 +110,7 @@ void save_model(const Model & model, const std::string & out_path,
 struct ForwardInputs {
     ggml_tensor * tokens = nullptr;      // I32 [T*B]
     ggml_tensor * positions = nullptr;   // I32 [T]
+    ggml_tensor * causal_mask = nullptr; // F32 [T, T]: 0 where a query may attend, -inf after it
     ggml_tensor * rows = nullptr;        // I32 [R]: the positions (b*T + t) that have targets; padding repeats 0
     ggml_tensor * target_index = nullptr;  // I32 [K]: flat index row*V + token into the log-probs of `rows`
     ggml_tensor * target_weight = nullptr; // F32 [1, K]: already divided by the step's total weight
@@ -104,10 +125,23 @@ struct ForwardGraph {
 // Builds inputs and the loss for T positions x B sequences, R target positions and K target slots in `ctx` (no_alloc).
 ForwardGraph build_forward(ggml_context * ctx, const Model & model, int T, int B, int R, int K);
 
-// Copies a backend tensor into `host` (a context with room for it) and adds it to `gguf` for writing.
-void add_tensor_copy(gguf_context * gguf, ggml_context * host, const ggml_tensor * t);
+struct QuantizeCounts {
+    int64_t converted = 0;
+    int64_t kept_f32 = 0;
+};
+
+// Writes `in_path` with every matrix whose rows fill whole blocks converted to `type_name` (f32, f16,
+// bf16, q8_0, q4_0, q4_k, q6_k); other tensors are written as F32.
+QuantizeCounts quantize_model_file(const std::string & in_path, const std::string & out_path, const std::string & type_name);
+
+// Sets positions 0..T-1 and the causal mask (the inputs every forward graph of length T shares).
+void set_attention_inputs(const ForwardInputs & in, int T);
 
 // Writes a GGUF file atomically (temp file + rename) so a crash never leaves a truncated model.
 void write_gguf_atomic(const gguf_context * gguf, const std::string & path);
+
+// The same for backend tensors: `gguf` gets their names, types and shapes, then each one's data is
+// read from the backend and written in turn (one tensor in host memory at a time, not a model copy).
+void write_gguf_atomic(gguf_context * gguf, const std::vector<const ggml_tensor *> & tensors, const std::string & path);
 
 } // namespace arbor

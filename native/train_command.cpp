@@ -1,6 +1,8 @@
 // `train`: the optimisation loop — schedule, clipping, progress, validation, checkpoints, output.
 #include "backend.h"
 #include "commands.h"
+#include "cpu_gemm.h"
+#include "lora.h"
 #include "trainer.h"
 
 #include <algorithm>
@@ -83,6 +85,7 @@ struct TrainOptions {
     double lr, min_lr_ratio, clip;
     int64_t warmup;
     OptimizerConfig opt;
+    LoraOptions lora;  // rank 0: full fine-tune
     int64_t checkpoint_every, eval_every, log_every;
     bool resume;
 };
@@ -91,7 +94,7 @@ TrainOptions read_train_options(const Args & args) {
     args.expect_only({"model", "data", "val", "out", "objective", "parent", "data-sha256", "steps", "epochs", "batch",
                       "accum", "lr", "min-lr-ratio", "warmup", "weight-decay", "clip", "beta1", "beta2", "seed",
                       "threads", "checkpoint", "checkpoint-every", "resume", "eval-every", "log-every", "backend-dir",
-                      "device", "ctx"});
+                      "device", "ctx", "lora-rank", "lora-alpha", "lora-targets", "lora-init"});
     TrainOptions o{};
     o.model_path = args.required("model");
     o.data_path = args.required("data");
@@ -137,6 +140,7 @@ TrainOptions read_train_options(const Args & args) {
     o.resume = args.has("resume");
     o.backend_dirs = args.all("backend-dir");
     o.device = args.str("device", "auto");
+    o.lora = read_lora_options(args);
     return o;
 }
 
@@ -144,7 +148,9 @@ int cmd_train(const Args & args) {
     const TrainOptions o = read_train_options(args);
     Backend be = init_backend(o.backend_dirs, o.device, o.threads);
     Model model;
-    load_model(model, o.model_path, be.backend);
+    const bool adapter = o.lora.rank > 0;
+    load_model(model, o.model_path, be.backend, /*frozen =*/ adapter);
+    if (adapter) add_lora(model, o.lora, o.seed, be.backend);
     const int n_ctx = o.ctx == 0 ? model.hp.n_ctx : o.ctx;
     if (n_ctx > model.hp.n_ctx) {
         throw InputError("--ctx must be between 1 and the model's context (" + std::to_string(model.hp.n_ctx) + ")");
@@ -180,7 +186,8 @@ int cmd_train(const Args & args) {
     JsonLine("start")
         .str("device", be.device_name).integer("threads", be.threads).integer("params", model.n_params())
         .integer("examples", static_cast<int64_t>(train.examples.size())).integer("steps", total_steps)
-        .integer("start_step", step).boolean("resumed", resumed).str("objective", o.objective).emit();
+        .integer("start_step", step).boolean("resumed", resumed).str("objective", o.objective)
+        .integer("lora_rank", o.lora.rank).str("gemm", be.is_gpu ? "backend" : cpu_gemm_name()).emit();
 
     const auto t0 = std::chrono::steady_clock::now();
     const int64_t first_step = step;
@@ -243,10 +250,15 @@ int cmd_train(const Args & args) {
     const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double val_loss = has_val ? validation_loss(trainer, val, o.batch) : NAN;
     if (has_val) JsonLine("eval").integer("step", step).num("val_loss", val_loss).emit();
-    save_model(model, o.out_path,
-               {{"arbor.parent", o.parent}, {"arbor.objective", o.objective},
-                {"arbor.data_sha256", o.data_sha256}},
-               {{"arbor.steps", total_steps}});
+    const std::vector<std::pair<std::string, std::string>> lineage = {
+        {"arbor.parent", o.parent}, {"arbor.objective", o.objective}, {"arbor.data_sha256", o.data_sha256}};
+    if (adapter) {
+        auto with_base = lineage;
+        with_base.emplace_back("arbor.base", o.model_path);
+        save_adapter(model, o.out_path, with_base, {{"arbor.steps", total_steps}});
+    } else {
+        save_model(model, o.out_path, lineage, {{"arbor.steps", total_steps}});
+    }
     std::remove(o.checkpoint_path.c_str());
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     JsonLine("done")

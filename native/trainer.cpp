@@ -1,5 +1,7 @@
 #include "trainer.h"
 
+#include "cpu_gemm.h"
+
 #include <algorithm>
 #include <cmath>
 #include <unordered_map>
@@ -24,37 +26,20 @@ ggml_context * new_meta_context(size_t n_tensors, bool with_graph) {
     return ggml_init(ip);
 }
 
-// Every weight gradient of a mul_mat is an OUT_PROD node, which ggml's CPU backend runs as a
-// row-by-row multiply-add loop; the same product as a MUL_MAT over transposed operands goes through
-// its tiled GEMM instead, several times faster. Returns the rewritten graph (same tensors otherwise).
-ggml_cgraph * outer_products_as_gemm(ggml_context * ctx, ggml_cgraph * graph) {
-    std::unordered_map<const ggml_tensor *, ggml_tensor *> replaced;
-    std::vector<ggml_tensor *> order;
+// A frozen non-F32 weight is widened to F32 (get_rows of every row) where the forward pass multiplies
+// by it; its backward product (an OUT_PROD) would keep that copy alive from the forward pass to the
+// backward one, every layer's at once. Widening again right before each backward use lets the
+// allocator free the forward copy at once: the peak holds one widened weight, not the whole model.
+ggml_cgraph * widen_again_for_backward(ggml_context * ctx, ggml_cgraph * graph) {
+    ggml_cgraph * out = ggml_new_graph_custom(ctx, ggml_graph_size(graph), false);
     for (int i = 0; i < ggml_graph_n_nodes(graph); i++) {
         ggml_tensor * node = ggml_graph_node(graph, i);
-        for (auto & src : node->src) {
-            auto it = src ? replaced.find(src) : replaced.end();
-            if (it != replaced.end()) src = it->second;
+        ggml_tensor * w = node->src[0];
+        if (node->op == GGML_OP_OUT_PROD && w && w->op == GGML_OP_GET_ROWS && w->src[0]->type != GGML_TYPE_F32) {
+            node->src[0] = ggml_get_rows(ctx, w->src[0], w->src[1]);
         }
-        if (node->view_src) {
-            auto it = replaced.find(node->view_src);
-            if (it != replaced.end()) node->view_src = it->second;  // same shape and layout
-        }
-        if (node->op != GGML_OP_OUT_PROD || node->ne[3] != 1 || node->src[0]->ne[3] != 1 || node->src[1]->ne[3] != 1) {
-            order.push_back(node);
-            continue;
-        }
-        // out_prod(a, b)[i, j] = sum_k a[i, k]·b[j, k] = mul_mat(aᵀ, bᵀ)[i, j]; batch dims broadcast alike.
-        ggml_tensor * at = ggml_transpose(ctx, node->src[0]);
-        ggml_tensor * bt = ggml_transpose(ctx, node->src[1]);
-        if (!ggml_is_contiguous(at)) at = ggml_cont(ctx, at);
-        if (!ggml_is_contiguous(bt)) bt = ggml_cont(ctx, bt);
-        ggml_tensor * product = ggml_mul_mat(ctx, at, bt);
-        replaced[node] = product;
-        order.push_back(product);
+        ggml_build_forward_expand(out, node);  // a new source is placed right before its node
     }
-    ggml_cgraph * out = ggml_new_graph_custom(ctx, GRAPH_SIZE, false);
-    for (ggml_tensor * t : order) ggml_build_forward_expand(out, t);
     return out;
 }
 
@@ -166,8 +151,12 @@ Trainer::StepGraph & Trainer::graph_for(int T) {
         g->logit_grad = ggml_graph_get_grad(g->backward, g->fg.logits);
         ggml_set_output(g->logit_grad);
     }
+    if (model_.frozen) g->backward = widen_again_for_backward(g->ctx, g->backward);
     if (ggml_backend_dev_type(ggml_backend_get_device(backend_)) == GGML_BACKEND_DEVICE_TYPE_CPU) {
-        g->backward = outer_products_as_gemm(g->ctx, g->backward);
+        g->backward = products_as_gemm(g->ctx, g->backward, {&g->fg.logits, &g->logit_grad});
+        // The forward nodes were rewritten too: the loss-only graph is the loss's new ancestry.
+        g->forward = ggml_new_graph_custom(g->ctx, GRAPH_SIZE, false);
+        ggml_build_forward_expand(g->forward, g->fg.loss);
     }
     g->alloc = ggml_gallocr_new(ggml_backend_get_default_buffer_type(backend_));
     if (!ggml_gallocr_alloc_graph(g->alloc, g->backward)) throw std::runtime_error("cannot allocate the training graph");
@@ -188,12 +177,10 @@ void Trainer::fill_inputs(StepGraph & g, const Dataset & data, const std::vector
     const int T = g.T;
     const int64_t V = model_.hp.n_vocab;
     std::vector<int32_t> tokens(static_cast<size_t>(T) * batch_, 0);
-    std::vector<int32_t> positions(T);
     std::vector<int32_t> index(targets_per_batch_, 0);
     std::vector<float> weight(targets_per_batch_, 0.0f);
     std::vector<int32_t> rows;
     std::unordered_map<int32_t, int32_t> row_of;  // position b*T + t -> its row in the logits
-    for (int t = 0; t < T; t++) positions[t] = t;
     size_t k = 0;
     for (size_t b = 0; b < batch.size(); b++) {
         const Example & ex = data.examples[batch[b]];
@@ -208,7 +195,7 @@ void Trainer::fill_inputs(StepGraph & g, const Dataset & data, const std::vector
         }
     }
     ggml_backend_tensor_set(g.fg.in.tokens, tokens.data(), 0, tokens.size() * sizeof(int32_t));
-    ggml_backend_tensor_set(g.fg.in.positions, positions.data(), 0, positions.size() * sizeof(int32_t));
+    set_attention_inputs(g.fg.in, T);
     last_rows_ = rows;
     last_rows_.resize(g.rows, -1);
     rows.resize(g.rows, 0);  // padding rows read position 0 and carry no target: zero gradient
@@ -303,16 +290,12 @@ void Trainer::save_checkpoint(const std::string & path, int64_t step, const std:
     gguf_context * g = gguf_init_empty();
     gguf_set_val_i64(g, "arbor.checkpoint.step", step);
     gguf_set_val_str(g, "arbor.checkpoint.fingerprint", fingerprint.c_str());
-    size_t bytes = 0;
-    for (ggml_tensor * p : model_.params) bytes += 3 * (ggml_nbytes(p) + ggml_tensor_overhead() + 64);
-    ggml_init_params ip = {bytes + 1024, nullptr, false};
-    ggml_context * host = ggml_init(ip);
+    std::vector<const ggml_tensor *> tensors;
     for (ggml_tensor * p : model_.params) {
-        for (const ggml_tensor * t : {p, m_of_.at(p), v_of_.at(p)}) add_tensor_copy(g, host, t);
+        for (const ggml_tensor * t : {p, m_of_.at(p), v_of_.at(p)}) tensors.push_back(t);
     }
-    write_gguf_atomic(g, path);
+    write_gguf_atomic(g, tensors, path);
     gguf_free(g);
-    ggml_free(host);
 }
 
 int64_t Trainer::load_checkpoint(const std::string & path, const std::string & fingerprint) {
