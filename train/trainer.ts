@@ -72,10 +72,22 @@ export const trainOptionsSchema = z
     ctx: positiveInt.optional(),
     /** Folders to load ggml backends from (`--backend-dir`, repeated). */
     backendDirs: z.array(path).optional(),
+    /** Train a LoRA adapter of this rank on the frozen `model` (any GGUF type, quantized included); `out` is then an adapter GGUF. */
+    loraRank: positiveInt.optional(),
+    /** Adapter scale numerator: scale = alpha / rank [rank]. */
+    loraAlpha: z.number().positive().optional(),
+    /** Comma-separated weights to adapt: attn_q, attn_k, attn_v, attn_output, ffn_gate, ffn_up, ffn_down, output [all but output]. */
+    loraTargets: z.string().regex(/^[a-z_]+(,[a-z_]+)*$/).optional(),
+    /** Continue this adapter (its rank, alpha and targets) instead of starting a new one. */
+    loraInit: path.optional(),
   })
   .refine((options) => options.steps === undefined || options.epochs === undefined, {
     message: 'give steps or epochs, not both',
     path: ['epochs'],
+  })
+  .refine((options) => options.loraInit === undefined || (options.loraRank ?? options.loraAlpha ?? options.loraTargets) === undefined, {
+    message: 'loraInit continues an adapter with its own rank, alpha and targets',
+    path: ['loraInit'],
   });
 
 export type TrainOptions = z.input<typeof trainOptionsSchema>;
@@ -142,6 +154,10 @@ export const trainerStartEventSchema = z.object({
   start_step: nonNegativeInt,
   resumed: z.boolean(),
   objective: objectiveSchema,
+  /** 0: every weight trains; otherwise the rank of the LoRA adapter that does. */
+  lora_rank: nonNegativeInt,
+  /** The matrix multiply: "openblas (<core>)", "ggml" (CPU without OpenBLAS) or "backend" (GPU). */
+  gemm: z.string(),
 });
 export const trainerStepEventSchema = z.object({
   event: z.literal('step'),
