@@ -36,6 +36,7 @@ export async function buildData({ runDir, iteration }: { runDir: string; iterati
     delimiter: task.delimiter,
     sftPath: join(dir, 'sft.jsonl'),
     prmPath: join(dir, 'prm.jsonl'),
+    dpoPath: join(dir, 'dpo.jsonl'),
     data: config.data,
   });
   const record = (metric: string, value: number | null): void => {

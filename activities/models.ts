@@ -1,12 +1,15 @@
 /**
  * Inference resources of this worker process, one per model file: the policy's step generator and
  * the PRM's log-prob scorer (node-llama-cpp contexts with `sequences` parallel sequences).
- * A model replaced by a newer iteration's is disposed when the next one is asked for.
+ * A model replaced by a newer iteration's is disposed when the next one is asked for; the weights
+ * it ran on stay loaded while the other holder runs on them too (one file, or LoRA adapters on one base).
  */
+import { resolve } from 'node:path';
 import { LogProbScorer } from '../engine/log-probs.ts';
 import { createPromptBuilder, type PromptBuilder } from '../engine/prompt.ts';
 import { StepGenerator } from '../engine/step-generator.ts';
 import { loadVocabulary, unloadModel } from '../engine/llama.ts';
+import { resolveModelFiles } from '../engine/model-files.ts';
 import type { Task } from '../tasks/index.ts';
 import type { RunConfig } from '../workflows/config.ts';
 import { requireFile } from './run-context.ts';
@@ -24,10 +27,13 @@ interface Held<T extends Disposable> {
 let policy: Held<StepGenerator> | null = null;
 let prm: Held<LogProbScorer> | null = null;
 
-/** Disposes the resource; the model file is unloaded unless the other holder still uses it (policy and PRM may be one file). */
+/** Disposes the resource; its weights are unloaded unless another holder runs on them (policy and PRM may share a file or a LoRA base). */
 async function release(held: Held<Disposable>): Promise<void> {
   await (await held.resource).dispose();
-  const inUse = [policy, prm].some((other) => other !== null && other !== held && other.path === held.path);
+  const baseOf = async (path: string): Promise<string> => resolve((await resolveModelFiles(path)).base);
+  const base = await baseOf(held.path);
+  const others = [policy, prm].flatMap((other) => (other === null || other === held ? [] : [other.path]));
+  const inUse = (await Promise.all(others.map(baseOf))).includes(base);
   if (!inUse) await unloadModel(held.path);
 }
 

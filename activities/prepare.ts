@@ -10,29 +10,35 @@ import { resolveModelPath } from '../engine/llama.ts';
 import { runLevels } from '../tasks/index.ts';
 import { levelMetric, type PrepareResult } from '../workflows/types.ts';
 import { sha256File } from '../train/arbtok.ts';
+import { methodTrainOptions } from '../train/method.ts';
 import { buildSeedPrm } from '../train/seed-prm.ts';
 import { evaluateModels } from './evaluate.ts';
 import { cancellationSignal, heartbeat } from './heartbeat.ts';
 import { configError, runContext } from './run-context.ts';
-import { modelPathOf } from './train.ts';
+import { adapterLineage, modelPathOf } from './train.ts';
 
 export async function prepareRun({ runDir }: { runDir: string }): Promise<PrepareResult> {
   const { store, config, task } = runContext(runDir);
-  const resolved = async (reference: string, what: string): Promise<string> => {
+  // A model file that cannot be read, or that its training method cannot train (an adapter with
+  // method full), is a config error: the run stops here, not after the first search.
+  const checked = async <T>(work: Promise<T>): Promise<T> => {
     try {
-      return await resolveModelPath(reference, what);
+      return await work;
     } catch (error) {
       throw configError(error instanceof Error ? error.message : String(error));
     }
   };
-  const policyPath = await resolved(config.policy.model, 'policy model');
-  const policyId = store.modelIdByPath(policyPath) ?? store.recordModel({ kind: 'policy', path: policyPath, sha256: await sha256File(policyPath), parentId: null, iteration: 0 });
+  const policyPath = await checked(resolveModelPath(config.policy.model, 'policy model'));
+  await checked(methodTrainOptions(policyPath, config.train.policy));
+  const policyId =
+    store.modelIdByPath(policyPath) ?? store.recordModel({ kind: 'policy', path: policyPath, sha256: await sha256File(policyPath), parentId: null, iteration: 0, metrics: await adapterLineage(policyPath) });
 
   let prmPath = config.prm.model;
   if (prmPath !== undefined) {
-    prmPath = await resolved(prmPath, 'PRM model');
+    prmPath = await checked(resolveModelPath(prmPath, 'PRM model'));
+    await checked(methodTrainOptions(prmPath, config.train.prm));
   } else {
-    prmPath = modelPathOf(runDir, 'prm', 0);
+    prmPath = modelPathOf(runDir, 'prm', 0, config.train.prm.method);
     if (!existsSync(prmPath)) {
       const workDir = join(runDir, 'work', 'seed-prm');
       await mkdir(workDir, { recursive: true });
@@ -40,7 +46,8 @@ export async function prepareRun({ runDir }: { runDir: string }): Promise<Prepar
       cancellationSignal().throwIfAborted();
       const seed = await buildSeedPrm({
         policyModel: policyPath,
-        ...(config.prm.base === undefined ? {} : { prmBase: await resolved(config.prm.base, 'PRM base model') }),
+        ...(config.prm.base === undefined ? {} : { prmBase: await checked(resolveModelPath(config.prm.base, 'PRM base model')) }),
+        method: config.train.prm,
         out: prmPath,
         workDir,
         threads: config.threads,
@@ -63,7 +70,7 @@ export async function prepareRun({ runDir }: { runDir: string }): Promise<Prepar
       }
     }
   }
-  if (store.modelIdByPath(prmPath) === null) store.recordModel({ kind: 'prm', path: prmPath, sha256: await sha256File(prmPath), parentId: policyId, iteration: 0 });
+  if (store.modelIdByPath(prmPath) === null) store.recordModel({ kind: 'prm', path: prmPath, sha256: await sha256File(prmPath), parentId: policyId, iteration: 0, metrics: await adapterLineage(prmPath) });
   const evaluation = await evaluateModels({ runDir, iteration: 0, policyPath, prmPath });
   return { policyPath, prmPath, baseline: { ...evaluation, promoted: true, reason: 'base models' } };
 }

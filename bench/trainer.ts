@@ -3,13 +3,15 @@
  * (native/build/arbor-trainer) against llama.cpp's own `llama-finetune`, built from the same bundled
  * llama.cpp source and linked against the same prebuilt ggml libraries (bench/build-finetune.sh).
  * Same model file, same text, same context, same threads, same number of training tokens, both
- * measured in this run. See bench/README.md.
+ * measured in this run. Then, in the same run: ggml's own large F32 matrix multiply (the reference for
+ * model FLOP utilisation), the micro model's recipe on one thread, and a rank-16 LoRA on a Q8_0 model
+ * with Qwen2.5-0.5B's shapes. See bench/README.md.
  *
- *   npm run bench:trainer -- [--threads N] [--windows N] [--batch N]
+ *   npm run bench:trainer -- [--threads N] [--windows N] [--batch N] [--no-lora]
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -17,10 +19,15 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { readGgufFileInfo } from 'node-llama-cpp';
+import { z } from 'zod';
 import { encodeArbtokExample, writeArbtok, type ArbtokExample } from '../train/arbtok.ts';
+import { loadTask } from '../tasks/index.ts';
 import { createRng } from '../tasks/random.ts';
+import { writeVocabGguf } from '../train/gguf-vocab.ts';
+import { MICRO_RECIPE, microTrainingProblems, writeSolutionsJsonl } from '../train/micro-model.ts';
+import { gsm8kLmText, readGsm8k, STANDIN_RECIPE, STANDIN_SOURCES } from '../train/standin-model.ts';
 import { loadTrainingTokenizer } from '../train/tokenizer.ts';
-import { initModel, trainerEventSchema } from '../train/trainer.ts';
+import { initModel, prepareTrainingData, runTrainer, trainerBinaryPath, trainerEventSchema } from '../train/trainer.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BUILD_DIR = join(ROOT, 'native/build');
@@ -35,6 +42,8 @@ const MODEL = { dim: 256, layers: 4, heads: 8, kvHeads: 8, ffn: 768, ctx: 256 };
 const LEARNING_RATE = 1e-3;
 const SEED = 1;
 const POLL_MS = 20;
+/** Steps of the micro recipe timed (the issue's reference, 8,762 tok/s, was measured over 400). */
+const MICRO_STEPS = 400;
 
 interface BenchOptions {
   threads: number;
@@ -42,6 +51,8 @@ interface BenchOptions {
   windows: number;
   /** Sequences per arbor-trainer step. */
   batch: number;
+  /** Run the 0.5B-shaped LoRA measurement (minutes, ~3 GB of temporary files). */
+  lora: boolean;
 }
 
 function parseOptions(): BenchOptions {
@@ -49,7 +60,8 @@ function parseOptions(): BenchOptions {
     options: {
       threads: { type: 'string', default: String(availableParallelism()) },
       windows: { type: 'string', default: '192' },
-      batch: { type: 'string', default: '16' },
+      batch: { type: 'string', default: '1' },
+      'no-lora': { type: 'boolean', default: false },
     },
   });
   const positive = (name: string, text: string): number => {
@@ -61,6 +73,7 @@ function parseOptions(): BenchOptions {
     threads: positive('threads', values.threads),
     windows: positive('windows', values.windows),
     batch: positive('batch', values.batch),
+    lora: !values['no-lora'],
   };
   // Both trainers must process the same tokens: arbor-trainer's steps × batch = llama-finetune's windows.
   if (options.windows % options.batch !== 0) throw new Error(`--windows (${options.windows}) must be a multiple of --batch (${options.batch})`);
@@ -244,6 +257,74 @@ function describeRun(name: string, run: RunMeasure, timedPart: string): string {
   );
 }
 
+const gemmEventSchema = z.object({ event: z.literal('gemm'), gflop_s: z.number() });
+
+/** GFLOP/s of ggml's own F32 matrix multiply (1024³, `threads` threads) on this machine, now; `asTrained`: the trainer's (OpenBLAS). */
+function gemmGflops(threads: number, asTrained: boolean): number {
+  const args = ['gemm', '--m', '1024', '--n', '1024', '--k', '1024', '--repeat', '20', '--threads', String(threads), ...(asTrained ? ['--as-trained'] : [])];
+  const result = spawnSync(trainerBinaryPath(), args, { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`arbor-trainer gemm failed: ${result.stderr}`);
+  return gemmEventSchema.parse(JSON.parse(result.stdout)).gflop_s;
+}
+
+/**
+ * Model FLOPs per trained token as in the PaLM paper (appendix B): 6·N + 12·L·H·Q·T, N = the
+ * parameters of every matrix product (the input embedding is a lookup, not a product), T = context.
+ */
+function modelFlopsPerToken(model: typeof MODEL, vocab: number): number {
+  const kv = (model.dim / model.heads) * model.kvHeads;
+  const perLayer = 2 * model.dim * model.dim + 2 * model.dim * kv + 3 * model.dim * model.ffn;
+  const matrices = model.layers * perLayer + model.dim * vocab;
+  return 6 * matrices + 12 * model.layers * model.dim * model.ctx;
+}
+
+/** The micro model's own recipe (model, data, batch, optimizer) for `steps` steps on one thread. */
+async function microTokensPerSecond(work: string, steps: number): Promise<{ tokS: number; loss: number }> {
+  const dir = join(work, 'micro');
+  const recipe = MICRO_RECIPE;
+  const vocab = join(dir, 'vocab.txt');
+  await mkdir(dir, { recursive: true });
+  await writeFile(vocab, loadTask({ kind: 'arithmetic' }).characters ?? '');
+  const initial = join(dir, 'init.gguf');
+  await initModel({ vocabChars: vocab, out: initial, seed: recipe.seed, name: 'arbor-micro', ...recipe.model });
+  await writeSolutionsJsonl(microTrainingProblems(recipe), join(dir, 'sft.jsonl'));
+  const prepared = await prepareTrainingData({ model: initial, objective: 'sft', data: join(dir, 'sft.jsonl'), valFraction: 0.03, seed: recipe.seed, outDir: dir });
+  const done = await runTrainer({
+    model: initial, data: prepared.train.path, out: join(dir, 'out.gguf'), objective: 'sft', seed: recipe.seed, threads: 1, clip: 1,
+    ...recipe.train, steps, logEvery: steps,
+  });
+  return { tokS: done.tok_s, loss: done.loss };
+}
+
+/** Qwen2.5-0.5B's shapes (hidden 896, 24 layers, 14 heads, 2 KV heads, FFN 4864, tied 151,936-token vocabulary). */
+const HALF_B = { arch: 'qwen2', dim: 896, layers: 24, heads: 14, kvHeads: 2, ffn: 4864, ctx: 4096, tied: true } as const;
+
+/** A rank-16 LoRA for 20 steps on a random Q8_0 model of HALF_B's shapes, on GSM8K text. */
+async function loraScaleCheck(work: string, threads: number): Promise<{ tokS: number; peakRssMb: number; params: number }> {
+  const dir = join(work, 'half-b');
+  await mkdir(dir, { recursive: true });
+  const vocab = join(dir, 'vocab.gguf');
+  await writeVocabGguf({ tokenizerJson: STANDIN_SOURCES.tokenizerJson, tokenizerConfig: STANDIN_SOURCES.tokenizerConfig, config: STANDIN_RECIPE.hfConfig, out: vocab });
+  const f32 = join(dir, 'f32.gguf');
+  await initModel({ vocabGguf: vocab, out: f32, seed: SEED, name: 'qwen2.5-0.5b-shapes', ...HALF_B });
+  const q8 = join(dir, 'q8_0.gguf');
+  const quantized = spawnSync(trainerBinaryPath(), ['quantize', '--model', f32, '--out', q8, '--type', 'q8_0'], { encoding: 'utf8' });
+  if (quantized.status !== 0) throw new Error(`arbor-trainer quantize failed: ${quantized.stderr}`);
+  await rm(f32);
+  const rows = (await readGsm8k(STANDIN_SOURCES.gsm8kTrain)).slice(0, 80);
+  await writeFile(join(dir, 'sft.jsonl'), rows.map((row) => JSON.stringify({ prompt: '', completion: gsm8kLmText(row) })).join('\n'));
+  const prepared = await prepareTrainingData({ model: q8, objective: 'sft', data: join(dir, 'sft.jsonl'), outDir: dir });
+  const done = await runTrainer({ model: q8, data: prepared.train.path, out: join(dir, 'adapter.gguf'), objective: 'sft', steps: 20, batch: 4, lr: 1e-4, threads, loraRank: 16, logEvery: 5 });
+  const params = await adapterParams(join(dir, 'adapter.gguf'));
+  console.log(`lora: Q8_0 model of Qwen2.5-0.5B's shapes (${prepared.train.examples} GSM8K examples, ${prepared.train.tokens} tokens), rank 16 on every layer matrix (${integer(params)} trainable parameters), 20 steps × 4 sequences, ${threads} threads: ${done.tok_s.toFixed(1)} tok/s, peak RSS ${done.peak_rss_mb.toFixed(0)} MB, last loss ${done.loss.toFixed(3)}`);
+  return { tokS: done.tok_s, peakRssMb: done.peak_rss_mb, params };
+}
+
+async function adapterParams(path: string): Promise<number> {
+  const info = await readGgufFileInfo(path, { logWarnings: false });
+  return (info.fullTensorInfo ?? []).reduce((sum, tensor) => sum + tensor.dimensions.reduce<number>((size, dim) => size * Number(dim), 1), 0);
+}
+
 async function main(): Promise<void> {
   const options = parseOptions();
   ensureBuilt(TRAINER_BIN, 'native/build.sh');
@@ -335,7 +416,25 @@ async function main(): Promise<void> {
     console.log(describeRun('llama-finetune', finetune, `windows 2..${options.windows}`));
     const trainerTokS = tokensPerSecond(arbor);
     const finetuneTokS = tokensPerSecond(finetune);
-    console.log(`RESULT trainer_tok_s=${trainerTokS.toFixed(1)} finetune_tok_s=${finetuneTokS.toFixed(1)} ratio=${(trainerTokS / finetuneTokS).toFixed(2)}`);
+    const rssRatio = arbor.peakRssMb / finetune.peakRssMb;
+
+    const gemm = gemmGflops(options.threads, false);
+    const blas = gemmGflops(options.threads, true);
+    const flopsPerToken = modelFlopsPerToken(MODEL, info.metadata.tokenizer.ggml.tokens.length);
+    const modelGflops = (flopsPerToken * trainerTokS) / 1e9;
+    const mfu = modelGflops / gemm;
+    console.log(
+      `mfu: ${integer(flopsPerToken)} model FLOPs per token (PaLM: 6·N + 12·L·H·Q·T) × ${trainerTokS.toFixed(1)} tok/s = ${modelGflops.toFixed(2)} GFLOP/s, ` +
+        `against ggml's F32 matrix multiply (1024³, ${threads} threads) at ${gemm.toFixed(1)} GFLOP/s (mfu ${mfu.toFixed(3)}), and against the ` +
+        `multiply the trainer uses at ${blas.toFixed(1)} GFLOP/s (${(modelGflops / blas).toFixed(3)})`,
+    );
+    const micro = await microTokensPerSecond(work, MICRO_STEPS);
+    console.log(`micro: the micro model's recipe (${MICRO_RECIPE.model.dim} dim, ${MICRO_RECIPE.model.layers} layers, batch ${MICRO_RECIPE.train.batch}, sft), ${MICRO_STEPS} steps on 1 thread: ${micro.tokS.toFixed(1)} tok/s, loss at the last step ${micro.loss.toFixed(4)}`);
+    const lora = options.lora ? await loraScaleCheck(work, options.threads) : null;
+    console.log(
+      `RESULT trainer_tok_s=${trainerTokS.toFixed(1)} finetune_tok_s=${finetuneTokS.toFixed(1)} ratio=${(trainerTokS / finetuneTokS).toFixed(2)} ` +
+        `micro_tok_s=${micro.tokS.toFixed(0)} mfu=${mfu.toFixed(3)} rss_ratio=${rssRatio.toFixed(2)} lora_tok_s=${lora === null ? 'skipped' : lora.tokS.toFixed(1)}`,
+    );
   } finally {
     await rm(work, { recursive: true, force: true });
   }

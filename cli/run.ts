@@ -21,7 +21,7 @@ import { ARBOR_SEARCH_ATTRIBUTES, progressQuery, TASK_QUEUES, workflowIdOf } fro
 import { levelMetric, levelOfMetric, type IterationRecord, type RunInput, type RunProgress, type RunResult } from '../workflows/types.ts';
 import { createProgressBar, type ProgressBar } from './progress.ts';
 import { loadChecked, TASK_FLAG_OPTIONS, TASK_FLAGS_HELP, taskFlagsSchema, taskSettingsFromFlags } from './task-flags.ts';
-import { checkGgufFile } from '../engine/llama.ts';
+import { resolveModelFiles } from '../engine/model-files.ts';
 import { UsageError } from './usage-error.ts';
 
 export const RUN_HELP = `arbor run — start or continue a self-improvement run
@@ -107,14 +107,14 @@ export async function loadRunConfig(configPath: string | undefined, flags: z.inf
   return runConfigSchema.parse(deepMerge(merged, overrides));
 }
 
-/** Everything a run reads, checked before anything is written: the task's files and the model files (hf: URIs are fetched later). */
+/** Everything a run reads, checked before anything is written: the task's files and the model files and an adapter's base (hf: URIs are fetched later). */
 async function checkInputs(config: RunConfig): Promise<void> {
   loadChecked(config.task);
   const models = [['policy model', config.policy.model], ['PRM model', config.prm.model], ['PRM base model', config.prm.base]] as const;
   for (const [what, reference] of models) {
     if (reference === undefined || /^(hf:|https?:\/\/)/.test(reference)) continue;
     try {
-      await checkGgufFile(reference, what);
+      await resolveModelFiles(reference, what);
     } catch (error) {
       throw new UsageError(error instanceof Error ? error.message : String(error));
     }

@@ -1,7 +1,8 @@
 /**
  * Data building for one iteration: label every stored tree (quality-value targets, reasoning
  * distances), then derive the SFT set, the PRM set and the step-level preference pairs, record them
- * in the run database with their lineage (search, node, iteration) and write the trainer's JSONL.
+ * in the run database with their lineage (search, node, iteration) and write the trainer's JSONL
+ * (train/schema.ts): sft.jsonl, prm.jsonl and dpo.jsonl.
  * Idempotent: a re-run after a crash inserts nothing twice and rewrites the same files.
  */
 import { writeFile } from 'node:fs/promises';
@@ -21,6 +22,22 @@ export interface DataCounts {
   /** SFT rows written to the training file (this iteration's plus mixed-in earlier ones). */
   sftRowsWritten: number;
   prmRowsWritten: number;
+  dpoRowsWritten: number;
+}
+
+async function writeJsonl(path: string, rows: readonly unknown[]): Promise<void> {
+  await writeFile(path, rows.map((row) => JSON.stringify(row)).join('\n') + (rows.length > 0 ? '\n' : ''));
+}
+
+/**
+ * The iteration's step pairs as the trainer's `dpo` rows. The policy writes a step followed by the
+ * delimiter, so both sides end with it: the pair also teaches where a step stops. Only this
+ * iteration's pairs, unlike the SFT rows: the reference model is the parent, so a pair trained on
+ * in an earlier iteration would be pushed further from a new reference every time it came back
+ * (iterative DPO trains each round on the current policy's pairs).
+ */
+export function dpoTrainingRows(store: RunStore, iteration: number, delimiter: string): { prompt: string; chosen: string; rejected: string }[] {
+  return store.iterationPairs(iteration).map(({ prompt, chosen, rejected }) => ({ prompt, chosen: chosen + delimiter, rejected: rejected + delimiter }));
 }
 
 /** The solution text of a leaf as the policy writes it: its steps, each closed by the delimiter. */
@@ -47,6 +64,7 @@ export async function buildIterationData(options: {
   delimiter: string;
   sftPath: string;
   prmPath: string;
+  dpoPath: string;
   data?: DataSettingsInput;
 }): Promise<DataCounts> {
   const { store, iteration } = options;
@@ -110,10 +128,20 @@ export async function buildIterationData(options: {
       )
       .all(store.runId, iteration - settings.mixPreviousIterations, iteration) as { prompt: string; completion: string; contested: number }[]
   ).flatMap(({ prompt, completion, contested }) => Array.from({ length: contested ? settings.sftContestedRepeat : 1 }, () => ({ prompt, completion })));
-  await writeFile(options.sftPath, sftRows.map((row) => JSON.stringify(row)).join('\n') + (sftRows.length > 0 ? '\n' : ''));
+  await writeJsonl(options.sftPath, sftRows);
   const prmRows = prmTrainingRows(store, iteration);
-  await writeFile(options.prmPath, prmRows.map(({ prompt, completions, labels }) => JSON.stringify({ prompt, completions, labels })).join('\n') + (prmRows.length > 0 ? '\n' : ''));
-  return { searches: searchIds.length, sft: count('sft_examples'), prm: count('prm_examples'), pairs: count('preference_pairs'), sftRowsWritten: sftRows.length, prmRowsWritten: prmRows.length };
+  await writeJsonl(options.prmPath, prmRows.map(({ prompt, completions, labels }) => ({ prompt, completions, labels })));
+  const dpoRows = dpoTrainingRows(store, iteration, options.delimiter);
+  await writeJsonl(options.dpoPath, dpoRows);
+  return {
+    searches: searchIds.length,
+    sft: count('sft_examples'),
+    prm: count('prm_examples'),
+    pairs: count('preference_pairs'),
+    sftRowsWritten: sftRows.length,
+    prmRowsWritten: prmRows.length,
+    dpoRowsWritten: dpoRows.length,
+  };
 }
 
 /**

@@ -55,10 +55,9 @@ export async function exportRun(options: { store: RunStore; outDir: string; iter
       completion: string;
     }[];
     for (const row of sftRows) sft.push(TrlSftRowSchema.parse({ prompt: row.prompt, completion: row.completion, node_index: row.node_index, ...lineageOf(row.search_id) }));
-    const pairRows = store.db
-      .prepare('SELECT search_id, prompt, chosen, rejected, chosen_q, rejected_q FROM preference_pairs WHERE run_id = ? AND iteration = ? ORDER BY id')
-      .all(store.runId, iteration) as { search_id: number; prompt: string; chosen: string; rejected: string; chosen_q: number; rejected_q: number }[];
-    for (const row of pairRows) dpo.push(TrlDpoRowSchema.parse({ prompt: row.prompt, chosen: row.chosen, rejected: row.rejected, chosen_q: row.chosen_q, rejected_q: row.rejected_q, ...lineageOf(row.search_id) }));
+    for (const row of store.iterationPairs(iteration)) {
+      dpo.push(TrlDpoRowSchema.parse({ prompt: row.prompt, chosen: row.chosen, rejected: row.rejected, chosen_q: row.chosenQ, rejected_q: row.rejectedQ, ...lineageOf(row.searchId) }));
+    }
     for (const row of prmTrainingRows(store, iteration)) {
       prm.push(TrlPrmRowSchema.parse({ prompt: row.prompt, completions: row.completions, labels: row.labels.map((value) => value >= threshold), values: row.labels, ...lineageOf(row.searchId) }));
     }

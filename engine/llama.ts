@@ -3,12 +3,14 @@
  * explicit thread count. node-llama-cpp defaults to 4 threads, which on a 2-core machine makes
  * generation ~250x slower than 1 thread for a tiny model, so nothing here relies on its defaults.
  * A model that cannot be loaded is an error naming the file and saying why, never a raw stack.
+ * Every function here takes a model reference (engine/model-files.ts): a full GGUF, or a LoRA
+ * adapter whose base is loaded and whose weights each context applies.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
 import { availableParallelism, homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { getLlama, LlamaLogLevel, readGgufFileInfo, resolveModelFile, type Llama, type LlamaContext, type LlamaModel } from 'node-llama-cpp';
+import { getLlama, LlamaLogLevel, resolveModelFile, type Llama, type LlamaContext, type LlamaModel } from 'node-llama-cpp';
 import type { EngineSettings } from '../workflows/config.ts';
+import { resolveModelFiles } from './model-files.ts';
 
 /** The engine settings a process runs with when a caller gives none (CPU or GPU, whatever is found). */
 export const DEFAULT_ENGINE: EngineSettings = { gpu: 'auto', gpuLayers: 'auto', flashAttention: false };
@@ -34,7 +36,7 @@ export const MODELS_DIR = join(homedir(), '.cache', 'arbor', 'models');
 
 /**
  * A model reference as a local GGUF path: `hf:user/repo:quant` (or an https URL) is downloaded once
- * into MODELS_DIR (needs a network); a path must be a readable GGUF file. Errors name the input.
+ * into MODELS_DIR (needs a network); a path must be a readable GGUF file (an adapter: its base too). Errors name the input.
  */
 export async function resolveModelPath(reference: string, what = 'model'): Promise<string> {
   if (/^(hf:|https?:\/\/)/.test(reference)) {
@@ -44,44 +46,18 @@ export async function resolveModelPath(reference: string, what = 'model'): Promi
       throw new Error(`${what} ${reference}: cannot download or find it (${error instanceof Error ? error.message : String(error)})`);
     }
   }
-  await checkGgufFile(reference, what);
+  await resolveModelFiles(reference, what);
   return reference;
-}
-
-/** Throws an error naming `path` unless it is a GGUF file whose header and tensor table read cleanly. */
-export async function checkGgufFile(path: string, what = 'model'): Promise<void> {
-  let magic = '';
-  try {
-    const fd = openSync(path, 'r');
-    try {
-      const head = Buffer.alloc(4);
-      readSync(fd, head, 0, 4, 0);
-      magic = head.toString('latin1');
-    } finally {
-      closeSync(fd);
-    }
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new Error(`${what} ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, not a GGUF file' : `cannot be read (${code ?? String(error)})`}`);
-  }
-  if (magic !== 'GGUF') throw new Error(`${what} ${path}: not a GGUF file (it does not start with "GGUF")`);
-  try {
-    const info = await readGgufFileInfo(path, { readTensorInfo: true });
-    if (info.metadata.general?.architecture === undefined) throw new Error('no general.architecture in its metadata');
-  } catch (error) {
-    throw new Error(`${what} ${path}: unreadable GGUF (${error instanceof Error ? error.message : String(error)})`);
-  }
 }
 
 const loadedVocabularies = new Map<string, Promise<LlamaModel>>();
 
-/** Loads `modelPath` once per process into `cache` (keyed by resolved path); a failed load is not cached. */
+/** Loads the full GGUF at `modelPath` once per process into `cache` (keyed by resolved path); a failed load is not cached. */
 function loadOnce(cache: Map<string, Promise<LlamaModel>>, modelPath: string, engine: EngineSettings, vocabOnly: boolean): Promise<LlamaModel> {
   const key = resolve(modelPath);
   let model = cache.get(key);
   if (model === undefined) {
     model = (async () => {
-      await checkGgufFile(modelPath);
       const llama = await getEngineLlama(engine.gpu);
       try {
         return await llama.loadModel({ modelPath: key, ...(vocabOnly ? { vocabOnly } : { gpuLayers: engine.gpuLayers }) });
@@ -98,21 +74,25 @@ function loadOnce(cache: Map<string, Promise<LlamaModel>>, modelPath: string, en
 }
 
 /**
- * The model at `modelPath`, loaded once per process. The cache is keyed by path: a file rewritten
- * in place is not reloaded until `unloadModel` is called for it.
+ * The weights `reference` runs on (an adapter's base), loaded once per process. The cache is keyed
+ * by path: a file rewritten in place is not reloaded until `unloadModel` is called for it.
  */
-export function loadModel(modelPath: string, engine: EngineSettings = DEFAULT_ENGINE): Promise<LlamaModel> {
-  return loadOnce(loadedModels, modelPath, engine, false);
+export async function loadModel(reference: string, engine: EngineSettings = DEFAULT_ENGINE): Promise<LlamaModel> {
+  return loadOnce(loadedModels, (await resolveModelFiles(reference)).base, engine, false);
 }
 
-/** The model's vocabulary and metadata only (no weights): tokenizing and rendering prompts, loaded once per process. */
-export function loadVocabulary(modelPath: string, engine: EngineSettings = DEFAULT_ENGINE): Promise<LlamaModel> {
-  return loadOnce(loadedVocabularies, modelPath, engine, true);
+/** The vocabulary and metadata of `reference` (an adapter's base's) without weights: tokenizing and rendering prompts, loaded once per process. */
+export async function loadVocabulary(reference: string, engine: EngineSettings = DEFAULT_ENGINE): Promise<LlamaModel> {
+  return loadOnce(loadedVocabularies, (await resolveModelFiles(reference)).base, engine, true);
 }
 
-/** Frees a cached model (and every context made from it). */
-export async function unloadModel(modelPath: string): Promise<void> {
-  const key = resolve(modelPath);
+/**
+ * Frees the weights `reference` runs on (and every context made from them): for an adapter that is
+ * its base, which other references may share. The base keeps the adapters llama.cpp loaded onto it
+ * until then.
+ */
+export async function unloadModel(reference: string): Promise<void> {
+  const key = resolve((await resolveModelFiles(reference)).base);
   const model = loadedModels.get(key);
   loadedModels.delete(key);
   if (model !== undefined) await (await model).dispose();
@@ -132,15 +112,29 @@ export interface EngineContextOptions {
   engine?: EngineSettings;
 }
 
-export function createContext(model: LlamaModel, { threads, contextSize, sequences = 1, engine = DEFAULT_ENGINE }: EngineContextOptions): Promise<LlamaContext> {
+/**
+ * A context on the model `reference` names: its base's weights (loaded once), its adapters applied
+ * (scale 1: llama.cpp reads each adapter's alpha / rank itself). Adapters are per context, so one
+ * base serves a policy adapter and a PRM at once.
+ */
+export async function createContext(reference: string, { threads, contextSize, sequences = 1, engine = DEFAULT_ENGINE }: EngineContextOptions): Promise<LlamaContext> {
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`threads must be a positive integer, got ${threads}`);
+  const { base, adapters } = await resolveModelFiles(reference);
+  const model = await loadOnce(loadedModels, base, engine, false);
   const wanted = Math.min(engine.contextSize ?? contextSize, model.trainContextSize > 0 ? model.trainContextSize : Infinity);
   const paddedContextSize = Math.ceil(wanted / CONTEXT_CELL_GRANULARITY) * CONTEXT_CELL_GRANULARITY;
-  return model.createContext({
-    threads,
-    contextSize: paddedContextSize,
-    sequences,
-    flashAttention: engine.flashAttention,
-    ...(engine.batchSize === undefined ? {} : { batchSize: engine.batchSize }),
-  });
+  try {
+    return await model.createContext({
+      threads,
+      contextSize: paddedContextSize,
+      sequences,
+      flashAttention: engine.flashAttention,
+      ...(engine.batchSize === undefined ? {} : { batchSize: engine.batchSize }),
+      // node-llama-cpp caches an adapter by path for the base's lifetime: each iteration's adapter is a new file.
+      ...(adapters.length === 0 ? {} : { lora: { adapters: adapters.map((adapter) => ({ filePath: resolve(adapter), scale: 1 })) } }),
+    });
+  } catch (error) {
+    if (adapters.length === 0) throw error;
+    throw new Error(`model ${reference}: llama.cpp cannot apply the adapter to its base ${base} (${error instanceof Error ? error.message : String(error)})`);
+  }
 }

@@ -8,7 +8,7 @@ import type { ControlledEvaluateInputItem, LlamaContext, LlamaModel, Token } fro
 import type { LabelLogProbs } from '../reward/prm-scorer.ts';
 import type { EngineSettings } from '../workflows/config.ts';
 import { labelToken, modelTokenizer, tokenizeChunks, type TrainingTokenizer } from '../train/tokenizer.ts';
-import { createContext, loadModel } from './llama.ts';
+import { createContext } from './llama.ts';
 import { alignSequence, SequencePool, type TokenCounts } from './step-generator.ts';
 
 function logProbsFromOutput(next: { logits?: Map<Token, number>; totalLogitWeight?: number } | undefined, tokens: readonly Token[]): number[] {
@@ -39,9 +39,8 @@ export class LogProbScorer implements LabelLogProbs {
   }
 
   static async create(options: { modelPath: string; threads: number; sequences: number; contextSize: number; engine?: EngineSettings }): Promise<LogProbScorer> {
-    const model = await loadModel(options.modelPath, options.engine);
-    const context = await createContext(model, options);
-    return new LogProbScorer(model, context, new SequencePool(Array.from({ length: options.sequences }, () => context.getSequence())));
+    const context = await createContext(options.modelPath, options);
+    return new LogProbScorer(context.model, context, new SequencePool(Array.from({ length: options.sequences }, () => context.getSequence())));
   }
 
   /** Log-probabilities of `candidates` as the token right after `tokens`. */

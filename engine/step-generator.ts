@@ -10,7 +10,7 @@
 import type { LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { z } from 'zod';
 import type { EngineSettings } from '../workflows/config.ts';
-import { createContext, loadModel } from './llama.ts';
+import { createContext } from './llama.ts';
 
 export const samplingSchema = z.strictObject({
   temperature: z.number().nonnegative().default(0.7),
@@ -42,6 +42,7 @@ export interface TokenCounts {
 }
 
 export interface StepGeneratorOptions {
+  /** A model reference: a full GGUF or a LoRA adapter on one (engine/model-files.ts). */
   modelPath: string;
   threads: number;
   /** Parallel sequences in the context. */
@@ -113,10 +114,9 @@ export class StepGenerator {
   ) {}
 
   static async create(options: StepGeneratorOptions): Promise<StepGenerator> {
-    const model = await loadModel(options.modelPath, options.engine);
-    const context = await createContext(model, options);
+    const context = await createContext(options.modelPath, options);
     const sequences = Array.from({ length: options.sequences }, () => context.getSequence());
-    return new StepGenerator(model, context, new SequencePool(sequences), options.delimiter);
+    return new StepGenerator(context.model, context, new SequencePool(sequences), options.delimiter);
   }
 
   /**

@@ -34,6 +34,7 @@ export interface GreedyEvaluation {
 }
 
 export interface GreedyEvaluationOptions {
+  /** A full GGUF or a LoRA adapter on one (engine/model-files.ts). */
   modelPath: string;
   task: Task;
   problems: readonly Problem[];
@@ -99,7 +100,7 @@ export async function evaluateGreedy({ modelPath, task, problems, threads = 1, s
   const prompt = createPromptBuilder(model, task.prompt, task.delimiter);
   const promptTokens = problems.map((problem) => prompt.tokens(problem.question, []));
   const sequenceCount = Math.max(1, Math.min(sequences, problems.length));
-  const context = await createContext(model, { threads, contextSize: task.contextSize, sequences: sequenceCount, engine });
+  const context = await createContext(modelPath, { threads, contextSize: task.contextSize, sequences: sequenceCount, engine });
   // Every prompt plus its generation must fit one sequence: a context shift would drop the question.
   const budgetOf = (index: number): number => {
     const problem = problems[index] as Problem;

@@ -31,7 +31,7 @@ void shuffle(std::vector<T> & v, Rng & rng) {
 
 } // namespace
 
-Dataset read_dataset(const std::string & path, int n_vocab, int n_ctx) {
+Dataset read_dataset(const std::string & path, int n_vocab, int n_ctx, bool paired) {
     std::unique_ptr<FILE, FileCloser> f(fopen(path.c_str(), "rb"));
     if (!f) throw InputError(path + ": cannot open training data");
     char magic[8];
@@ -75,16 +75,47 @@ Dataset read_dataset(const std::string & path, int n_vocab, int n_ctx) {
         data.n_tokens += counts[0];
     }
     if (data.examples.empty()) throw InputError(path + ": no examples");
+    if (paired) {
+        data.paired = true;
+        if (data.examples.size() % 2 != 0) {
+            throw InputError(path + ": " + std::to_string(data.examples.size()) + " examples: dpo data is pairs (chosen, rejected), an even count");
+        }
+        for (size_t i = 0; i < data.examples.size(); i++) {
+            if (data.examples[i].targets.empty()) {
+                throw InputError(path + ": example " + std::to_string(i + 1) + " (the " + (i % 2 == 0 ? "chosen" : "rejected") +
+                                 " side of pair " + std::to_string(i / 2 + 1) + ") has no target tokens");
+            }
+        }
+    }
     return data;
 }
 
-BatchSchedule::BatchSchedule(const Dataset & data, int batch_size, uint64_t seed)
-    : data_(data), batch_size_(batch_size), seed_(seed),
-      batches_per_epoch_((data.examples.size() + batch_size - 1) / batch_size) {}
+std::vector<size_t> unit_lengths(const Dataset & data) {
+    std::vector<size_t> lengths;
+    const size_t step = data.paired ? 2 : 1;
+    for (size_t i = 0; i < data.examples.size(); i += step) {
+        lengths.push_back(std::max(data.examples[i].tokens.size(), data.examples[i + step - 1].tokens.size()));
+    }
+    return lengths;
+}
+
+std::vector<uint32_t> examples_of(const Dataset & data, const std::vector<uint32_t> & units) {
+    if (!data.paired) return units;
+    std::vector<uint32_t> out;
+    for (uint32_t p : units) {
+        out.push_back(2 * p);
+        out.push_back(2 * p + 1);
+    }
+    return out;
+}
+
+BatchSchedule::BatchSchedule(std::vector<size_t> lengths, int batch_size, uint64_t seed)
+    : lengths_(std::move(lengths)), batch_size_(batch_size), seed_(seed),
+      batches_per_epoch_((lengths_.size() + batch_size - 1) / batch_size) {}
 
 void BatchSchedule::plan_epoch(uint64_t epoch) {
     Rng rng(seed_ * 0x9E3779B97F4A7C15ull + epoch + 1);
-    const size_t n = data_.examples.size();
+    const size_t n = lengths_.size();
     std::vector<uint32_t> order(n);
     for (size_t i = 0; i < n; i++) order[i] = static_cast<uint32_t>(i);
     shuffle(order, rng);
@@ -94,7 +125,7 @@ void BatchSchedule::plan_epoch(uint64_t epoch) {
     for (size_t start = 0; start < order.size(); start += window) {
         auto end = order.begin() + std::min(order.size(), start + window);
         std::stable_sort(order.begin() + start, end, [&](uint32_t a, uint32_t b) {
-            return data_.examples[a].tokens.size() < data_.examples[b].tokens.size();
+            return lengths_[a] < lengths_[b];
         });
     }
     epoch_batches_.clear();

@@ -7,7 +7,7 @@
 
 namespace arbor {
 
-ForwardGraph build_forward(ggml_context * ctx, const Model & model, int T, int B, int R, int K) {
+ForwardGraph build_forward(ggml_context * ctx, const Model & model, int T, int B, int R, int K, int P, float beta) {
     const HParams & hp = model.hp;
     const int hd = hp.head_dim();
     const int nh = hp.n_head;
@@ -61,12 +61,27 @@ ForwardGraph build_forward(ggml_context * ctx, const Model & model, int T, int B
     x = ggml_get_rows(ctx, x, fg.in.rows);  // [d, R]
     fg.logits = lora_linear(ctx, model, model.output ? model.output : model.tok_embd, x);  // [V, R]
 
-    // Weighted soft cross-entropy: gather log p(token | row) at each target slot. The epsilon keeps
-    // log finite for underflowed probabilities (gradient stays exact for p >> 1e-30).
-    ggml_tensor * logp = ggml_log(ctx, ggml_scale_bias(ctx, ggml_soft_max(ctx, fg.logits), 1.0f, 1e-30f));
-    ggml_tensor * flat = ggml_reshape_2d(ctx, logp, 1, ggml_nelements(logp));
-    ggml_tensor * picked = ggml_get_rows(ctx, flat, fg.in.target_index);  // [1, K]
+    // Weighted soft cross-entropy: gather p(token | row) at each target slot, then take the log of
+    // those K values only (a vocabulary-sized tensor costs V floats per row, forward and backward).
+    // The epsilon keeps log finite for underflowed probabilities (gradient exact for p >> 1e-30).
+    // The gather reads a scaled copy (×1): when the softmax's incoming gradient is a view (the reshape
+    // of the scattered gather gradient, as with a view or a ggml_cont here), this ggml's softmax
+    // backward comes out wrong (the gradient check catches it); a scale's gradient is a fresh tensor.
+    ggml_tensor * probs = ggml_soft_max(ctx, fg.logits);
+    ggml_tensor * flat = ggml_reshape_2d(ctx, ggml_scale(ctx, probs, 1.0f), 1, ggml_nelements(probs));
+    ggml_tensor * picked = ggml_log(ctx, ggml_scale_bias(ctx, ggml_get_rows(ctx, flat, fg.in.target_index), 1.0f, 1e-30f));  // [1, K]
     fg.loss = ggml_scale(ctx, ggml_sum(ctx, ggml_mul(ctx, picked, fg.in.target_weight)), -1.0f);
+    if (P > 0) {
+        fg.in.pair_sign = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, K, P);
+        fg.in.ref_margin = ggml_new_tensor_1d(ctx, GGML_TYPE_F32, P);
+        fg.in.pair_weight = ggml_new_tensor_1d(ctx, GGML_TYPE_F32, P);
+        for (ggml_tensor * t : {fg.in.pair_sign, fg.in.ref_margin, fg.in.pair_weight}) ggml_set_input(t);
+        fg.margin = ggml_mul_mat(ctx, fg.in.pair_sign, ggml_reshape_2d(ctx, picked, K, 1));  // [P, 1]
+        ggml_tensor * z = ggml_scale(ctx, ggml_sub(ctx, fg.margin, fg.in.ref_margin), beta);
+        ggml_tensor * dpo = ggml_sum(ctx, ggml_mul(ctx, ggml_softplus(ctx, ggml_neg(ctx, z)), fg.in.pair_weight));
+        fg.loss = ggml_add(ctx, fg.loss, dpo);
+        ggml_set_output(fg.margin);
+    }
     ggml_set_output(fg.logits);
     ggml_set_output(fg.loss);
     ggml_set_loss(fg.loss);

@@ -1,6 +1,7 @@
 // `gemm`: FLOP/s of ggml's own F32 matrix multiply on this backend, the reference for model FLOP utilisation.
 #include "backend.h"
 #include "commands.h"
+#include "cpu_gemm.h"
 
 #include "ggml-alloc.h"
 
@@ -10,18 +11,21 @@
 namespace arbor {
 
 int cmd_gemm(const Args & args) {
-    args.expect_only({"m", "n", "k", "repeat", "threads", "device", "backend-dir"});
+    args.expect_only({"m", "n", "k", "repeat", "threads", "device", "backend-dir", "as-trained"});
     const int64_t m = args.integer("m", 1024), n = args.integer("n", 1024), k = args.integer("k", 1024);
     const int repeat = static_cast<int>(args.integer("repeat", 10));
     if (m <= 0 || n <= 0 || k <= 0 || repeat <= 0) throw InputError("--m, --n, --k and --repeat must be positive");
     Backend be = init_backend(args.all("backend-dir"), args.str("device", "auto"), static_cast<int>(args.integer("threads", 1)));
-    ggml_init_params ip = {ggml_tensor_overhead() * 8 + ggml_graph_overhead(), nullptr, true};
+    ggml_init_params ip = {ggml_tensor_overhead() * 8 + 2 * ggml_graph_overhead(), nullptr, true};
     ggml_context * ctx = ggml_init(ip);
     ggml_tensor * a = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, k, m);
     ggml_tensor * b = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, k, n);
     ggml_tensor * c = ggml_mul_mat(ctx, a, b);
     ggml_cgraph * graph = ggml_new_graph(ctx);
     ggml_build_forward_expand(graph, c);
+    // --as-trained: the product as the trainer computes it on this backend (OpenBLAS on a CPU that has it).
+    const bool as_trained = args.has("as-trained");
+    if (as_trained && !be.is_gpu) graph = products_as_gemm(ctx, graph, {&c});
     ggml_gallocr_t alloc = ggml_gallocr_new(ggml_backend_get_default_buffer_type(be.backend));
     if (!ggml_gallocr_alloc_graph(alloc, graph)) throw std::runtime_error("cannot allocate the gemm graph");
     Rng rng(1);
@@ -37,7 +41,8 @@ int cmd_gemm(const Args & args) {
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double flops = 2.0 * m * n * k * repeat / seconds;
-    JsonLine("gemm").str("device", be.device_name).integer("threads", be.threads).integer("m", m).integer("n", n)
+    JsonLine("gemm").str("device", be.device_name).str("multiply", as_trained && !be.is_gpu ? cpu_gemm_name() : "ggml")
+        .integer("threads", be.threads).integer("m", m).integer("n", n)
         .integer("k", k).num("gflop_s", flops / 1e9).emit();
     ggml_gallocr_free(alloc);
     ggml_free(ctx);

@@ -34,6 +34,9 @@ Dataset make_dataset(const std::string & objective, int n_vocab, Rng & rng) {
                 ex.targets.push_back({static_cast<uint32_t>(t), next, 1.0f});
             } else if (objective == "sft") {
                 if (t >= PROMPT) ex.targets.push_back({static_cast<uint32_t>(t), next, b == 0 ? 1.0f : 0.5f});
+            } else if (objective == "dpo") {  // one pair: the same prompt, two random continuations
+                if (b == 1 && t < PROMPT) ex.tokens[t] = d.examples[0].tokens[t];
+                if (t >= PROMPT) ex.targets.push_back({static_cast<uint32_t>(t), next, 1.0f});
             } else if (t == 3 || t == len - 1) {
                 ex.targets.push_back({static_cast<uint32_t>(t), GOOD, PRM_VALUE});
                 ex.targets.push_back({static_cast<uint32_t>(t), BAD, 1.0f - PRM_VALUE});
@@ -61,7 +64,9 @@ float get_element(const ggml_tensor * t, int64_t i) {
 int cmd_gradcheck(const Args & args) {
     args.expect_only({"objective", "kv-heads", "seed", "threads", "arch", "backend-dir", "lora-rank", "base-type"});
     const std::string objective = args.str("objective", "sft");
-    if (objective != "sft" && objective != "prm" && objective != "lm") throw InputError("--objective must be sft, prm or lm");
+    if (objective != "sft" && objective != "prm" && objective != "lm" && objective != "dpo") {
+        throw InputError("--objective must be sft, prm, lm or dpo");
+    }
     const uint64_t seed = static_cast<uint64_t>(args.integer("seed", 1));
     Rng rng(seed);
 
@@ -117,17 +122,23 @@ int cmd_gradcheck(const Args & args) {
     std::remove(path.c_str());
     Model & model = lora_rank > 0 ? frozen : full;
 
-    const Dataset data = make_dataset(objective, model.hp.n_vocab, rng);
+    Dataset data = make_dataset(objective, model.hp.n_vocab, rng);
     std::vector<uint32_t> batch = {0, 1};
-    double weight = 0;
-    for (const auto & ex : data.examples) for (const auto & t : ex.targets) weight += t.weight;
+    // dpo: a reference margin off zero and an SFT term, so every part of the loss is checked.
+    DpoConfig dpo;
+    if (objective == "dpo") {
+        data.paired = true;
+        data.reference = {0.3f};
+        dpo = {true, 0.5f, 0.5f};
+    }
+    const StepTotals totals = totals_of(data, batch);
 
-    Trainer trainer(model, be.backend, B, data.max_targets, /*keep_logit_grads =*/ true);
+    Trainer trainer(model, be.backend, B, data.max_targets, /*keep_logit_grads =*/ true, dpo);
     OptimizerConfig opt;
     opt.weight_decay = 0.01;
-    trainer.accumulate(data, batch, weight);
+    trainer.accumulate(data, batch, totals);
     trainer.update(1, 1e-2, 1.0, opt);
-    trainer.accumulate(data, batch, weight);
+    const double loss = trainer.accumulate(data, batch, totals);
 
     // Logit gradients: padding rows (no target) must get exactly zero.
     const std::vector<float> logits = trainer.last_logits();
@@ -137,7 +148,7 @@ int cmd_gradcheck(const Args & args) {
     const std::vector<int32_t> & rows = trainer.last_rows();
     std::vector<double> position_weight(static_cast<size_t>(Tb) * B, 0.0);
     for (int b = 0; b < B; b++) {
-        for (const auto & t : data.examples[b].targets) position_weight[b * Tb + t.pos] += t.weight / weight;
+        for (const auto & t : data.examples[b].targets) position_weight[b * Tb + t.pos] += t.weight / totals.weight;
     }
     std::vector<double> row_weight(rows.size(), 0.0);
     for (size_t r = 0; r < rows.size(); r++) row_weight[r] = rows[r] < 0 ? 0.0 : position_weight[rows[r]];
@@ -166,6 +177,26 @@ int cmd_gradcheck(const Args & args) {
             .num("prm_expected_grad_good", s * p_good - PRM_VALUE * s);
     }
 
+    if (objective == "dpo") {
+        // The loss recomputed here from the logits: sft_weight · NLL(chosen) + softplus(−β·(margin − reference)).
+        auto log_prob = [&](int b, const Target & t) {
+            const size_t r = static_cast<size_t>(std::find(rows.begin(), rows.end(), b * Tb + static_cast<int>(t.pos)) - rows.begin());
+            const float * row = &logits[r * V];
+            const double mx = *std::max_element(row, row + V);
+            double z = 0;
+            for (int64_t j = 0; j < V; j++) z += std::exp(row[j] - mx);
+            return row[t.token] - mx - std::log(z);
+        };
+        double chosen = 0, rejected = 0;
+        for (const auto & t : data.examples[0].targets) chosen += log_prob(0, t);
+        for (const auto & t : data.examples[1].targets) rejected += log_prob(1, t);
+        const double margin = chosen - rejected;
+        const double z = dpo.beta * (margin - data.reference[0]);
+        const double expected = dpo.sft_weight * -chosen / totals.weight + std::log1p(std::exp(-z));
+        line.num("dpo_loss", loss).num("dpo_expected_loss", expected).num("dpo_margin", trainer.margins(data)[0])
+            .num("dpo_expected_margin", margin);
+    }
+
     // Finite differences on the largest-gradient element and a few random ones of every tensor.
     const float h = 5e-3f;
     double worst_rel = 0;
@@ -181,9 +212,9 @@ int cmd_gradcheck(const Args & args) {
         for (int64_t i : picks) {
             const float w0 = get_element(p, i);
             set_element(p, i, w0 + h);
-            const double up = trainer.loss(data, batch, weight);
+            const double up = trainer.loss(data, batch, totals);
             set_element(p, i, w0 - h);
-            const double down = trainer.loss(data, batch, weight);
+            const double down = trainer.loss(data, batch, totals);
             set_element(p, i, w0);
             const double numeric = (up - down) / (2.0 * h);
             const double err = std::fabs(numeric - grad[i]);

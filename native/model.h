@@ -114,16 +114,23 @@ struct ForwardInputs {
     ggml_tensor * rows = nullptr;        // I32 [R]: the positions (b*T + t) that have targets; padding repeats 0
     ggml_tensor * target_index = nullptr;  // I32 [K]: flat index row*V + token into the log-probs of `rows`
     ggml_tensor * target_weight = nullptr; // F32 [1, K]: already divided by the step's total weight
+    // DPO only (P pairs):
+    ggml_tensor * pair_sign = nullptr;   // F32 [K, P]: +weight for the chosen side's target slots of a pair, -weight for the rejected
+    ggml_tensor * ref_margin = nullptr;  // F32 [P]: the reference model's margin of each pair
+    ggml_tensor * pair_weight = nullptr; // F32 [P]: 1 / pairs in the step; 0 for padding
 };
 
 struct ForwardGraph {
     ForwardInputs in;
     ggml_tensor * logits = nullptr;      // [V, R]: only the positions with targets (a large vocabulary costs V per row)
-    ggml_tensor * loss = nullptr;        // scalar: weighted negative log-likelihood
+    ggml_tensor * margin = nullptr;      // DPO: [P, 1] log p(chosen) − log p(rejected) of each pair
+    ggml_tensor * loss = nullptr;        // scalar: weighted negative log-likelihood, plus the DPO loss
 };
 
-// Builds inputs and the loss for T positions x B sequences, R target positions and K target slots in `ctx` (no_alloc).
-ForwardGraph build_forward(ggml_context * ctx, const Model & model, int T, int B, int R, int K);
+// Builds inputs and the loss for T positions x B sequences, R target positions and K target slots in
+// `ctx` (no_alloc). With P > 0 pairs, the DPO loss Σ_p w_p · −log σ(β·(margin_p − ref_p)) is added
+// (log σ(z) = −softplus(−z): ggml differentiates softplus, not sigmoid).
+ForwardGraph build_forward(ggml_context * ctx, const Model & model, int T, int B, int R, int K, int P = 0, float beta = 0.0f);
 
 struct QuantizeCounts {
     int64_t converted = 0;

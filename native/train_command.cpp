@@ -10,6 +10,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <fstream>
 #include <sys/resource.h>
 #include <thread>
 
@@ -43,25 +44,24 @@ struct Schedule {
     }
 };
 
-double total_weight(const Dataset & data, const std::vector<uint32_t> & batch) {
-    double w = 0;
-    for (uint32_t i : batch) {
-        for (const Target & t : data.examples[i].targets) w += t.weight;
-    }
-    return w;
-}
-
+// batch: sequences per micro-batch (a multiple of 2 for paired data, which keeps pairs together).
 double validation_loss(Trainer & trainer, const Dataset & val, int batch) {
     std::vector<uint32_t> all(val.examples.size());
     for (size_t i = 0; i < all.size(); i++) all[i] = static_cast<uint32_t>(i);
-    const double w = total_weight(val, all);
-    if (w <= 0) return NAN;
+    const StepTotals totals = totals_of(val, all);
+    if (totals.weight <= 0 && totals.pairs == 0) return NAN;
     double loss = 0;
     for (size_t start = 0; start < all.size(); start += batch) {
         std::vector<uint32_t> chunk(all.begin() + start, all.begin() + std::min(all.size(), start + batch));
-        loss += trainer.loss(val, chunk, w);
+        loss += trainer.loss(val, chunk, totals);
     }
     return loss;
+}
+
+double mean(const std::vector<float> & values) {
+    double sum = 0;
+    for (float v : values) sum += v;
+    return values.empty() ? NAN : sum / static_cast<double>(values.size());
 }
 
 std::string format_double(double x) {
@@ -86,6 +86,7 @@ struct TrainOptions {
     int64_t warmup;
     OptimizerConfig opt;
     LoraOptions lora;  // rank 0: full fine-tune
+    DpoConfig dpo;
     int64_t checkpoint_every, eval_every, log_every;
     bool resume;
 };
@@ -94,7 +95,8 @@ TrainOptions read_train_options(const Args & args) {
     args.expect_only({"model", "data", "val", "out", "objective", "parent", "data-sha256", "steps", "epochs", "batch",
                       "accum", "lr", "min-lr-ratio", "warmup", "weight-decay", "clip", "beta1", "beta2", "seed",
                       "threads", "checkpoint", "checkpoint-every", "resume", "eval-every", "log-every", "backend-dir",
-                      "device", "ctx", "lora-rank", "lora-alpha", "lora-targets", "lora-init"});
+                      "device", "ctx", "lora-rank", "lora-alpha", "lora-targets", "lora-init", "dpo-beta",
+                      "dpo-sft-weight"});
     TrainOptions o{};
     o.model_path = args.required("model");
     o.data_path = args.required("data");
@@ -102,9 +104,15 @@ TrainOptions read_train_options(const Args & args) {
     if (o.out_path == o.model_path) throw InputError("--out must differ from --model (the input model would be overwritten)");
     if (args.has("val")) o.val_path = args.required("val");
     o.objective = args.str("objective", "sft");
-    if (o.objective != "sft" && o.objective != "prm" && o.objective != "lm") {
-        throw InputError("--objective must be sft, prm or lm, got '" + o.objective + "'");
+    if (o.objective != "sft" && o.objective != "prm" && o.objective != "lm" && o.objective != "dpo") {
+        throw InputError("--objective must be sft, prm, lm or dpo, got '" + o.objective + "'");
     }
+    o.dpo.enabled = o.objective == "dpo";
+    if (!o.dpo.enabled && (args.has("dpo-beta") || args.has("dpo-sft-weight"))) throw InputError("--dpo-beta and --dpo-sft-weight need --objective dpo");
+    o.dpo.beta = static_cast<float>(args.number("dpo-beta", 0.1));
+    o.dpo.sft_weight = static_cast<float>(args.number("dpo-sft-weight", 0.0));
+    if (!(o.dpo.beta > 0)) throw InputError("--dpo-beta must be positive, got " + args.str("dpo-beta"));
+    if (!(o.dpo.sft_weight >= 0)) throw InputError("--dpo-sft-weight must be at least 0, got " + args.str("dpo-sft-weight"));
     o.parent = args.str("parent", o.model_path);
     o.data_sha256 = args.str("data-sha256", "");
     o.batch = static_cast<int>(args.integer("batch", 16));
@@ -144,42 +152,101 @@ TrainOptions read_train_options(const Args & args) {
     return o;
 }
 
+namespace {
+
+// The checkpoint key: a checkpoint only fits a run that would take the same path through the data.
+std::string fingerprint_of(const TrainOptions & o, const Dataset & train, int64_t total_steps, int64_t params) {
+    return "data=" + (o.data_sha256.empty() ? o.data_path : o.data_sha256) + ":" + std::to_string(train.examples.size()) +
+           ";steps=" + std::to_string(total_steps) + ";batch=" + std::to_string(o.batch) + ";accum=" + std::to_string(o.accum) +
+           ";lr=" + format_double(o.lr) + ";seed=" + std::to_string(o.seed) + ";params=" + std::to_string(params) +
+           ";objective=" + o.objective + (o.dpo.enabled ? ";beta=" + format_double(o.dpo.beta) : "");
+}
+
+struct StepOutcome {
+    double loss = 0;
+    double grad_norm = 0;  // before clipping
+    int64_t tokens = 0;    // real tokens trained (no padding)
+};
+
+// One optimizer step: accumulate every micro-batch's gradient, clip, AdamW (t = step, 1-based).
+StepOutcome train_step(Trainer & trainer, BatchSchedule & schedule, const Dataset & train, const TrainOptions & o, int64_t step, double lr) {
+    std::vector<std::vector<uint32_t>> micro(o.accum);
+    StepTotals totals;
+    for (int a = 0; a < o.accum; a++) {
+        micro[a] = examples_of(train, schedule.batch(static_cast<uint64_t>(step - 1) * o.accum + a));
+        const StepTotals t = totals_of(train, micro[a]);
+        totals.weight += t.weight;
+        totals.pairs += t.pairs;
+    }
+    StepOutcome out;
+    if (totals.weight <= 0 && totals.pairs == 0) return out;  // nothing to learn from: no update
+    for (const auto & mb : micro) {
+        out.loss += trainer.accumulate(train, mb, totals);
+        for (uint32_t i : mb) out.tokens += static_cast<int64_t>(train.examples[i].tokens.size());
+    }
+    out.grad_norm = trainer.grad_norm();
+    if (!std::isfinite(out.loss) || !std::isfinite(out.grad_norm)) {
+        throw std::runtime_error("loss or gradient became non-finite at step " + std::to_string(step) + " (try a lower --lr)");
+    }
+    trainer.update(step, lr, o.clip > 0 && out.grad_norm > o.clip ? o.clip / out.grad_norm : 1.0, o.opt);
+    return out;
+}
+
+// The final validation line: loss, and for dpo the held-out margin at the start and now.
+double final_eval(Trainer & trainer, const Dataset & val, int sequences, bool dpo, int64_t step) {
+    const double val_loss = validation_loss(trainer, val, sequences);
+    JsonLine eval("eval");
+    eval.integer("step", step).num("val_loss", val_loss);
+    if (dpo) eval.num("val_margin_start", mean(val.reference)).num("val_margin", mean(trainer.margins(val)));
+    eval.emit();
+    return val_loss;
+}
+
+void save_output(const Model & model, const TrainOptions & o, int64_t total_steps) {
+    std::vector<std::pair<std::string, std::string>> lineage = {
+        {"arbor.parent", o.parent}, {"arbor.objective", o.objective}, {"arbor.data_sha256", o.data_sha256}};
+    if (o.lora.rank > 0) {
+        lineage.emplace_back("arbor.base", o.model_path);
+        save_adapter(model, o.out_path, lineage, {{"arbor.steps", total_steps}});
+    } else {
+        save_model(model, o.out_path, lineage, {{"arbor.steps", total_steps}});
+    }
+}
+
+} // namespace
+
 int cmd_train(const Args & args) {
     const TrainOptions o = read_train_options(args);
     Backend be = init_backend(o.backend_dirs, o.device, o.threads);
     Model model;
-    const bool adapter = o.lora.rank > 0;
-    load_model(model, o.model_path, be.backend, /*frozen =*/ adapter);
-    if (adapter) add_lora(model, o.lora, o.seed, be.backend);
+    load_model(model, o.model_path, be.backend, /*frozen =*/ o.lora.rank > 0);
+    if (o.lora.rank > 0) add_lora(model, o.lora, o.seed, be.backend);
     const int n_ctx = o.ctx == 0 ? model.hp.n_ctx : o.ctx;
     if (n_ctx > model.hp.n_ctx) {
         throw InputError("--ctx must be between 1 and the model's context (" + std::to_string(model.hp.n_ctx) + ")");
     }
-    const Dataset train = read_dataset(o.data_path, model.hp.n_vocab, n_ctx);
+    Dataset train = read_dataset(o.data_path, model.hp.n_vocab, n_ctx, o.dpo.enabled);
     Dataset val;
     const bool has_val = !o.val_path.empty();
-    if (has_val) val = read_dataset(o.val_path, model.hp.n_vocab, n_ctx);
+    if (has_val) val = read_dataset(o.val_path, model.hp.n_vocab, n_ctx, o.dpo.enabled);
 
-    BatchSchedule schedule(train, o.batch, o.seed);
+    // --batch counts units: examples, or pairs for dpo (two sequences each).
+    BatchSchedule schedule(unit_lengths(train), o.batch, o.seed);
+    const int sequences = o.dpo.enabled ? 2 * o.batch : o.batch;
     const int64_t total_steps = o.steps > 0 ? o.steps : static_cast<int64_t>(std::ceil(o.epochs * schedule.batches_per_epoch() / o.accum));
     const Schedule lr{o.lr, o.min_lr_ratio, o.warmup, total_steps};
+    const std::string fingerprint = fingerprint_of(o, train, total_steps, model.n_params());
 
-    // A checkpoint only fits a run that would take the same path through the data.
-    const std::string fingerprint = "data=" + (o.data_sha256.empty() ? o.data_path : o.data_sha256) + ":" + std::to_string(train.examples.size()) +
-                                    ";steps=" + std::to_string(total_steps) + ";batch=" + std::to_string(o.batch) +
-                                    ";accum=" + std::to_string(o.accum) + ";lr=" + format_double(lr.lr) +
-                                    ";seed=" + std::to_string(o.seed) + ";params=" + std::to_string(model.n_params());
-
-    Trainer trainer(model, be.backend, o.batch, std::max(train.max_targets, val.max_targets));
-    int64_t step = 0;
-    bool resumed = false;
-    if (o.resume) {
-        if (FILE * f = fopen(o.checkpoint_path.c_str(), "rb")) {
-            fclose(f);
-            step = trainer.load_checkpoint(o.checkpoint_path, fingerprint);
-            resumed = true;
-        }
+    Trainer trainer(model, be.backend, sequences, std::max(train.max_targets, val.max_targets), false, o.dpo);
+    // The reference of dpo is the model training starts from: its margins, once, before any
+    // checkpoint is loaded (a resumed run keeps the same reference).
+    if (o.dpo.enabled) {
+        train.reference = trainer.margins(train);
+        if (has_val) val.reference = trainer.margins(val);
     }
+    int64_t step = 0;
+    const bool resumed = o.resume && std::ifstream(o.checkpoint_path).good();
+    if (resumed) step = trainer.load_checkpoint(o.checkpoint_path, fingerprint);
     std::signal(SIGTERM, request_stop);
     std::signal(SIGINT, request_stop);
 
@@ -190,80 +257,50 @@ int cmd_train(const Args & args) {
         .integer("lora_rank", o.lora.rank).str("gemm", be.is_gpu ? "backend" : cpu_gemm_name()).emit();
 
     const auto t0 = std::chrono::steady_clock::now();
+    auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
     const int64_t first_step = step;
-    int64_t real_tokens = 0;
-    double window_loss = 0;
+    int64_t tokens = 0;
+    double window_loss = 0, last_loss = NAN;
     int64_t window_steps = 0;
-    double last_loss = NAN;
     while (step < total_steps) {
-        std::vector<std::vector<uint32_t>> micro(o.accum);
-        double weight = 0;
-        for (int a = 0; a < o.accum; a++) {
-            micro[a] = schedule.batch(static_cast<uint64_t>(step) * o.accum + a);
-            weight += total_weight(train, micro[a]);
-        }
-        double step_loss = 0;
-        if (weight > 0) {
-            for (const auto & mb : micro) {
-                step_loss += trainer.accumulate(train, mb, weight);
-                for (uint32_t i : mb) real_tokens += static_cast<int64_t>(train.examples[i].tokens.size());
-            }
-        }
         step++;
-        const double norm = weight > 0 ? trainer.grad_norm() : 0.0;
-        if (!std::isfinite(step_loss) || !std::isfinite(norm)) {
-            throw std::runtime_error("loss or gradient became non-finite at step " + std::to_string(step) +
-                                     " (try a lower --lr)");
-        }
-        const double scale = o.clip > 0 && norm > o.clip ? o.clip / norm : 1.0;
-        const double lr_t = lr.at(step);
-        if (weight > 0) trainer.update(step, lr_t, scale, o.opt);
-        window_loss += step_loss;
+        const StepOutcome done = train_step(trainer, schedule, train, o, step, lr.at(step));
+        tokens += done.tokens;
+        window_loss += done.loss;
         window_steps++;
-        last_loss = step_loss;
-
-        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        last_loss = done.loss;
         if (step % o.log_every == 0 || step == total_steps) {
-            const double per_step = elapsed / static_cast<double>(step - first_step);
+            const double per_step = seconds() / static_cast<double>(step - first_step);
             JsonLine("step")
                 .integer("step", step).integer("steps", total_steps).num("loss", window_loss / window_steps)
-                .num("lr", lr_t).num("grad_norm", norm).num("tok_s", real_tokens / std::max(elapsed, 1e-9))
+                .num("lr", lr.at(step)).num("grad_norm", done.grad_norm).num("tok_s", tokens / std::max(seconds(), 1e-9))
                 .num("eta_s", per_step * static_cast<double>(total_steps - step)).emit();
             window_loss = 0;
             window_steps = 0;
         }
-        if (has_val && o.eval_every > 0 && step % o.eval_every == 0 && step < total_steps) {
-            JsonLine("eval").integer("step", step).num("val_loss", validation_loss(trainer, val, o.batch)).emit();
+        if (step == total_steps) break;
+        if (has_val && o.eval_every > 0 && step % o.eval_every == 0) {
+            JsonLine("eval").integer("step", step).num("val_loss", validation_loss(trainer, val, sequences)).emit();
         }
         const bool stop = g_stop_requested != 0;
-        if ((o.checkpoint_every > 0 && step % o.checkpoint_every == 0 && step < total_steps) || (stop && step < total_steps)) {
+        if ((o.checkpoint_every > 0 && step % o.checkpoint_every == 0) || stop) {
             trainer.save_checkpoint(o.checkpoint_path, step, fingerprint);
             JsonLine("checkpoint").integer("step", step).str("path", o.checkpoint_path).emit();
         }
-        if (stop && step < total_steps) {
+        if (stop) {
             JsonLine("interrupted").integer("step", step).str("checkpoint", o.checkpoint_path).emit();
             return EXIT_INTERRUPTED;
         }
     }
 
     // Throughput counts training time only, as the step lines do (not validation or saving).
-    const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const double val_loss = has_val ? validation_loss(trainer, val, o.batch) : NAN;
-    if (has_val) JsonLine("eval").integer("step", step).num("val_loss", val_loss).emit();
-    const std::vector<std::pair<std::string, std::string>> lineage = {
-        {"arbor.parent", o.parent}, {"arbor.objective", o.objective}, {"arbor.data_sha256", o.data_sha256}};
-    if (adapter) {
-        auto with_base = lineage;
-        with_base.emplace_back("arbor.base", o.model_path);
-        save_adapter(model, o.out_path, with_base, {{"arbor.steps", total_steps}});
-    } else {
-        save_model(model, o.out_path, lineage, {{"arbor.steps", total_steps}});
-    }
+    const double train_seconds = seconds();
+    const double val_loss = has_val ? final_eval(trainer, val, sequences, o.dpo.enabled, step) : NAN;
+    save_output(model, o, total_steps);
     std::remove(o.checkpoint_path.c_str());
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     JsonLine("done")
         .integer("step", step).str("out", o.out_path).num("loss", last_loss).num("val_loss", val_loss)
-        .num("tok_s", real_tokens / std::max(train_seconds, 1e-9)).num("seconds", elapsed).num("peak_rss_mb", peak_rss_mb())
+        .num("tok_s", tokens / std::max(train_seconds, 1e-9)).num("seconds", seconds()).num("peak_rss_mb", peak_rss_mb())
         .emit();
     return EXIT_OK;
 }

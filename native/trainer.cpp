@@ -55,19 +55,28 @@ struct Trainer::StepGraph {
     ForwardGraph fg;
     ggml_tensor * loss_grad = nullptr;
     ggml_tensor * logit_grad = nullptr;
-    ggml_gallocr_t alloc = nullptr;
     int T = 0;
     int rows = 0;  // logit rows: target positions at most
     ~StepGraph() {
-        if (alloc) ggml_gallocr_free(alloc);
         if (ctx) ggml_free(ctx);
     }
 };
 
-Trainer::Trainer(Model & model, ggml_backend_t backend, int batch, size_t targets_per_example, bool keep_logit_grads)
+StepTotals totals_of(const Dataset & data, const std::vector<uint32_t> & examples) {
+    StepTotals totals;
+    for (uint32_t i : examples) {
+        if (data.paired && i % 2 == 1) continue;  // the rejected side has no likelihood term
+        for (const Target & t : data.examples[i].targets) totals.weight += t.weight;
+        if (data.paired) totals.pairs++;
+    }
+    return totals;
+}
+
+Trainer::Trainer(Model & model, ggml_backend_t backend, int batch, size_t targets_per_example, bool keep_logit_grads,
+                 const DpoConfig & dpo)
     : model_(model), backend_(backend), batch_(batch),
       targets_per_batch_(static_cast<int>(std::max<size_t>(1, targets_per_example) * batch)),
-      keep_logit_grads_(keep_logit_grads) {
+      keep_logit_grads_(keep_logit_grads), dpo_(dpo) {
     const size_t n = model.params.size();
     grad_ctx_ = new_meta_context(n, false);
     state_ctx_ = new_meta_context(2 * n + 3, false);
@@ -95,6 +104,7 @@ Trainer::Trainer(Model & model, ggml_backend_t backend, int batch, size_t target
 
 Trainer::~Trainer() {
     graphs_.clear();
+    if (graph_alloc_) ggml_gallocr_free(graph_alloc_);
     if (opt_alloc_) ggml_gallocr_free(opt_alloc_);
     if (norm_alloc_) ggml_gallocr_free(norm_alloc_);
     if (opt_ctx_) ggml_free(opt_ctx_);
@@ -134,7 +144,7 @@ Trainer::StepGraph & Trainer::graph_for(int T) {
     g->ctx = new_meta_context(GRAPH_SIZE * 2, true);
     // Distinct target positions: at most one per target, at most one per position.
     g->rows = std::min(T * batch_, targets_per_batch_);
-    g->fg = build_forward(g->ctx, model_, T, batch_, g->rows, targets_per_batch_);
+    g->fg = build_forward(g->ctx, model_, T, batch_, g->rows, targets_per_batch_, dpo_.enabled ? batch_ / 2 : 0, dpo_.beta);
     g->forward = ggml_new_graph_custom(g->ctx, GRAPH_SIZE, true);
     ggml_build_forward_expand(g->forward, g->fg.loss);
     g->backward = ggml_graph_dup(g->ctx, g->forward, true);
@@ -153,13 +163,14 @@ Trainer::StepGraph & Trainer::graph_for(int T) {
     }
     if (model_.frozen) g->backward = widen_again_for_backward(g->ctx, g->backward);
     if (ggml_backend_dev_type(ggml_backend_get_device(backend_)) == GGML_BACKEND_DEVICE_TYPE_CPU) {
-        g->backward = products_as_gemm(g->ctx, g->backward, {&g->fg.logits, &g->logit_grad});
+        g->backward = products_as_gemm(g->ctx, g->backward, {&g->fg.logits, &g->logit_grad, &g->fg.margin});
         // The forward nodes were rewritten too: the loss-only graph is the loss's new ancestry.
         g->forward = ggml_new_graph_custom(g->ctx, GRAPH_SIZE, false);
         ggml_build_forward_expand(g->forward, g->fg.loss);
     }
-    g->alloc = ggml_gallocr_new(ggml_backend_get_default_buffer_type(backend_));
-    if (!ggml_gallocr_alloc_graph(g->alloc, g->backward)) throw std::runtime_error("cannot allocate the training graph");
+    // One allocator for every length: memory for the longest graph, not for all of them at once.
+    if (!graph_alloc_) graph_alloc_ = ggml_gallocr_new(ggml_backend_get_default_buffer_type(backend_));
+    if (!ggml_gallocr_reserve(graph_alloc_, g->backward)) throw std::runtime_error("cannot allocate the training graph");
     // Every op must run on the chosen device: a silent CPU fallback is not available with one backend.
     for (int i = 0; i < ggml_graph_n_nodes(g->backward); i++) {
         ggml_tensor * node = ggml_graph_node(g->backward, i);
@@ -173,7 +184,7 @@ Trainer::StepGraph & Trainer::graph_for(int T) {
     return ref;
 }
 
-void Trainer::fill_inputs(StepGraph & g, const Dataset & data, const std::vector<uint32_t> & batch, double weight_total) {
+void Trainer::fill_inputs(StepGraph & g, const Dataset & data, const std::vector<uint32_t> & batch, const StepTotals & totals) {
     const int T = g.T;
     const int64_t V = model_.hp.n_vocab;
     std::vector<int32_t> tokens(static_cast<size_t>(T) * batch_, 0);
@@ -181,6 +192,9 @@ void Trainer::fill_inputs(StepGraph & g, const Dataset & data, const std::vector
     std::vector<float> weight(targets_per_batch_, 0.0f);
     std::vector<int32_t> rows;
     std::unordered_map<int32_t, int32_t> row_of;  // position b*T + t -> its row in the logits
+    const int P = dpo_.enabled ? batch_ / 2 : 0;
+    std::vector<float> sign(static_cast<size_t>(targets_per_batch_) * P, 0.0f);
+    std::vector<float> reference(P, 0.0f), pair_weight(P, 0.0f);
     size_t k = 0;
     for (size_t b = 0; b < batch.size(); b++) {
         const Example & ex = data.examples[batch[b]];
@@ -190,8 +204,19 @@ void Trainer::fill_inputs(StepGraph & g, const Dataset & data, const std::vector
             auto [it, added] = row_of.emplace(position, static_cast<int32_t>(rows.size()));
             if (added) rows.push_back(position);
             index[k] = static_cast<int32_t>(static_cast<int64_t>(it->second) * V + tg.token);
-            weight[k] = static_cast<float>(tg.weight / weight_total);
+            if (P == 0) {
+                weight[k] = static_cast<float>(tg.weight / totals.weight);
+            } else {
+                const bool chosen = batch[b] % 2 == 0;
+                weight[k] = chosen ? static_cast<float>(dpo_.sft_weight * tg.weight / totals.weight) : 0.0f;
+                sign[static_cast<size_t>(b / 2) * targets_per_batch_ + k] = chosen ? tg.weight : -tg.weight;
+            }
             k++;
+        }
+        if (P > 0 && b % 2 == 0) {
+            const uint32_t pair = batch[b] / 2;
+            reference[b / 2] = data.reference.empty() ? 0.0f : data.reference[pair];
+            pair_weight[b / 2] = static_cast<float>(1.0 / static_cast<double>(totals.pairs));
         }
     }
     ggml_backend_tensor_set(g.fg.in.tokens, tokens.data(), 0, tokens.size() * sizeof(int32_t));
@@ -202,15 +227,30 @@ void Trainer::fill_inputs(StepGraph & g, const Dataset & data, const std::vector
     ggml_backend_tensor_set(g.fg.in.rows, rows.data(), 0, rows.size() * sizeof(int32_t));
     ggml_backend_tensor_set(g.fg.in.target_index, index.data(), 0, index.size() * sizeof(int32_t));
     ggml_backend_tensor_set(g.fg.in.target_weight, weight.data(), 0, weight.size() * sizeof(float));
+    if (P > 0) {
+        ggml_backend_tensor_set(g.fg.in.pair_sign, sign.data(), 0, sign.size() * sizeof(float));
+        ggml_backend_tensor_set(g.fg.in.ref_margin, reference.data(), 0, reference.size() * sizeof(float));
+        ggml_backend_tensor_set(g.fg.in.pair_weight, pair_weight.data(), 0, pair_weight.size() * sizeof(float));
+    }
     const float one = 1.0f;
     ggml_backend_tensor_set(g.loss_grad, &one, 0, sizeof(float));
 }
 
-double Trainer::evaluate(const Dataset & data, const std::vector<uint32_t> & batch, double weight_total, bool backward) {
+double Trainer::evaluate(const Dataset & data, const std::vector<uint32_t> & batch, const StepTotals & totals, bool backward) {
     size_t longest = 0;
     for (uint32_t i : batch) longest = std::max(longest, data.examples[i].tokens.size());
     StepGraph & g = graph_for(bucket_length(longest, model_.hp.n_ctx));
-    fill_inputs(g, data, batch, weight_total);
+    // Places this length's graph in the shared buffer (the backward graph holds the forward one).
+    // gallocr keeps a tensor's old address if it has one, so every tensor of the graph's own context
+    // (weights, gradients and optimizer state live in other contexts) forgets it first.
+    if (last_graph_ != &g) {
+        for (ggml_tensor * t = ggml_get_first_tensor(g.ctx); t; t = ggml_get_next_tensor(g.ctx, t)) {
+            t->data = nullptr;
+            t->buffer = nullptr;
+        }
+    }
+    if (!ggml_gallocr_alloc_graph(graph_alloc_, g.backward)) throw std::runtime_error("cannot allocate the training graph");
+    fill_inputs(g, data, batch, totals);
     if (ggml_backend_graph_compute(backend_, backward ? g.backward : g.forward) != GGML_STATUS_SUCCESS) {
         throw std::runtime_error(backward ? "backward pass failed" : "forward pass failed");
     }
@@ -219,6 +259,22 @@ double Trainer::evaluate(const Dataset & data, const std::vector<uint32_t> & bat
     float loss = 0;
     ggml_backend_tensor_get(g.fg.loss, &loss, 0, sizeof(float));
     return loss;
+}
+
+std::vector<float> Trainer::margins(const Dataset & data) {
+    std::vector<float> out;
+    const uint32_t pairs = static_cast<uint32_t>(data.examples.size() / 2);
+    const uint32_t per_batch = static_cast<uint32_t>(batch_ / 2);
+    for (uint32_t first = 0; first < pairs; first += per_batch) {
+        std::vector<uint32_t> units;
+        for (uint32_t p = first; p < std::min(pairs, first + per_batch); p++) units.push_back(p);
+        const std::vector<uint32_t> batch = examples_of(data, units);
+        evaluate(data, batch, totals_of(data, batch), false);
+        std::vector<float> margin(per_batch);
+        ggml_backend_tensor_get(last_graph_->fg.margin, margin.data(), 0, margin.size() * sizeof(float));
+        out.insert(out.end(), margin.begin(), margin.begin() + static_cast<long>(units.size()));
+    }
+    return out;
 }
 
 double Trainer::grad_norm() {

@@ -20,23 +20,43 @@ struct OptimizerConfig {
     double weight_decay = 0.0;  // matrices only; norms and biases are not decayed
 };
 
+// The dpo objective (paired data): loss per pair −log σ(β·(margin − reference margin)), plus
+// sft_weight × the mean negative log-likelihood of the chosen side (RPO's SFT term; 0: pure DPO).
+struct DpoConfig {
+    bool enabled = false;
+    float beta = 0.1f;
+    float sft_weight = 0.0f;
+};
+
+// What a step's losses are normalised by: its total target weight (the chosen sides' only, for
+// dpo) and its number of pairs.
+struct StepTotals {
+    double weight = 0;
+    int64_t pairs = 0;
+};
+
+StepTotals totals_of(const Dataset & data, const std::vector<uint32_t> & examples);
+
 class Trainer {
 public:
-    // batch: sequences per micro-batch; targets_per_example: the most targets any example has.
-    Trainer(Model & model, ggml_backend_t backend, int batch, size_t targets_per_example, bool keep_logit_grads = false);
+    // batch: sequences per micro-batch (two per pair for dpo); targets_per_example: the most targets any example has.
+    Trainer(Model & model, ggml_backend_t backend, int batch, size_t targets_per_example, bool keep_logit_grads = false,
+            const DpoConfig & dpo = {});
     ~Trainer();
     Trainer(const Trainer &) = delete;
     Trainer & operator=(const Trainer &) = delete;
 
-    // Adds the gradient of this micro-batch to the accumulators; weights are divided by weight_total
-    // (the total target weight of the whole optimizer step). Returns the batch's share of the loss.
-    double accumulate(const Dataset & data, const std::vector<uint32_t> & batch, double weight_total) {
-        return evaluate(data, batch, weight_total, true);
+    // Adds the gradient of this micro-batch (example indices) to the accumulators, normalised by the
+    // totals of the whole optimizer step. Returns the batch's share of the loss.
+    double accumulate(const Dataset & data, const std::vector<uint32_t> & batch, const StepTotals & totals) {
+        return evaluate(data, batch, totals, true);
     }
     // Loss only, no gradient (validation, finite differences).
-    double loss(const Dataset & data, const std::vector<uint32_t> & batch, double weight_total) {
-        return evaluate(data, batch, weight_total, false);
+    double loss(const Dataset & data, const std::vector<uint32_t> & batch, const StepTotals & totals) {
+        return evaluate(data, batch, totals, false);
     }
+    // dpo: every pair's margin log p(chosen) − log p(rejected) under the current weights, in pair order.
+    std::vector<float> margins(const Dataset & data);
 
     double grad_norm();
     // One AdamW step (t is 1-based) with gradients scaled by grad_scale, then zeroes the accumulators.
@@ -58,8 +78,8 @@ public:
 private:
     struct StepGraph;
     StepGraph & graph_for(int T);
-    double evaluate(const Dataset & data, const std::vector<uint32_t> & batch, double weight_total, bool backward);
-    void fill_inputs(StepGraph & g, const Dataset & data, const std::vector<uint32_t> & batch, double weight_total);
+    double evaluate(const Dataset & data, const std::vector<uint32_t> & batch, const StepTotals & totals, bool backward);
+    void fill_inputs(StepGraph & g, const Dataset & data, const std::vector<uint32_t> & batch, const StepTotals & totals);
     void build_optimizer_graphs();
 
     Model & model_;
@@ -67,6 +87,7 @@ private:
     int batch_;
     int targets_per_batch_;
     bool keep_logit_grads_;
+    DpoConfig dpo_;
     std::map<int, std::unique_ptr<StepGraph>> graphs_;
     int last_T_ = 0;
     std::vector<int32_t> last_rows_;
@@ -84,6 +105,7 @@ private:
     ggml_tensor * adamw_no_decay_ = nullptr;  // [7] the same with weight decay 0
     ggml_tensor * grad_scale_ = nullptr;      // [1] clipping factor
 
+    ggml_gallocr_t graph_alloc_ = nullptr;   // shared by the graphs of every sequence length
     ggml_context * opt_ctx_ = nullptr;
     ggml_cgraph * norm_graph_ = nullptr;
     ggml_tensor * norm_sq_ = nullptr;

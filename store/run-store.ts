@@ -94,6 +94,16 @@ export const SftLineageSchema = z.strictObject({
 });
 export type SftLineage = z.infer<typeof SftLineageSchema>;
 
+/** One stored step preference pair (RunStore.iterationPairs). */
+export interface PreferencePairRow {
+  searchId: number;
+  prompt: string;
+  chosen: string;
+  rejected: string;
+  chosenQ: number;
+  rejectedQ: number;
+}
+
 /** sha256 of the canonical JSON of a config: two runs with equal configs hash equal. */
 export function configHash(config: unknown): string {
   const canonical = (value: unknown): unknown =>
@@ -286,6 +296,20 @@ export class RunStore {
          FROM searches s JOIN problems p ON p.id = s.problem_id WHERE s.run_id = ? AND s.iteration = ? ORDER BY s.id`,
       )
       .all(this.runId, iteration) as { searchId: number; difficulty: number | null; generatedTokens: number }[];
+  }
+
+  /**
+   * The step preference pairs the iteration stored (data/build-sets.ts), in id order: `prompt` is the
+   * policy's prompt and the path so far (each step closed by the task's delimiter), `chosen` and
+   * `rejected` the two next steps without it, with their quality values.
+   */
+  iterationPairs(iteration: number): PreferencePairRow[] {
+    return this.db
+      .prepare(
+        `SELECT search_id AS searchId, prompt, chosen, rejected, chosen_q AS chosenQ, rejected_q AS rejectedQ
+         FROM preference_pairs WHERE run_id = ? AND iteration = ? ORDER BY id`,
+      )
+      .all(this.runId, iteration) as PreferencePairRow[];
   }
 
   /** The SFT rows the iteration kept, with their problem's question and difficulty. */

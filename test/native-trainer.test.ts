@@ -191,7 +191,7 @@ describe('model files', () => {
     await writeFile(data, '');
     const cases: [string, RegExp][] = [
       [mamba, /mamba\.gguf: unknown architecture 'mamba'/],
-      [quantized, /q8\.gguf: tensor token_embd\.weight is quantized \(q8_0\)/],
+      [quantized, /q8\.gguf: tensor token_embd\.weight is quantized \(q8_0\).*--lora-rank/],
       [join(tempDir(), 'missing.gguf'), /missing\.gguf: not a readable GGUF file/],
     ];
     for (const [modelPath, message] of cases) {
@@ -216,6 +216,10 @@ describe('model files', () => {
       [['--weight-decay', '-1'], /--weight-decay must be at least 0/],
       [['--warmup', '-5'], /--warmup must be at least 0/],
       [['--out', 'nowhere.gguf'], /--out must differ from --model/],
+      [['--lora-rank', '0'], /--lora-rank must be positive, got 0/],
+      [['--lora-rank', '4', '--lora-targets', 'attn_q,attn_x'], /--lora-targets: unknown target tensor 'attn_x'/],
+      [['--lora-rank', '4', '--lora-alpha', '-1'], /--lora-alpha must be positive/],
+      [['--lora-alpha', '8'], /--lora-alpha and --lora-targets need --lora-rank/],
     ];
     for (const [flags, message] of cases) {
       // The model and data need not exist: the flags are checked first.

@@ -78,7 +78,7 @@ describe('run database', () => {
     const again = store.saveSearch({ iteration: 1, problemId: store.upsertProblem({ task: 'arithmetic', split: 'train', question: '2+3*4', answer: '14', difficulty: 2 }), policyModelId: null, prmModelId: null, algorithm: 'mcts', budget: 50, stats: {}, answer: '14', correct: true, tree: searchedTree() });
     assert.equal(again, searchId);
     // The policy's prompt (a chat template, say) goes to SFT rows; the PRM's plain prompt to PRM rows.
-    const build = () => buildIterationData({ store, iteration: 1, promptOf: (q) => `Q: ${q}\n`, prmPromptOf: (q) => `PRM ${q}\n`, delimiter: '\n', sftPath: join(dir(), 'sft.jsonl'), prmPath: join(dir(), 'prm.jsonl') });
+    const build = () => buildIterationData({ store, iteration: 1, promptOf: (q) => `Q: ${q}\n`, prmPromptOf: (q) => `PRM ${q}\n`, delimiter: '\n', sftPath: join(dir(), 'sft.jsonl'), prmPath: join(dir(), 'prm.jsonl'), dpoPath: join(dir(), 'dpo.jsonl') });
     const first = await build();
     const second = await build();
     assert.deepEqual(second, first);
@@ -106,7 +106,7 @@ describe('run database', () => {
 
   test('an SFT row traces back to its search, node, problem and models', async () => {
     const { store, searchId } = seededStore(join(dir(), 'lineage.db'));
-    await buildIterationData({ store, iteration: 1, promptOf: (q) => `Q: ${q}\n`, prmPromptOf: (q) => `Q: ${q}\n`, delimiter: '\n', sftPath: join(dir(), 'l-sft.jsonl'), prmPath: join(dir(), 'l-prm.jsonl') });
+    await buildIterationData({ store, iteration: 1, promptOf: (q) => `Q: ${q}\n`, prmPromptOf: (q) => `Q: ${q}\n`, delimiter: '\n', sftPath: join(dir(), 'l-sft.jsonl'), prmPath: join(dir(), 'l-prm.jsonl'), dpoPath: join(dir(), 'l-dpo.jsonl') });
     const sftId = store.db.prepare('SELECT id FROM sft_examples').pluck().get() as number;
     const lineage = store.sftLineage(sftId);
     assert.equal(lineage.search_id, searchId);
@@ -119,7 +119,7 @@ describe('run database', () => {
 
   test('exports use the TRL field names and carry lineage ids', async () => {
     const { store } = seededStore(join(dir(), 'export.db'));
-    await buildIterationData({ store, iteration: 1, promptOf: (q) => `Q: ${q}\n`, prmPromptOf: (q) => `Q: ${q}\n`, delimiter: '\n', sftPath: join(dir(), 'e-sft.jsonl'), prmPath: join(dir(), 'e-prm.jsonl') });
+    await buildIterationData({ store, iteration: 1, promptOf: (q) => `Q: ${q}\n`, prmPromptOf: (q) => `Q: ${q}\n`, delimiter: '\n', sftPath: join(dir(), 'e-sft.jsonl'), prmPath: join(dir(), 'e-prm.jsonl'), dpoPath: join(dir(), 'e-dpo.jsonl') });
     const out = join(dir(), 'export');
     const counts = await exportRun({ store, outDir: out });
     assert.deepEqual(counts, { sft: 1, dpo: 2, prm: 3, trees: 1 });

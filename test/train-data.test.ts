@@ -110,7 +110,7 @@ describe('.arbtok examples with a character vocabulary', () => {
     const jsonl = await jsonlFile(`${name}.jsonl`, lines);
     const examples = await tokenizeTrainingJsonl(jsonl, objective, tokenizer, { contextLength });
     const arbtok = join(tempDir(), `${name}.arbtok`);
-    await writeArbtok(arbtok, examples.map((example) => example.record));
+    await writeArbtok(arbtok, examples.flatMap((example) => example.records));
     return readArbtok(arbtok);
   }
 

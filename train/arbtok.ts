@@ -14,7 +14,7 @@ import { readFile, rename, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { DEFAULT_PRM_FORMAT, labelTokenContext, layoutPrmText, type PrmFormat } from '../reward/prm-format.ts';
-import { readTrainingJsonl, type LmRow, type Objective, type PrmRow, type SftRow } from './schema.ts';
+import { readTrainingJsonl, type DpoRow, type LmRow, type Objective, type PrmRow, type SftRow } from './schema.ts';
 import { labelToken, tokenizeChunks, type TrainingTokenizer } from './tokenizer.ts';
 
 export interface ArbtokTarget {
@@ -66,6 +66,15 @@ export function buildLmExample(row: LmRow, tokenizer: TrainingTokenizer): Arbtok
   return { tokens, targets: nextTokenTargets(tokens, 0, row.weight) };
 }
 
+/** A preference pair: [BOS] prompt chosen, then [BOS] prompt rejected; targets on each continuation. */
+export function buildDpoExamples(row: DpoRow, tokenizer: TrainingTokenizer): [ArbtokExample, ArbtokExample] {
+  const side = (continuation: string): ArbtokExample => {
+    const { tokens, ends } = tokenizeChunks(tokenizer, [row.prompt, continuation]);
+    return { tokens, targets: nextTokenTargets(tokens, itemAt(ends, 0), row.weight) };
+  };
+  return [side(row.chosen), side(row.rejected)];
+}
+
 /** The PRM layout; after each step's separator, v on the good label token and 1 − v on the bad one. */
 export function buildPrmExample(
   row: PrmRow,
@@ -100,7 +109,8 @@ export interface EncodedExample {
   line: number;
   tokenCount: number;
   targetCount: number;
-  record: Buffer;
+  /** One sequence per row; two for a dpo row (chosen, rejected), which stay side by side. */
+  records: Buffer[];
 }
 
 export function encodeArbtokExample(example: ArbtokExample): Buffer {
@@ -134,14 +144,22 @@ export async function tokenizeTrainingJsonl(
   tokenizer: TrainingTokenizer,
   options: TokenizeOptions,
 ): Promise<EncodedExample[]> {
-  const examples = await buildExamples(path, objective, tokenizer, options.prmFormat ?? DEFAULT_PRM_FORMAT);
-  return examples.map(({ line, example }) => {
-    if (example.tokens.length > options.contextLength) {
-      throw new Error(
-        `${path}:${line}: the sequence is ${example.tokens.length} tokens, longer than the model's context of ${options.contextLength}`,
-      );
+  const rows = await buildExamples(path, objective, tokenizer, options.prmFormat ?? DEFAULT_PRM_FORMAT);
+  return rows.map(({ line, examples }) => {
+    for (const example of examples) {
+      if (example.tokens.length > options.contextLength) {
+        throw new Error(
+          `${path}:${line}: the sequence is ${example.tokens.length} tokens, longer than the model's context of ${options.contextLength}`,
+        );
+      }
+      if (objective === 'dpo' && example.targets.length === 0) throw new Error(`${path}:${line}: a continuation has no tokens of its own`);
     }
-    return { line, tokenCount: example.tokens.length, targetCount: example.targets.length, record: encodeArbtokExample(example) };
+    return {
+      line,
+      tokenCount: examples.reduce((sum, example) => sum + example.tokens.length, 0),
+      targetCount: examples.reduce((sum, example) => sum + example.targets.length, 0),
+      records: examples.map(encodeArbtokExample),
+    };
   });
 }
 
@@ -150,17 +168,19 @@ async function buildExamples(
   objective: Objective,
   tokenizer: TrainingTokenizer,
   prmFormat: PrmFormat,
-): Promise<{ line: number; example: ArbtokExample }[]> {
+): Promise<{ line: number; examples: ArbtokExample[] }[]> {
   switch (objective) {
     case 'sft':
-      return (await readTrainingJsonl(path, 'sft')).map(({ line, row }) => ({ line, example: buildSftExample(row, tokenizer) }));
+      return (await readTrainingJsonl(path, 'sft')).map(({ line, row }) => ({ line, examples: [buildSftExample(row, tokenizer)] }));
     case 'lm':
-      return (await readTrainingJsonl(path, 'lm')).map(({ line, row }) => ({ line, example: buildLmExample(row, tokenizer) }));
+      return (await readTrainingJsonl(path, 'lm')).map(({ line, row }) => ({ line, examples: [buildLmExample(row, tokenizer)] }));
     case 'prm': {
       const rows = await readTrainingJsonl(path, 'prm');
       const labels = prmLabelTokens(tokenizer, prmFormat);
-      return rows.map(({ line, row }) => ({ line, example: buildPrmExample(row, tokenizer, labels, prmFormat) }));
+      return rows.map(({ line, row }) => ({ line, examples: [buildPrmExample(row, tokenizer, labels, prmFormat)] }));
     }
+    case 'dpo':
+      return (await readTrainingJsonl(path, 'dpo')).map(({ line, row }) => ({ line, examples: buildDpoExamples(row, tokenizer) }));
   }
 }
 

@@ -19,6 +19,12 @@
  *     {"text": "..."}
  *   Tokens: [BOS] text EOS, every position a target.
  *
+ * `dpo` — preference pairs, TRL's DPO field names (the step pairs MCTS finds: one prompt + path,
+ * two next steps):
+ *     {"prompt": "Q: 2+3*4\n", "chosen": "3*4=12\n", "rejected": "2+3=5\n"}
+ *   Two sequences, [BOS] prompt chosen and [BOS] prompt rejected (no EOS: a step is followed by more
+ *   steps), with targets on the continuation's tokens; the trainer keeps them side by side.
+ *
  * `weight` (all objectives, > 0, default 1) multiplies every target of the row; an optimizer step's
  * loss is normalized by the total weight of its targets.
  */
@@ -53,14 +59,22 @@ export const lmRowSchema = z.looseObject({
   weight: rowWeight,
 });
 
-export const trainingRowSchemas = { sft: sftRowSchema, prm: prmRowSchema, lm: lmRowSchema } as const;
+export const dpoRowSchema = z.looseObject({
+  prompt: z.string(),
+  chosen: z.string().min(1),
+  rejected: z.string().min(1),
+  weight: rowWeight,
+});
 
-export const objectiveSchema = z.enum(['sft', 'prm', 'lm']);
+export const trainingRowSchemas = { sft: sftRowSchema, prm: prmRowSchema, lm: lmRowSchema, dpo: dpoRowSchema } as const;
+
+export const objectiveSchema = z.enum(['sft', 'prm', 'lm', 'dpo']);
 export type Objective = z.infer<typeof objectiveSchema>;
 
 export type SftRow = z.infer<typeof sftRowSchema>;
 export type PrmRow = z.infer<typeof prmRowSchema>;
 export type LmRow = z.infer<typeof lmRowSchema>;
+export type DpoRow = z.infer<typeof dpoRowSchema>;
 
 /** A validated row and the 1-based line it came from (later errors name it). */
 export interface TrainingLine<Row> {
@@ -79,8 +93,9 @@ function describeIssues(error: z.ZodError): string {
 export function readTrainingJsonl(path: string, objective: 'sft'): Promise<TrainingLine<SftRow>[]>;
 export function readTrainingJsonl(path: string, objective: 'prm'): Promise<TrainingLine<PrmRow>[]>;
 export function readTrainingJsonl(path: string, objective: 'lm'): Promise<TrainingLine<LmRow>[]>;
-export function readTrainingJsonl(path: string, objective: Objective): Promise<TrainingLine<SftRow | PrmRow | LmRow>[]>;
-export function readTrainingJsonl(path: string, objective: Objective): Promise<TrainingLine<SftRow | PrmRow | LmRow>[]> {
+export function readTrainingJsonl(path: string, objective: 'dpo'): Promise<TrainingLine<DpoRow>[]>;
+export function readTrainingJsonl(path: string, objective: Objective): Promise<TrainingLine<SftRow | PrmRow | LmRow | DpoRow>[]>;
+export function readTrainingJsonl(path: string, objective: Objective): Promise<TrainingLine<SftRow | PrmRow | LmRow | DpoRow>[]> {
   return readJsonlRows(path, trainingRowSchemas[objective]);
 }
 

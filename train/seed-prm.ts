@@ -14,6 +14,7 @@ import { samplingSchema, StepGenerator } from '../engine/step-generator.ts';
 import { monteCarloChains } from '../reward/monte-carlo.ts';
 import type { Task } from '../tasks/index.ts';
 import type { EngineSettings } from '../workflows/config.ts';
+import { methodTrainOptions, type TrainMethod } from './method.ts';
 import { prepareTrainingData, runTrainer, type TrainerEvent } from './trainer.ts';
 
 const positiveInt = z.number().int().positive();
@@ -89,10 +90,14 @@ export async function writeSeedPrmData(options: {
   }
 }
 
-/** Builds the seed PRM at `out`, fine-tuned from `prmBase` (default: the policy) on `policyModel`'s labelled samples; work files go to `workDir`. */
+/**
+ * Builds the seed PRM at `out`, fine-tuned from `prmBase` (default: the policy) on `policyModel`'s
+ * labelled samples, every weight or a LoRA adapter (`method`, the run's `train.prm`); work files go to `workDir`.
+ */
 export async function buildSeedPrm(options: {
   policyModel: string;
   prmBase?: string;
+  method?: TrainMethod;
   out: string;
   workDir: string;
   threads: number;
@@ -104,13 +109,14 @@ export async function buildSeedPrm(options: {
   onProgress?: (event: TrainerEvent) => void;
 }): Promise<SeedPrmData & { valLoss: number | null }> {
   const recipe = seedPrmRecipeSchema.parse(options.recipe ?? {});
+  const base = options.prmBase ?? options.policyModel;
+  const trained = await methodTrainOptions(base, options.method ?? { method: 'full' }); // before sampling: a parent that cannot be trained fails fast
   const data = join(options.workDir, 'prm.jsonl');
   const written = await writeSeedPrmData({ ...options, recipe, out: data });
-  const base = options.prmBase ?? options.policyModel;
-  const prepared = await prepareTrainingData({ model: base, objective: 'prm', data, valFraction: 0.05, seed: recipe.seed, outDir: join(options.workDir, 'prm-data') });
+  const prepared = await prepareTrainingData({ model: trained.model, objective: 'prm', data, valFraction: 0.05, seed: recipe.seed, outDir: join(options.workDir, 'prm-data') });
   const done = await runTrainer(
     {
-      model: base,
+      ...trained,
       data: prepared.train.path,
       val: prepared.val?.path,
       out: options.out,

@@ -6,6 +6,7 @@
  * string in them stays text, as it does when a model generates it.
  */
 import { getLlama, type Llama, type LlamaModel } from 'node-llama-cpp';
+import { resolveModelFiles } from '../engine/model-files.ts';
 
 /** What example building needs from a tokenizer (an interface, so examples can be built with any vocabulary). */
 export interface TrainingTokenizer {
@@ -30,15 +31,17 @@ export interface ModelTrainingTokenizer extends TrainingTokenizer {
 }
 
 /**
- * Loads the vocabulary of a GGUF model. Pass `llama` to share a node-llama-cpp instance the process
- * already has; otherwise a CPU-only one is created (tokenizing needs no GPU) and disposed with the tokenizer.
+ * Loads the vocabulary of a GGUF model (of its base, for a LoRA adapter: an adapter has none). Pass
+ * `llama` to share a node-llama-cpp instance the process already has; otherwise a CPU-only one is
+ * created (tokenizing needs no GPU) and disposed with the tokenizer.
  */
 export async function loadTrainingTokenizer(modelPath: string, options: { llama?: Llama } = {}): Promise<ModelTrainingTokenizer> {
+  const { base } = await resolveModelFiles(modelPath);
   const llama = options.llama ?? (await getLlama({ gpu: false, maxThreads: 1 }));
   const disposeOwnLlama = async (): Promise<void> => {
     if (options.llama === undefined) await llama.dispose();
   };
-  const model = await llama.loadModel({ modelPath, vocabOnly: true }).catch(async (error: unknown) => {
+  const model = await llama.loadModel({ modelPath: base, vocabOnly: true }).catch(async (error: unknown) => {
     await disposeOwnLlama();
     throw error;
   });

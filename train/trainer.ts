@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { prmFormatSchema } from '../reward/prm-format.ts';
 import { createRng } from '../tasks/random.ts';
 import { sha256File, tokenizeTrainingJsonl, writeArbtok, type EncodedExample } from './arbtok.ts';
+import { LORA_TARGETS } from './lora-targets.ts';
 import { objectiveSchema } from './schema.ts';
 import { loadTrainingTokenizer } from './tokenizer.ts';
 
@@ -76,10 +77,17 @@ export const trainOptionsSchema = z
     loraRank: positiveInt.optional(),
     /** Adapter scale numerator: scale = alpha / rank [rank]. */
     loraAlpha: z.number().positive().optional(),
-    /** Comma-separated weights to adapt: attn_q, attn_k, attn_v, attn_output, ffn_gate, ffn_up, ffn_down, output [all but output]. */
-    loraTargets: z.string().regex(/^[a-z_]+(,[a-z_]+)*$/).optional(),
+    /** Comma-separated weights to adapt (LORA_TARGETS) [all but output]. */
+    loraTargets: z
+      .string()
+      .refine((list) => list.split(',').every((name) => (LORA_TARGETS as readonly string[]).includes(name)), { message: `comma-separated names from ${LORA_TARGETS.join(', ')}` })
+      .optional(),
     /** Continue this adapter (its rank, alpha and targets) instead of starting a new one. */
     loraInit: path.optional(),
+    /** dpo: β of −log σ(β·(margin − reference margin)) [0.1]. */
+    dpoBeta: z.number().positive().optional(),
+    /** dpo: weight of the chosen side's mean negative log-likelihood added to the loss (RPO) [0]. */
+    dpoSftWeight: z.number().nonnegative().optional(),
   })
   .refine((options) => options.steps === undefined || options.epochs === undefined, {
     message: 'give steps or epochs, not both',
@@ -169,7 +177,14 @@ export const trainerStepEventSchema = z.object({
   tok_s: z.number(),
   eta_s: z.number(),
 });
-export const trainerEvalEventSchema = z.object({ event: z.literal('eval'), step: nonNegativeInt, val_loss: z.number() });
+export const trainerEvalEventSchema = z.object({
+  event: z.literal('eval'),
+  step: nonNegativeInt,
+  val_loss: z.number(),
+  /** dpo, at the end: mean log p(chosen) − log p(rejected) over the validation pairs, at the start and now. */
+  val_margin_start: z.number().optional(),
+  val_margin: z.number().optional(),
+});
 export const trainerCheckpointEventSchema = z.object({ event: z.literal('checkpoint'), step: nonNegativeInt, path: z.string() });
 /** The last event of a run stopped by SIGTERM/SIGINT (exit code 3). */
 export const trainerInterruptedEventSchema = z.object({ event: z.literal('interrupted'), step: nonNegativeInt, checkpoint: z.string() });
@@ -405,7 +420,7 @@ export async function prepareTrainingData(options: PrepareOptions, context: { ll
 
 async function writeSummarized(file: string, examples: readonly EncodedExample[]): Promise<ArbtokSummary> {
   if (examples.length === 0) throw new Error(`no examples for ${file}`);
-  await writeArbtok(file, examples.map((example) => example.record));
+  await writeArbtok(file, examples.flatMap((example) => example.records));
   return {
     path: file,
     examples: examples.length,

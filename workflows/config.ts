@@ -7,10 +7,28 @@ import { z } from 'zod';
 import { pairFilterSchema } from '../reward/preference-pairs.ts';
 import { mctsConfigSchema } from '../search/mcts.ts';
 import { taskConfigSchema } from '../tasks/config.ts';
+import { LORA_TARGETS } from '../train/lora-targets.ts';
 
 const positiveInt = z.number().int().positive();
 
+
+export const loraSettingsSchema = z.strictObject({
+  rank: positiveInt.default(16),
+  /** Scale numerator: the adapter adds (alpha / rank)·B·A [alpha = rank]. */
+  alpha: z.number().positive().optional(),
+  /** Weights adapted [every one but `output`]. */
+  targets: z.array(z.enum(LORA_TARGETS)).min(1).optional(),
+});
+export type LoraSettings = z.output<typeof loraSettingsSchema>;
+
 export const trainSettingsSchema = z.strictObject({
+  /**
+   * full: every weight of the parent is trained (needs an F32/F16/BF16 GGUF); lora: a LoRA adapter on
+   * the parent's frozen weights (any GGUF type, quantized included). An iteration's model is then an
+   * adapter file whose base is the first full model; the next iteration continues that adapter.
+   */
+  method: z.enum(['full', 'lora']).default('full'),
+  lora: loraSettingsSchema.prefault({}),
   /** Passes over the iteration's data: a few, since a small set repeated many times is memorized. */
   epochs: z.number().positive(),
   /** Optimizer steps at most. */
@@ -20,6 +38,39 @@ export const trainSettingsSchema = z.strictObject({
   warmup: z.number().int().nonnegative().default(20),
   weightDecay: z.number().nonnegative().default(0.1),
 });
+export type TrainSettings = z.output<typeof trainSettingsSchema>;
+
+/** DPO on the iteration's step preference pairs (the native trainer's `--dpo-beta`, `--dpo-sft-weight`). */
+export const dpoSettingsSchema = z.strictObject({
+  /** β of −log σ(β·(margin − reference margin)); the reference is the policy the iteration starts from. */
+  beta: z.number().positive().default(0.1),
+  /** sft+dpo only: weight of the chosen step's mean negative log-likelihood added to each pair's loss (RPO). */
+  sftWeight: z.number().positive().default(1),
+});
+
+/**
+ * The policy's train settings: the common ones and what it learns from. The PRM has no objective
+ * (it always learns its labels), so these keys are errors under `train.prm`.
+ */
+export const policyTrainSettingsSchema = trainSettingsSchema.extend({
+  /**
+   * sft: the correct solutions (sft.jsonl). dpo: the step preference pairs MCTS* found (dpo.jsonl:
+   * one prompt + path, the better and the worse next step), the parent as reference model. sft+dpo:
+   * the same pairs, plus `dpo.sftWeight` × the chosen step's negative log-likelihood (RPO).
+   */
+  objective: z.enum(['sft', 'dpo', 'sft+dpo']).default('sft'),
+  dpo: dpoSettingsSchema.prefault({}),
+});
+export type PolicyTrainSettings = z.output<typeof policyTrainSettingsSchema>;
+
+/**
+ * One model's defaults of the common train settings, each a default of its own so that a config may
+ * set any field alone (`{ "method": "lora" }`): `schema.extend(trainSettingsDefaults(…)).prefault({})`.
+ */
+function trainSettingsDefaults(defaults: Pick<TrainSettings, 'epochs' | 'maxSteps' | 'batch' | 'lr'>) {
+  const { shape } = trainSettingsSchema;
+  return { epochs: shape.epochs.default(defaults.epochs), maxSteps: shape.maxSteps.default(defaults.maxSteps), batch: shape.batch.default(defaults.batch), lr: shape.lr.default(defaults.lr) };
+}
 
 /** How an iteration's searched trees become training data (data/build-sets.ts). */
 export const dataSettingsSchema = z.strictObject({
@@ -97,8 +148,8 @@ export const runConfigSchema = z.strictObject({
   data: dataSettingsSchema.prefault({}),
   train: z
     .strictObject({
-      policy: trainSettingsSchema.prefault({ epochs: 2, maxSteps: 2000, batch: 32, lr: 3e-4 }),
-      prm: trainSettingsSchema.prefault({ epochs: 3, maxSteps: 300, batch: 16, lr: 5e-4 }),
+      policy: policyTrainSettingsSchema.extend(trainSettingsDefaults({ epochs: 2, maxSteps: 2000, batch: 32, lr: 3e-4 })).prefault({}),
+      prm: trainSettingsSchema.extend(trainSettingsDefaults({ epochs: 3, maxSteps: 300, batch: 16, lr: 5e-4 })).prefault({}),
     })
     .prefault({}),
   /**

@@ -1,0 +1,248 @@
+// The loop's policy trained by DPO on the step preference pairs its searches find
+// (`train.policy.objective`): the settings, the pairs written as the trainer's `dpo` rows, and
+// small inline runs on the micro model, every weight and LoRA.
+import assert from 'node:assert/strict';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { readGgufFileInfo, type Token } from 'node-llama-cpp';
+import { z } from 'zod';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { activities } from '../activities/index.ts';
+import type { ProgressDetails } from '../activities/heartbeat.ts';
+import { releaseModels } from '../activities/models.ts';
+import { closeRunContexts, createRun } from '../activities/run-context.ts';
+import { trainingObjective, trainModel } from '../activities/train.ts';
+import { COMMITTED_MICRO_MODEL } from '../cli/micro.ts';
+import { buildIterationData } from '../data/build-sets.ts';
+import { LogProbScorer } from '../engine/log-probs.ts';
+import { markCorrectness } from '../reward/verifiers.ts';
+import { runInline } from '../runtime/inline.ts';
+import { addChild, createTree, nodeAt, type SearchTree } from '../search/tree.ts';
+import { openRunDatabase } from '../store/database.ts';
+import { RunStore } from '../store/run-store.ts';
+import { loadTask } from '../tasks/index.ts';
+import { sha256File } from '../train/arbtok.ts';
+import { readTrainingJsonl } from '../train/schema.ts';
+import { tokenizeChunks } from '../train/tokenizer.ts';
+import { prepareTrainingData } from '../train/trainer.ts';
+import { runConfigSchema, type RunConfigInput } from '../workflows/config.ts';
+import { useTempDir } from './temp-dir.ts';
+
+const arithmetic = loadTask({ kind: 'arithmetic' });
+
+describe('train.policy.objective and train.policy.dpo', () => {
+  const parse = (train: Record<string, unknown>) => runConfigSchema.safeParse({ name: 'x', train });
+
+  test('defaults: sft, with β 0.1 and an SFT weight of 1 ready; the objective alone parses, the other settings keep their defaults', () => {
+    const config = runConfigSchema.parse({ name: 'x' });
+    assert.equal(config.train.policy.objective, 'sft');
+    assert.deepEqual(config.train.policy.dpo, { beta: 0.1, sftWeight: 1 });
+    const dpo = runConfigSchema.parse(JSON.parse('{"name":"x","train":{"policy":{"objective":"dpo"}}}'));
+    assert.equal(dpo.train.policy.objective, 'dpo');
+    assert.deepEqual([dpo.train.policy.maxSteps, dpo.train.policy.batch, dpo.train.policy.method], [2000, 32, 'full']);
+    const mixed = runConfigSchema.parse({ name: 'x', train: { policy: { objective: 'sft+dpo', dpo: { sftWeight: 0.5 }, method: 'lora' } } });
+    assert.deepEqual(mixed.train.policy.dpo, { beta: 0.1, sftWeight: 0.5 });
+    assert.equal(mixed.train.policy.lora.rank, 16);
+  });
+
+  test('invalid values are zod errors naming the key; the PRM has no objective', () => {
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ policy: { objective: 'ppo' } }, /expected one of "sft"\|"dpo"\|"sft\+dpo"[\s\S]*train\.policy\.objective/],
+      [{ policy: { dpo: { beta: 0 } } }, /train\.policy\.dpo\.beta/],
+      [{ policy: { dpo: { beta: 'high' } } }, /train\.policy\.dpo\.beta/],
+      [{ policy: { dpo: { sftWeight: -1 } } }, /train\.policy\.dpo\.sftWeight/],
+      [{ policy: { dpo: { gamma: 1 } } }, /Unrecognized key: "gamma"[\s\S]*train\.policy\.dpo/],
+      [{ prm: { objective: 'dpo' } }, /Unrecognized key: "objective"[\s\S]*train\.prm/],
+      [{ prm: { dpo: { beta: 0.1 } } }, /Unrecognized key: "dpo"[\s\S]*train\.prm/],
+    ];
+    for (const [train, key] of cases) {
+      const parsed = parse(train);
+      assert.ok(!parsed.success, JSON.stringify(train));
+      assert.match(z.prettifyError(parsed.error), key, JSON.stringify(train));
+    }
+  });
+
+  test('what each objective trains on: sft.jsonl; dpo.jsonl with no SFT term; dpo.jsonl with dpo.sftWeight; the PRM its labels', () => {
+    const policy = (input: Record<string, unknown>) => runConfigSchema.parse({ name: 'x', train: { policy: input } }).train.policy;
+    assert.deepEqual(trainingObjective('policy', policy({})), { objective: 'sft', file: 'sft.jsonl', options: {}, metrics: { objective: 'sft' } });
+    assert.deepEqual(trainingObjective('policy', policy({ objective: 'dpo', dpo: { beta: 0.2, sftWeight: 3 } })), {
+      objective: 'dpo',
+      file: 'dpo.jsonl',
+      options: { dpoBeta: 0.2, dpoSftWeight: 0 },
+      metrics: { objective: 'dpo', dpo_beta: 0.2, dpo_sft_weight: 0 },
+    });
+    assert.deepEqual(trainingObjective('policy', policy({ objective: 'sft+dpo', dpo: { sftWeight: 0.5 } })), {
+      objective: 'dpo',
+      file: 'dpo.jsonl',
+      options: { dpoBeta: 0.1, dpoSftWeight: 0.5 },
+      metrics: { objective: 'sft+dpo', dpo_beta: 0.1, dpo_sft_weight: 0.5 },
+    });
+    assert.deepEqual(trainingObjective('prm', policy({ objective: 'dpo' })), { objective: 'prm', file: 'prm.jsonl', options: {}, metrics: { objective: 'prm' } });
+  });
+});
+
+/** 2+3*4 → root ─ "2+12" ─ "14" ─ "A: 14" (correct) / "A: 15" (wrong); root ─ "5*4" ─ "A: 20" (wrong). */
+function searchedTree(): SearchTree {
+  const tree = createTree('2+3*4');
+  const add = (parent: number, step: string, value: number) =>
+    addChild(tree, nodeAt(tree, parent), { step, prmScore: value, answer: arithmetic.answerOf(step), generatedTokens: step.length, state: arithmetic.answerOf(step) === null ? 'continue' : 'end' }).id;
+  const good = add(0, '2+12', 0.8);
+  const fourteen = add(good, '14', 0.9);
+  add(fourteen, 'A: 14', 0.95);
+  add(fourteen, 'A: 15', 0.2);
+  const bad = add(0, '5*4', 0.3);
+  add(bad, 'A: 20', 0.1);
+  markCorrectness(tree, arithmetic, '14');
+  return tree;
+}
+
+describe('dpo.jsonl: the iteration’s step pairs as the trainer’s rows', () => {
+  const dir = useTempDir('arbor-dpo-data-');
+
+  test('each side ends with the delimiter, the prompt is the policy’s prompt and the path; only this iteration’s pairs, while SFT mixes earlier rows', async () => {
+    const store = new RunStore(openRunDatabase(join(dir(), 'run.db')), 'run-a');
+    store.ensureRun({ task: 'arithmetic' }, 'now');
+    const problemId = store.upsertProblem({ task: 'arithmetic', split: 'train', question: '2+3*4', answer: '14', difficulty: 2 });
+    const paths = (iteration: number) => ({ sftPath: join(dir(), `sft-${iteration}.jsonl`), prmPath: join(dir(), `prm-${iteration}.jsonl`), dpoPath: join(dir(), `dpo-${iteration}.jsonl`) });
+    // A task whose steps end at a blank line (as MATH's do), and a policy prompt that is not the PRM's.
+    const build = (iteration: number) => buildIterationData({ store, iteration, promptOf: (q) => `<user>${q}<assistant>`, prmPromptOf: (q) => `Q: ${q}\n`, delimiter: '\n\n', ...paths(iteration) });
+    for (const iteration of [1, 2]) {
+      store.saveSearch({ iteration, problemId, policyModelId: null, prmModelId: null, algorithm: 'mcts', budget: 8, stats: {}, answer: '14', correct: true, tree: searchedTree() });
+      const counts = await build(iteration);
+      assert.deepEqual([counts.pairs, counts.dpoRowsWritten], [2, 2]);
+    }
+    const expected = [
+      { prompt: '<user>2+3*4<assistant>', chosen: '2+12\n\n', rejected: '5*4\n\n' },
+      { prompt: '<user>2+3*4<assistant>2+12\n\n14\n\n', chosen: 'A: 14\n\n', rejected: 'A: 15\n\n' },
+    ];
+    const lines = (path: string) => readFile(path, 'utf8').then((text) => text.trim().split('\n').map((line) => JSON.parse(line) as unknown));
+    assert.deepEqual(await lines(paths(2).dpoPath), expected);
+    assert.equal((await lines(paths(2).sftPath)).length, 8, 'SFT: both iterations’ solution, 4 times each (contested)');
+    // Valid trainer rows, two sequences each on the micro model.
+    assert.deepEqual((await readTrainingJsonl(paths(2).dpoPath, 'dpo')).map(({ row }) => row), expected.map((row) => ({ ...row, weight: 1 })));
+    const prepared = await prepareTrainingData({ model: COMMITTED_MICRO_MODEL, objective: 'dpo', data: paths(2).dpoPath, outDir: join(dir(), 'arbtok') });
+    assert.equal(prepared.train.examples, 2);
+    // Rebuilding writes the same file; an iteration without pairs writes an empty one.
+    await build(2);
+    assert.deepEqual(await lines(paths(2).dpoPath), expected);
+    assert.equal((await build(3)).dpoRowsWritten, 0);
+    assert.equal(await readFile(paths(3).dpoPath, 'utf8'), '');
+  });
+});
+
+describe('the loop with train.policy.objective dpo (inline, micro model)', () => {
+  const dir = useTempDir('arbor-dpo-loop-');
+  after(async () => {
+    await releaseModels();
+    closeRunContexts();
+  });
+
+  /**
+   * 16 level-2 problems searched hot and wide (temperature 2, 4 children per node), so that some
+   * trees hold a correct and a wrong step under one parent: 5 pairs (seeded). The micro model is the PRM.
+   */
+  function dpoRun(name: string, policy: Record<string, unknown>): RunConfigInput {
+    return {
+      name,
+      runDir: join(dir(), name),
+      iterations: 1,
+      task: { problemsPerIteration: 16, trainLevels: [2], evalLevels: [2], evalProblemsPerLevel: 2, evalSearchProblemsPerLevel: 0 },
+      search: { iterationsPerProblem: 32, shardSize: 16, temperature: 2, mcts: { branch: 4, duplicateRetries: 2 } },
+      prm: { model: COMMITTED_MICRO_MODEL },
+      train: { policy: { epochs: 2, maxSteps: 6, batch: 2, lr: 1e-3, ...policy }, prm: { epochs: 1, maxSteps: 1, batch: 2, lr: 1e-4 } },
+      sequences: 1,
+      threads: 1,
+    };
+  }
+
+  async function runLoop(input: RunConfigInput) {
+    const config = runConfigSchema.parse(input);
+    const runDir = config.runDir ?? '';
+    await mkdir(runDir, { recursive: true });
+    const { store } = createRun(runDir, config, 'now');
+    const result = await runInline({ runDir, iterations: config.iterations, activities }).result;
+    assert.equal(result.status, 'completed');
+    const pairs = (await readFile(join(runDir, 'data', 'iteration-1', 'dpo.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => z.object({ prompt: z.string(), chosen: z.string(), rejected: z.string() }).parse(JSON.parse(line)));
+    assert.ok(pairs.length >= 2, `the searches found step pairs (${pairs.length})`);
+    assert.ok(pairs.every((pair) => pair.chosen.endsWith('\n') && pair.rejected.endsWith('\n')));
+    return { runDir, store, pairs };
+  }
+
+  function metricsOf(store: RunStore, path: string): Record<string, unknown> {
+    const id = store.modelIdByPath(path);
+    assert.notEqual(id, null, `${path} is recorded`);
+    return z.record(z.string(), z.unknown()).parse(JSON.parse(store.model(id ?? 0).metrics_json));
+  }
+
+  async function arborMetadata(path: string): Promise<{ objective: string; data_sha256: string }> {
+    const { metadata } = await readGgufFileInfo(path, { readTensorInfo: false, logWarnings: false });
+    return z.object({ arbor: z.object({ objective: z.string(), data_sha256: z.string() }) }).parse(metadata).arbor;
+  }
+
+  /** Mean log p(chosen) − log p(rejected) over the pairs, as the engine runs the model (an adapter on its base included). */
+  async function meanMargin(modelPath: string, pairs: readonly { prompt: string; chosen: string; rejected: string }[]): Promise<number> {
+    const scorer = await LogProbScorer.create({ modelPath, threads: 1, sequences: 1, contextSize: 256 });
+    try {
+      const logProb = async (prompt: string, continuation: string) => {
+        const { tokens, ends } = tokenizeChunks(scorer.tokenizer, [prompt, continuation]);
+        return scorer.continuationLogProb(tokens.slice(0, ends[0]) as Token[], tokens.slice(ends[0]) as Token[]);
+      };
+      let sum = 0;
+      for (const pair of pairs) sum += (await logProb(pair.prompt, pair.chosen)) - (await logProb(pair.prompt, pair.rejected));
+      return sum / pairs.length;
+    } finally {
+      await scorer.dispose();
+    }
+  }
+
+  test('dpo, every weight: the policy is trained on the iteration’s pairs, recorded as dpo, and prefers the chosen steps more than its parent did', async () => {
+    const { runDir, store, pairs } = await runLoop(dpoRun('dpo', { objective: 'dpo' }));
+    const policy = join(runDir, 'models', 'policy-1.gguf');
+    const metrics = metricsOf(store, policy);
+    const steps = Math.ceil((2 * pairs.length) / 2);
+    assert.deepEqual(
+      { objective: metrics.objective, dpo_beta: metrics.dpo_beta, dpo_sft_weight: metrics.dpo_sft_weight, method: metrics.method, examples: metrics.examples, steps: metrics.steps },
+      { objective: 'dpo', dpo_beta: 0.1, dpo_sft_weight: 0, method: 'full', examples: pairs.length, steps },
+    );
+    // A DPO loss starts at log 2 (the policy is its own reference) and falls as the margins widen.
+    assert.ok(typeof metrics.loss === 'number' && metrics.loss < Math.log(2), `last step's loss ${String(metrics.loss)}`);
+    assert.deepEqual(await arborMetadata(policy), { objective: 'dpo', data_sha256: await sha256File(join(runDir, 'data', 'iteration-1', 'dpo.jsonl')) });
+    assert.notEqual(await sha256File(policy), await sha256File(COMMITTED_MICRO_MODEL));
+    const [before, afterTraining] = [await meanMargin(COMMITTED_MICRO_MODEL, pairs), await meanMargin(policy, pairs)];
+    // Measured: 18.0 → 32.5 nats (seeded).
+    assert.ok(afterTraining > before + 1, `mean margin ${before} → ${afterTraining}`);
+    // The PRM still learns its labels.
+    assert.equal(metricsOf(store, join(runDir, 'models', 'prm-1.gguf')).objective, 'prm');
+  });
+
+  test('sft+dpo with LoRA: an adapter trained on the pairs with the SFT term', async () => {
+    const { runDir, store, pairs } = await runLoop(dpoRun('rpo-lora', { objective: 'sft+dpo', dpo: { sftWeight: 0.5 }, method: 'lora', lora: { rank: 4 }, lr: 1e-2 }));
+    const adapter = join(runDir, 'models', 'policy-1.lora.gguf');
+    const metrics = metricsOf(store, adapter);
+    assert.deepEqual(
+      { objective: metrics.objective, dpo_sft_weight: metrics.dpo_sft_weight, method: metrics.method, base: metrics.base, lora_rank: metrics.lora_rank, examples: metrics.examples },
+      { objective: 'sft+dpo', dpo_sft_weight: 0.5, method: 'lora', base: COMMITTED_MICRO_MODEL, lora_rank: 4, examples: pairs.length },
+    );
+    assert.equal((await arborMetadata(adapter)).objective, 'dpo');
+    const [before, afterTraining] = [await meanMargin(COMMITTED_MICRO_MODEL, pairs), await meanMargin(adapter, pairs)];
+    // Measured: 18.0 → 21.5 nats (seeded; an adapter starts as a no-op, hence the higher lr).
+    assert.ok(afterTraining > before + 0.5, `mean margin ${before} → ${afterTraining}`);
+  });
+
+  test('no pairs: the parent is kept, as with empty SFT data', async () => {
+    const runDir = join(dir(), 'no-pairs');
+    await mkdir(join(runDir, 'data', 'iteration-1'), { recursive: true });
+    createRun(runDir, runConfigSchema.parse(dpoRun('no-pairs', { objective: 'dpo' })), 'now');
+    await writeFile(join(runDir, 'data', 'iteration-1', 'dpo.jsonl'), '');
+    const env = new MockActivityEnvironment();
+    const beats: ProgressDetails[] = [];
+    env.on('heartbeat', (details: ProgressDetails) => beats.push(details));
+    const result = (await env.run(trainModel, { runDir, iteration: 1, kind: 'policy' as const, parentPath: COMMITTED_MICRO_MODEL })) as Awaited<ReturnType<typeof trainModel>>;
+    assert.equal(result.path, COMMITTED_MICRO_MODEL);
+    assert.equal(beats.at(-1)?.note, 'no training data in dpo.jsonl: parent kept');
+  });
+});
