@@ -82,8 +82,7 @@ ForwardGraph build_forward(ggml_context * ctx, const Model & model, int T, int B
         fg.loss = ggml_add(ctx, fg.loss, dpo);
         ggml_set_output(fg.margin);
     }
-    ggml_set_output(fg.logits);
-    ggml_set_output(fg.loss);
+    ggml_set_output(fg.loss);  // not the logits: kept to the end, [V, R] would stay allocated through backward
     ggml_set_loss(fg.loss);
     return fg;
 }

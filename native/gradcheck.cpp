@@ -133,7 +133,7 @@ int cmd_gradcheck(const Args & args) {
     }
     const StepTotals totals = totals_of(data, batch);
 
-    Trainer trainer(model, be.backend, B, data.max_targets, /*keep_logit_grads =*/ true, dpo);
+    Trainer trainer(model, be.backend, B, data.max_targets, /*keep_logits =*/ true, dpo);
     OptimizerConfig opt;
     opt.weight_decay = 0.01;
     trainer.accumulate(data, batch, totals);

@@ -36,6 +36,7 @@ int cmd_logprobs(const Args & args) {
     ggml_init_params ip = {ggml_tensor_overhead() * 8192 + ggml_graph_overhead_custom(8192, false), nullptr, true};
     ggml_context * ctx = ggml_init(ip);
     const ForwardGraph fg = build_forward(ctx, model, T, 1, T, T);
+    ggml_set_output(fg.logits);
     ggml_cgraph * graph = ggml_new_graph_custom(ctx, 8192, false);
     ggml_build_forward_expand(graph, fg.logits);
     ggml_gallocr_t alloc = ggml_gallocr_new(ggml_backend_get_default_buffer_type(be.backend));

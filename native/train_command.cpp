@@ -44,8 +44,8 @@ struct Schedule {
     }
 };
 
-// batch: sequences per micro-batch (a multiple of 2 for paired data, which keeps pairs together).
-double validation_loss(Trainer & trainer, const Dataset & val, int batch) {
+double validation_loss(Trainer & trainer, const Dataset & val) {
+    const int batch = trainer.sequences();  // even for paired data: pairs stay together
     std::vector<uint32_t> all(val.examples.size());
     for (size_t i = 0; i < all.size(); i++) all[i] = static_cast<uint32_t>(i);
     const StepTotals totals = totals_of(val, all);
@@ -88,6 +88,7 @@ struct TrainOptions {
     LoraOptions lora;  // rank 0: full fine-tune
     DpoConfig dpo;
     int64_t checkpoint_every, eval_every, log_every;
+    double logits_mb;
     bool resume;
 };
 
@@ -96,7 +97,7 @@ TrainOptions read_train_options(const Args & args) {
                       "accum", "lr", "min-lr-ratio", "warmup", "weight-decay", "clip", "beta1", "beta2", "seed",
                       "threads", "checkpoint", "checkpoint-every", "resume", "eval-every", "log-every", "backend-dir",
                       "device", "ctx", "lora-rank", "lora-alpha", "lora-targets", "lora-init", "dpo-beta",
-                      "dpo-sft-weight"});
+                      "dpo-sft-weight", "logits-mb"});
     TrainOptions o{};
     o.model_path = args.required("model");
     o.data_path = args.required("data");
@@ -149,6 +150,8 @@ TrainOptions read_train_options(const Args & args) {
     o.backend_dirs = args.all("backend-dir");
     o.device = args.str("device", "auto");
     o.lora = read_lora_options(args);
+    o.logits_mb = args.number("logits-mb", 512);
+    if (!(o.logits_mb > 0)) throw InputError("--logits-mb must be positive, got " + args.str("logits-mb"));
     return o;
 }
 
@@ -168,7 +171,19 @@ struct StepOutcome {
     int64_t tokens = 0;    // real tokens trained (no padding)
 };
 
-// One optimizer step: accumulate every micro-batch's gradient, clip, AdamW (t = step, 1-based).
+// Sequences per graph: a whole micro-batch, unless its logits ([vocabulary, target rows] floats,
+// several such tensors per step) would pass --logits-mb: then micro-batches are computed in parts
+// whose gradients add up to the same step (a 152k vocabulary costs 0.6 MB per row).
+int sequences_per_graph(const TrainOptions & o, const Dataset & train, const Dataset & val, int64_t n_vocab) {
+    const int unit = o.dpo.enabled ? 2 : 1;
+    const size_t rows = std::max(std::min(train.max_tokens, train.max_targets), std::min(val.max_tokens, val.max_targets));
+    const double bytes_per_sequence = static_cast<double>(n_vocab) * sizeof(float) * static_cast<double>(std::max<size_t>(rows, 1));
+    const int fit = static_cast<int>(std::min(1e9, o.logits_mb * 1e6 / bytes_per_sequence));
+    return std::min(unit * o.batch, std::max(unit, fit / unit * unit));
+}
+
+// One optimizer step: accumulate every micro-batch's gradient (in parts of the trainer's graph
+// size), clip, AdamW (t = step, 1-based).
 StepOutcome train_step(Trainer & trainer, BatchSchedule & schedule, const Dataset & train, const TrainOptions & o, int64_t step, double lr) {
     std::vector<std::vector<uint32_t>> micro(o.accum);
     StepTotals totals;
@@ -180,8 +195,12 @@ StepOutcome train_step(Trainer & trainer, BatchSchedule & schedule, const Datase
     }
     StepOutcome out;
     if (totals.weight <= 0 && totals.pairs == 0) return out;  // nothing to learn from: no update
+    const size_t part = static_cast<size_t>(trainer.sequences());
     for (const auto & mb : micro) {
-        out.loss += trainer.accumulate(train, mb, totals);
+        for (size_t first = 0; first < mb.size(); first += part) {
+            const std::vector<uint32_t> piece(mb.begin() + first, mb.begin() + std::min(mb.size(), first + part));
+            out.loss += trainer.accumulate(train, piece, totals);
+        }
         for (uint32_t i : mb) out.tokens += static_cast<int64_t>(train.examples[i].tokens.size());
     }
     out.grad_norm = trainer.grad_norm();
@@ -193,8 +212,8 @@ StepOutcome train_step(Trainer & trainer, BatchSchedule & schedule, const Datase
 }
 
 // The final validation line: loss, and for dpo the held-out margin at the start and now.
-double final_eval(Trainer & trainer, const Dataset & val, int sequences, bool dpo, int64_t step) {
-    const double val_loss = validation_loss(trainer, val, sequences);
+double final_eval(Trainer & trainer, const Dataset & val, bool dpo, int64_t step) {
+    const double val_loss = validation_loss(trainer, val);
     JsonLine eval("eval");
     eval.integer("step", step).num("val_loss", val_loss);
     if (dpo) eval.num("val_margin_start", mean(val.reference)).num("val_margin", mean(trainer.margins(val)));
@@ -232,12 +251,11 @@ int cmd_train(const Args & args) {
 
     // --batch counts units: examples, or pairs for dpo (two sequences each).
     BatchSchedule schedule(unit_lengths(train), o.batch, o.seed);
-    const int sequences = o.dpo.enabled ? 2 * o.batch : o.batch;
     const int64_t total_steps = o.steps > 0 ? o.steps : static_cast<int64_t>(std::ceil(o.epochs * schedule.batches_per_epoch() / o.accum));
     const Schedule lr{o.lr, o.min_lr_ratio, o.warmup, total_steps};
     const std::string fingerprint = fingerprint_of(o, train, total_steps, model.n_params());
 
-    Trainer trainer(model, be.backend, sequences, std::max(train.max_targets, val.max_targets), false, o.dpo);
+    Trainer trainer(model, be.backend, sequences_per_graph(o, train, val, model.hp.n_vocab), std::max(train.max_targets, val.max_targets), false, o.dpo);
     // The reference of dpo is the model training starts from: its margins, once, before any
     // checkpoint is loaded (a resumed run keeps the same reference).
     if (o.dpo.enabled) {
@@ -254,7 +272,8 @@ int cmd_train(const Args & args) {
         .str("device", be.device_name).integer("threads", be.threads).integer("params", model.n_params())
         .integer("examples", static_cast<int64_t>(train.examples.size())).integer("steps", total_steps)
         .integer("start_step", step).boolean("resumed", resumed).str("objective", o.objective)
-        .integer("lora_rank", o.lora.rank).str("gemm", be.is_gpu ? "backend" : cpu_gemm_name()).emit();
+        .integer("lora_rank", o.lora.rank).str("gemm", be.is_gpu ? "backend" : cpu_gemm_name())
+        .integer("graph_sequences", trainer.sequences()).emit();
 
     const auto t0 = std::chrono::steady_clock::now();
     auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
@@ -280,7 +299,7 @@ int cmd_train(const Args & args) {
         }
         if (step == total_steps) break;
         if (has_val && o.eval_every > 0 && step % o.eval_every == 0) {
-            JsonLine("eval").integer("step", step).num("val_loss", validation_loss(trainer, val, sequences)).emit();
+            JsonLine("eval").integer("step", step).num("val_loss", validation_loss(trainer, val)).emit();
         }
         const bool stop = g_stop_requested != 0;
         if ((o.checkpoint_every > 0 && step % o.checkpoint_every == 0) || stop) {
@@ -295,7 +314,7 @@ int cmd_train(const Args & args) {
 
     // Throughput counts training time only, as the step lines do (not validation or saving).
     const double train_seconds = seconds();
-    const double val_loss = has_val ? final_eval(trainer, val, sequences, o.dpo.enabled, step) : NAN;
+    const double val_loss = has_val ? final_eval(trainer, val, o.dpo.enabled, step) : NAN;
     save_output(model, o, total_steps);
     std::remove(o.checkpoint_path.c_str());
     JsonLine("done")

@@ -72,11 +72,11 @@ StepTotals totals_of(const Dataset & data, const std::vector<uint32_t> & example
     return totals;
 }
 
-Trainer::Trainer(Model & model, ggml_backend_t backend, int batch, size_t targets_per_example, bool keep_logit_grads,
+Trainer::Trainer(Model & model, ggml_backend_t backend, int batch, size_t targets_per_example, bool keep_logits,
                  const DpoConfig & dpo)
     : model_(model), backend_(backend), batch_(batch),
       targets_per_batch_(static_cast<int>(std::max<size_t>(1, targets_per_example) * batch)),
-      keep_logit_grads_(keep_logit_grads), dpo_(dpo) {
+      keep_logits_(keep_logits), dpo_(dpo) {
     const size_t n = model.params.size();
     grad_ctx_ = new_meta_context(n, false);
     state_ctx_ = new_meta_context(2 * n + 3, false);
@@ -157,9 +157,10 @@ Trainer::StepGraph & Trainer::graph_for(int T) {
     }
     ggml_build_backward_expand(g->ctx, g->backward, accs.data());
     g->loss_grad = ggml_graph_get_grad(g->backward, g->fg.loss);
-    if (keep_logit_grads_) {
+    if (keep_logits_) {
         g->logit_grad = ggml_graph_get_grad(g->backward, g->fg.logits);
         ggml_set_output(g->logit_grad);
+        ggml_set_output(g->fg.logits);
     }
     if (model_.frozen) g->backward = widen_again_for_backward(g->ctx, g->backward);
     if (ggml_backend_dev_type(ggml_backend_get_device(backend_)) == GGML_BACKEND_DEVICE_TYPE_CPU) {

@@ -40,7 +40,7 @@ StepTotals totals_of(const Dataset & data, const std::vector<uint32_t> & example
 class Trainer {
 public:
     // batch: sequences per micro-batch (two per pair for dpo); targets_per_example: the most targets any example has.
-    Trainer(Model & model, ggml_backend_t backend, int batch, size_t targets_per_example, bool keep_logit_grads = false,
+    Trainer(Model & model, ggml_backend_t backend, int batch, size_t targets_per_example, bool keep_logits = false,
             const DpoConfig & dpo = {});
     ~Trainer();
     Trainer(const Trainer &) = delete;
@@ -58,12 +58,16 @@ public:
     // dpo: every pair's margin log p(chosen) − log p(rejected) under the current weights, in pair order.
     std::vector<float> margins(const Dataset & data);
 
+    // Sequences per graph (the batch the trainer was built for).
+    int sequences() const { return batch_; }
+
     double grad_norm();
     // One AdamW step (t is 1-based) with gradients scaled by grad_scale, then zeroes the accumulators.
     void update(int64_t t, double lr, double grad_scale, const OptimizerConfig & opt);
     void zero_grads();
 
-    // Reads back the accumulated gradient of a parameter / the logits of the last batch (diagnostics).
+    // Reads back the accumulated gradient of a parameter / the logits of the last batch and their
+    // gradients (diagnostics: the logits only with keep_logits, which holds them to the end of a step).
     std::vector<float> gradient(const ggml_tensor * param) const;
     std::vector<float> last_logits() const;
     std::vector<float> last_logit_grads() const;
@@ -86,7 +90,7 @@ private:
     ggml_backend_t backend_;
     int batch_;
     int targets_per_batch_;
-    bool keep_logit_grads_;
+    bool keep_logits_;
     DpoConfig dpo_;
     std::map<int, std::unique_ptr<StepGraph>> graphs_;
     int last_T_ = 0;

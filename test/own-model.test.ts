@@ -4,12 +4,15 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { before, describe, test } from 'node:test';
 import { loadVocabulary, resolveModelPath } from '../engine/llama.ts';
 import { createPromptBuilder } from '../engine/prompt.ts';
 import { samplingSchema, StepGenerator } from '../engine/step-generator.ts';
-import { prepareTrainingData, runTrainer } from '../train/trainer.ts';
+import { resolveModelFiles } from '../engine/model-files.ts';
+import { prepareTrainingData, runTrainer, trainerBinaryPath } from '../train/trainer.ts';
 import { loadTask } from '../tasks/index.ts';
 import { modelTokenizer, tokenizeChunks } from '../train/tokenizer.ts';
 import { ensureStandinModel } from '../train/standin-model.ts';
@@ -66,6 +69,26 @@ describe('your own model and data (stand-in model)', () => {
       assert.ok(existsSync(join(runDir, 'export')));
     });
   }
+
+  test('a quantized stand-in (Q8_0) runs the loop with LoRA adapters: the seed PRM is an adapter the engine scores with', async () => {
+    const quantized = join(dir(), 'standin-q8_0.gguf');
+    await promisify(execFile)(trainerBinaryPath(), ['quantize', '--model', standin, '--out', quantized, '--type', 'q8_0']);
+    const runDir = join(dir(), 'lora');
+    const config = join(dir(), 'lora.json');
+    const lora = { method: 'lora', lora: { rank: 4 } };
+    await writeFile(config, JSON.stringify({ name: 'lora', runDir, train: { policy: lora, prm: lora } }));
+    const jsonl = ['--task', 'jsonl', '--train', 'datasets/examples/word-problems.jsonl', '--test', 'datasets/examples/word-problems-test.jsonl', '--question-field', 'q', '--answer-field', 'a'];
+    const result = await arbor('run', config, '--quick', '--inline', ...jsonl, '--policy', quantized);
+    assert.equal(result.code, 0, result.stderr.slice(-3000));
+    const { base, adapters } = await resolveModelFiles(join(runDir, 'models', 'prm-0.lora.gguf'));
+    assert.equal(resolve(base), resolve(quantized), 'the seed PRM adapts the quantized stand-in');
+    assert.equal(adapters.length, 1);
+    const report = JSON.parse(await readFile(join(runDir, 'report.json'), 'utf8')) as RunResult;
+    assert.equal(report.iterations[0]?.prmPath, join(runDir, 'models', 'prm-0.lora.gguf'));
+    // Iteration 1 searched with it (the PRM scores every expansion) and trained the next adapter.
+    assert.ok(Object.keys(report.iterations[1]?.training ?? {}).some((metric) => metric.startsWith('searched_L')), 'searches guided by the adapter PRM');
+    assert.match(report.iterations[1]?.prmPath ?? '', /prm-[01]\.lora\.gguf$/);
+  });
 
   test('the trainer fine-tunes the stand-in on chat-prompt SFT rows, and llama.cpp loads the result', async () => {
     const model = await loadVocabulary(standin);

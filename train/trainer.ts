@@ -84,6 +84,8 @@ export const trainOptionsSchema = z
       .optional(),
     /** Continue this adapter (its rank, alpha and targets) instead of starting a new one. */
     loraInit: path.optional(),
+    /** Largest logits tensor ([vocabulary, target rows] floats) in MB before micro-batches are computed in parts [512]. */
+    logitsMb: z.number().positive().optional(),
     /** dpo: β of −log σ(β·(margin − reference margin)) [0.1]. */
     dpoBeta: z.number().positive().optional(),
     /** dpo: weight of the chosen side's mean negative log-likelihood added to the loss (RPO) [0]. */
@@ -166,6 +168,8 @@ export const trainerStartEventSchema = z.object({
   lora_rank: nonNegativeInt,
   /** The matrix multiply: "openblas (<core>)", "ggml" (CPU without OpenBLAS) or "backend" (GPU). */
   gemm: z.string(),
+  /** Sequences computed at once: a micro-batch, or a part of it when its logits would pass `logitsMb`. */
+  graph_sequences: positiveInt,
 });
 export const trainerStepEventSchema = z.object({
   event: z.literal('step'),
