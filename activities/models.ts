@@ -2,7 +2,9 @@
  * Inference resources of this worker process, one per model file: the policy's step generator and
  * the PRM's log-prob scorer (node-llama-cpp contexts with `sequences` parallel sequences).
  * A model replaced by a newer iteration's is disposed when the next one is asked for; the weights
- * it ran on stay loaded while the other holder runs on them too (one file, or LoRA adapters on one base).
+ * it ran on stay loaded while the other holder runs on the same file. With LoRA adapters on one base
+ * both holders are let go and the base reloaded: llama.cpp keeps every adapter it applied for as long
+ * as the base stays loaded, so the adapters of past iterations would pile up.
  */
 import { resolve } from 'node:path';
 import { LogProbScorer } from '../engine/log-probs.ts';
@@ -27,14 +29,28 @@ interface Held<T extends Disposable> {
 let policy: Held<StepGenerator> | null = null;
 let prm: Held<LogProbScorer> | null = null;
 
-/** Disposes the resource; its weights are unloaded unless another holder runs on them (policy and PRM may share a file or a LoRA base). */
-async function release(held: Held<Disposable>): Promise<void> {
+type Kind = 'policy' | 'prm';
+
+/** Disposes the resource and unloads its weights unless the other kind's holder runs on the same file. */
+async function release(kind: Kind, held: Held<Disposable>): Promise<void> {
   await (await held.resource).dispose();
-  const baseOf = async (path: string): Promise<string> => resolve((await resolveModelFiles(path)).base);
-  const base = await baseOf(held.path);
-  const others = [policy, prm].flatMap((other) => (other === null || other === held ? [] : [other.path]));
-  const inUse = (await Promise.all(others.map(baseOf))).includes(base);
-  if (!inUse) await unloadModel(held.path);
+  const other = kind === 'policy' ? prm : policy;
+  if (other === null) {
+    await unloadModel(held.path);
+    return;
+  }
+  if (other.path === held.path) return;
+  const [mine, theirs] = await Promise.all([resolveModelFiles(held.path), resolveModelFiles(other.path)]);
+  if (resolve(mine.base) !== resolve(theirs.base)) {
+    await unloadModel(held.path);
+    return;
+  }
+  if (mine.adapters.length === 0 && theirs.adapters.length === 0) return;
+  // Adapters on a shared base: the other holder is made again when next asked for, on a fresh base.
+  if (kind === 'policy') prm = null;
+  else policy = null;
+  await (await other.resource).dispose();
+  await unloadModel(held.path);
 }
 
 /**
@@ -42,13 +58,13 @@ async function release(held: Held<Disposable>): Promise<void> {
  * is recorded before the first await, so concurrent callers (the shards of one iteration) share one
  * resource instead of each making and releasing their own.
  */
-function holdFor<T extends Disposable>(held: Held<T> | null, path: string, what: string, create: () => Promise<T>): Held<T> {
+function holdFor<T extends Disposable>(kind: Kind, held: Held<T> | null, path: string, create: () => Promise<T>): Held<T> {
   if (held?.path === path) return held;
-  requireFile(path, what);
+  requireFile(path, `${kind === 'prm' ? 'PRM' : kind} model`);
   return {
     path,
     resource: (async () => {
-      if (held !== null) await release(held);
+      if (held !== null) await release(kind, held);
       return create();
     })(),
   };
@@ -60,7 +76,7 @@ function inference(config: RunConfig, task: Task) {
 }
 
 export async function policyGenerator(path: string, config: RunConfig, task: Task): Promise<{ generator: StepGenerator; prompt: PromptBuilder }> {
-  policy = holdFor(policy, path, 'policy model', () => StepGenerator.create({ modelPath: path, delimiter: task.delimiter, ...inference(config, task) }));
+  policy = holdFor('policy', policy, path, () => StepGenerator.create({ modelPath: path, delimiter: task.delimiter, ...inference(config, task) }));
   const generator = await policy.resource;
   return { generator, prompt: createPromptBuilder(generator.model, task.prompt, task.delimiter) };
 }
@@ -71,13 +87,13 @@ export async function policyPrompt(path: string, config: RunConfig, task: Task):
 }
 
 export async function prmScorer(path: string, config: RunConfig, task: Task): Promise<LogProbScorer> {
-  prm = holdFor(prm, path, 'PRM model', () => LogProbScorer.create({ modelPath: path, ...inference(config, task) }));
+  prm = holdFor('prm', prm, path, () => LogProbScorer.create({ modelPath: path, ...inference(config, task) }));
   return prm.resource;
 }
 
 export async function releaseModels(): Promise<void> {
-  const held = [policy, prm];
+  const held = [['policy', policy], ['prm', prm]] as const;
   policy = null;
   prm = null;
-  for (const resource of held) if (resource !== null) await release(resource);
+  for (const [kind, resource] of held) if (resource !== null) await release(kind, resource);
 }

@@ -1,8 +1,9 @@
 /**
  * The training activity: fine-tune the policy (SFT on correct solutions, or DPO on step preference
  * pairs: `train.policy.objective`) or the PRM on the iteration's data with the native trainer, every
- * weight or a LoRA adapter (`train.*.method`: train/method.ts), streaming its progress into heartbeats. The trainer checkpoints as it goes, so a retried attempt resumes from
- * the checkpoint; a finished model is recorded and never retrained.
+ * weight or a LoRA adapter (`train.*.method`: train/method.ts), streaming its progress into
+ * heartbeats. The trainer checkpoints as it goes, so a retried attempt resumes from the checkpoint;
+ * a finished model is recorded and never retrained.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
@@ -19,12 +20,12 @@ import { cancellationSignal, heartbeat } from './heartbeat.ts';
 import { runContext, requireFile } from './run-context.ts';
 
 /** An iteration's model file; with LoRA it is the adapter (a new file each iteration: llama.cpp caches adapters by path). */
-export function modelPathOf(runDir: string, kind: 'policy' | 'prm', iteration: number, method: TrainSettings['method'] = 'full'): string {
+export function modelPathOf(runDir: string, kind: 'policy' | 'prm', iteration: number, method: TrainSettings['method']): string {
   return join(runDir, 'models', `${kind}-${iteration}${method === 'lora' ? '.lora' : ''}.gguf`);
 }
 
 /** An adapter's lineage for its model row's metrics: method and base (`arbor models` shows them); nothing for a full model. */
-export async function adapterLineage(path: string): Promise<Record<string, unknown>> {
+export async function adapterLineage(path: string): Promise<{ method?: 'lora'; base?: string }> {
   const { base, adapters } = await resolveModelFiles(path);
   return adapters.length === 0 ? {} : { method: 'lora', base };
 }
@@ -102,10 +103,11 @@ export async function trainModel({ runDir, iteration, kind, parentPath }: { runD
           heartbeat({ stage: `train ${kind}`, done: event.start_step, total: event.steps, ...(event.resumed ? { note: 'resumed from checkpoint' } : {}) });
         }
         if (event.event === 'step') heartbeat({ stage: `train ${kind}`, done: event.step, total: event.steps, note: `loss ${event.loss.toFixed(4)}` });
+        if (event.event === 'reference') heartbeat({ stage: `train ${kind}`, done: 0, total: 1, note: `reference margins: ${event.done}/${event.pairs} ${event.set} pairs` });
       },
     },
   );
-  const metrics = { method: settings.method, ...(await adapterLineage(out)), ...(loraRank > 0 ? { lora_rank: loraRank } : {}), ...learns.metrics, examples: prepared.train.examples, loss: done.loss, tok_s: done.tok_s, steps: done.step };
+  const metrics = { method: settings.method, base: (await adapterLineage(out)).base, ...(loraRank > 0 ? { lora_rank: loraRank } : {}), ...learns.metrics, examples: prepared.train.examples, loss: done.loss, tok_s: done.tok_s, steps: done.step };
   const modelId = store.recordModel({ kind, path: out, sha256: await sha256File(out), parentId: store.modelIdByPath(parentPath), iteration, metrics });
   return { modelId, path: out };
 }

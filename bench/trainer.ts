@@ -42,7 +42,7 @@ const MODEL = { dim: 256, layers: 4, heads: 8, kvHeads: 8, ffn: 768, ctx: 256 };
 const LEARNING_RATE = 1e-3;
 const SEED = 1;
 const POLL_MS = 20;
-/** Steps of the micro recipe timed (the reference, 8,762 tok/s, was measured over 400). */
+/** Steps of the micro recipe timed (400, as the reference measurement before OpenBLAS: bench/README.md). */
 const MICRO_STEPS = 400;
 
 interface BenchOptions {

@@ -25,7 +25,8 @@ export interface DataCounts {
   dpoRowsWritten: number;
 }
 
-async function writeJsonl(path: string, rows: readonly unknown[]): Promise<void> {
+/** One JSON object per line; an empty file for no rows. */
+export async function writeJsonl(path: string, rows: readonly unknown[]): Promise<void> {
   await writeFile(path, rows.map((row) => JSON.stringify(row)).join('\n') + (rows.length > 0 ? '\n' : ''));
 }
 

@@ -3,11 +3,11 @@
  * lineage ids: SFT {prompt, completion}, DPO {prompt, chosen, rejected}, PRM stepwise
  * {prompt, completions, labels} (labels bool by a threshold, raw values kept), and whole trees.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { RunStore } from '../store/run-store.ts';
-import { prmTrainingRows } from './build-sets.ts';
+import { prmTrainingRows, writeJsonl } from './build-sets.ts';
 
 const lineage = {
   run_id: z.string(),
@@ -26,10 +26,6 @@ export interface ExportCounts {
   dpo: number;
   prm: number;
   trees: number;
-}
-
-async function writeJsonl(path: string, rows: readonly unknown[]): Promise<void> {
-  await writeFile(path, rows.map((row) => JSON.stringify(row)).join('\n') + (rows.length > 0 ? '\n' : ''));
 }
 
 export async function exportRun(options: { store: RunStore; outDir: string; iteration?: number; labelThreshold?: number }): Promise<ExportCounts> {

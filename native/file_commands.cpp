@@ -53,92 +53,55 @@ int cmd_init(const Args & args) {
 int cmd_diff(const Args & args) {
     args.expect_only({});
     if (args.positional().size() != 2) throw InputError("diff needs two GGUF files");
-    ggml_context * ctx[2] = {nullptr, nullptr};
-    gguf_context * g[2];
-    for (int i = 0; i < 2; i++) {
-        gguf_init_params gp = {false, &ctx[i]};
-        g[i] = gguf_init_from_file(args.positional()[i].c_str(), gp);
-        if (!g[i]) throw InputError(args.positional()[i] + ": not a readable GGUF file");
-    }
+    const GgufReader a(args.positional()[0], "diff"), b(args.positional()[1], "diff");
     double max_abs = 0;
     std::string worst;
-    int64_t compared = 0;
-    for (int64_t i = 0; i < gguf_get_n_tensors(g[0]); i++) {
-        const char * name = gguf_get_tensor_name(g[0], i);
-        ggml_tensor * a = ggml_get_tensor(ctx[0], name);
-        ggml_tensor * b = ggml_get_tensor(ctx[1], name);
-        if (!b || a->type != GGML_TYPE_F32 || b->type != GGML_TYPE_F32 || ggml_nelements(a) != ggml_nelements(b)) {
-            throw InputError(std::string("tensor ") + name + " differs in presence, type or shape");
+    for (int64_t i = 0; i < a.n_tensors(); i++) {
+        const ggml_tensor * ta = a.tensor(i);
+        const ggml_tensor * tb = b.find(ta->name);
+        if (!tb || ta->type != GGML_TYPE_F32 || tb->type != GGML_TYPE_F32 || ggml_nelements(ta) != ggml_nelements(tb)) {
+            throw InputError(std::string("tensor ") + ta->name + " differs in presence, type or shape");
         }
-        const float * pa = static_cast<const float *>(a->data);
-        const float * pb = static_cast<const float *>(b->data);
-        for (int64_t j = 0; j < ggml_nelements(a); j++) {
-            const double d = std::fabs(static_cast<double>(pa[j]) - pb[j]);
+        const std::vector<float> va = a.read_floats(ta), vb = b.read_floats(tb);
+        for (size_t j = 0; j < va.size(); j++) {
+            const double d = std::fabs(static_cast<double>(va[j]) - vb[j]);
             if (d > max_abs || std::isnan(d)) {
                 max_abs = std::isnan(d) ? INFINITY : d;
-                worst = name;
+                worst = ta->name;
             }
         }
-        compared++;
     }
-    JsonLine("diff").integer("tensors", compared).num("max_abs_diff", max_abs).str("worst_tensor", worst).emit();
-    for (int i = 0; i < 2; i++) {
-        gguf_free(g[i]);
-        ggml_free(ctx[i]);
-    }
+    JsonLine("diff").integer("tensors", a.n_tensors()).num("max_abs_diff", max_abs).str("worst_tensor", worst).emit();
     return EXIT_OK;
 }
 
 namespace {
 
-// A GGUF read whole into memory, freed with its tensors.
-struct GgufFile {
-    gguf_context * gguf = nullptr;
-    ggml_context * tensors = nullptr;
-    explicit GgufFile(const std::string & path, const std::string & flag) {
-        gguf_init_params gp = {false, &tensors};
-        gguf = gguf_init_from_file(path.c_str(), gp);
-        if (!gguf) throw InputError(flag + ": " + path + ": not a readable GGUF file");
+// Tensor infos (no data) of a converted file: names and shapes of `like`, types chosen per tensor.
+struct OutputTensors {
+    ggml_context * meta = nullptr;
+    std::vector<const ggml_tensor *> list;
+    explicit OutputTensors(int64_t n) {
+        ggml_init_params ip = {ggml_tensor_overhead() * static_cast<size_t>(n + 1), nullptr, /*no_alloc =*/ true};
+        meta = ggml_init(ip);
     }
-    ~GgufFile() {
-        gguf_free(gguf);
-        ggml_free(tensors);
+    ~OutputTensors() { ggml_free(meta); }
+    OutputTensors(const OutputTensors &) = delete;
+    OutputTensors & operator=(const OutputTensors &) = delete;
+    void add(const ggml_tensor * like, ggml_type type) {
+        ggml_tensor * t = ggml_new_tensor(meta, type, ggml_n_dims(like), like->ne);
+        ggml_set_name(t, like->name);
+        list.push_back(t);
     }
-    GgufFile(const GgufFile &) = delete;
-    GgufFile & operator=(const GgufFile &) = delete;
 };
 
-std::vector<float> to_float(const ggml_tensor * t) {
-    std::vector<float> out(ggml_nelements(t));
+// `values` (the shape of `t`) in t's type, into `bytes` (sized for it).
+void convert(const std::vector<float> & values, const ggml_tensor * t, std::vector<uint8_t> & bytes) {
     if (t->type == GGML_TYPE_F32) {
-        std::copy_n(static_cast<const float *>(t->data), out.size(), out.begin());
+        memcpy(bytes.data(), values.data(), values.size() * sizeof(float));
     } else {
-        const auto * traits = ggml_get_type_traits(t->type);
-        if (!traits->to_float) throw InputError(std::string("tensor ") + t->name + " has type " + ggml_type_name(t->type) + ", which ggml cannot widen");
-        traits->to_float(t->data, out.data(), static_cast<int64_t>(out.size()));
+        ggml_quantize_chunk(t->type, values.data(), bytes.data(), 0, t->ne[1] * t->ne[2] * t->ne[3], t->ne[0], nullptr);
     }
-    return out;
-}
-
-// Adds `values` as tensor `name` of `type` (shape of `like`) to `out`, its data allocated in `host`.
-void add_converted(gguf_context * out, ggml_context * host, const ggml_tensor * like, ggml_type type, const std::vector<float> & values) {
-    ggml_tensor * t = ggml_new_tensor(host, type, ggml_n_dims(like), like->ne);
-    ggml_set_name(t, like->name);
-    if (type == GGML_TYPE_F32) {
-        std::copy(values.begin(), values.end(), static_cast<float *>(t->data));
-    } else {
-        ggml_quantize_chunk(type, values.data(), t->data, 0, like->ne[1] * like->ne[2] * like->ne[3], like->ne[0], nullptr);
-    }
-    gguf_add_tensor(out, t);
-}
-
-size_t host_bytes(const ggml_context * tensors, const gguf_context * g) {
-    size_t bytes = 1024;
-    for (int64_t i = 0; i < gguf_get_n_tensors(g); i++) {
-        const ggml_tensor * t = ggml_get_tensor(const_cast<ggml_context *>(tensors), gguf_get_tensor_name(g, i));
-        bytes += ggml_nelements(t) * sizeof(float) + ggml_tensor_overhead() + 64;
-    }
-    return bytes;
 }
 
 } // namespace
@@ -151,24 +114,24 @@ QuantizeCounts quantize_model_file(const std::string & in_path, const std::strin
     const auto found = types.find(type_name);
     if (found == types.end()) throw InputError("--type must be one of f32, f16, bf16, q8_0, q4_0, q4_k, q6_k, got '" + type_name + "'");
     const auto [type, file_type] = found->second;
-    GgufFile in(in_path, "--model");
-    gguf_context * out = gguf_init_empty();
-    gguf_set_kv(out, in.gguf);
-    gguf_set_val_u32(out, "general.file_type", static_cast<uint32_t>(file_type));
-    ggml_init_params ip = {host_bytes(in.tensors, in.gguf), nullptr, false};
-    ggml_context * host = ggml_init(ip);
+    const GgufReader in(in_path, "--model");
+    OutputTensors out(in.n_tensors());
     QuantizeCounts counts;
-    for (int64_t i = 0; i < gguf_get_n_tensors(in.gguf); i++) {
-        const ggml_tensor * t = ggml_get_tensor(in.tensors, gguf_get_tensor_name(in.gguf, i));
+    for (int64_t i = 0; i < in.n_tensors(); i++) {
+        const ggml_tensor * t = in.tensor(i);
         // Matrices whose rows fill whole blocks are converted; norms, biases and odd shapes stay F32
         // (as llama.cpp's quantizer keeps 1-d tensors).
         const bool matrix = ggml_n_dims(t) == 2 && t->ne[0] % ggml_blck_size(type) == 0;
-        add_converted(out, host, t, matrix ? type : GGML_TYPE_F32, to_float(t));
+        out.add(t, matrix ? type : GGML_TYPE_F32);
         (matrix ? counts.converted : counts.kept_f32)++;
     }
-    write_gguf_atomic(out, out_path);
-    gguf_free(out);
-    ggml_free(host);
+    gguf_context * g = gguf_init_empty();
+    gguf_set_kv(g, in.gguf());
+    gguf_set_val_u32(g, "general.file_type", static_cast<uint32_t>(file_type));
+    write_gguf_atomic(g, out.list, out_path, [&](size_t i, std::vector<uint8_t> & bytes) {
+        convert(in.read_floats(in.tensor(static_cast<int64_t>(i))), out.list[i], bytes);
+    });
+    gguf_free(g);
     return counts;
 }
 
@@ -191,42 +154,48 @@ int cmd_merge(const Args & args) {
     const std::string out_path = args.required("out");
     if (out_path == base_path || out_path == adapter_path) throw InputError("--out must differ from --model and --adapter");
     const double user_scale = args.number("scale", 1.0);
-    GgufFile base(base_path, "--model");
-    GgufFile adapter(adapter_path, "--adapter");
-    const int64_t alpha_id = gguf_find_key(adapter.gguf, "adapter.lora.alpha");
-    const int64_t type_id = gguf_find_key(adapter.gguf, "adapter.type");
-    if (alpha_id < 0 || type_id < 0 || std::string(gguf_get_val_str(adapter.gguf, type_id)) != "lora") {
-        throw InputError("--adapter: " + adapter_path + ": not a LoRA adapter (no adapter.type = lora, adapter.lora.alpha)");
-    }
-    const float alpha = gguf_get_val_f32(adapter.gguf, alpha_id);
+    const float alpha = lora_options_of(adapter_path, "--adapter").alpha;  // validates the adapter's keys
+    const GgufReader base(base_path, "--model");
+    const GgufReader adapter(adapter_path, "--adapter");
 
-    gguf_context * out = gguf_init_empty();
-    gguf_set_kv(out, base.gguf);
-    ggml_init_params ip = {host_bytes(base.tensors, base.gguf), nullptr, false};
-    ggml_context * host = ggml_init(ip);
-    int64_t merged = 0;
-    for (int64_t i = 0; i < gguf_get_n_tensors(base.gguf); i++) {
-        const ggml_tensor * w = ggml_get_tensor(base.tensors, gguf_get_tensor_name(base.gguf, i));
+    // An adapted weight is written F32 (exact: W + scale·B·A), the others as they are.
+    struct Pair { const ggml_tensor * a; const ggml_tensor * b; };
+    std::map<int64_t, Pair> pairs;
+    OutputTensors out(base.n_tensors());
+    for (int64_t i = 0; i < base.n_tensors(); i++) {
+        const ggml_tensor * w = base.tensor(i);
         const std::string name = w->name;
-        const ggml_tensor * a = ggml_get_tensor(adapter.tensors, (name + ".lora_a").c_str());
-        const ggml_tensor * b = ggml_get_tensor(adapter.tensors, (name + ".lora_b").c_str());
+        const ggml_tensor * a = adapter.find(name + ".lora_a");
+        const ggml_tensor * b = adapter.find(name + ".lora_b");
         if (!a && !b) {
-            ggml_tensor * copy = ggml_dup_tensor(host, w);
-            ggml_set_name(copy, w->name);
-            memcpy(copy->data, w->data, ggml_nbytes(w));
-            gguf_add_tensor(out, copy);
+            out.add(w, w->type);
             continue;
         }
-        const int64_t n_in = w->ne[0], n_out = w->ne[1];
-        if (!a || !b || a->type != GGML_TYPE_F32 || b->type != GGML_TYPE_F32 || a->ne[0] != n_in || b->ne[1] != n_out || a->ne[1] != b->ne[0]) {
+        if (!a || !b || a->type != GGML_TYPE_F32 || b->type != GGML_TYPE_F32 || a->ne[0] != w->ne[0] || b->ne[1] != w->ne[1] || a->ne[1] != b->ne[0]) {
             throw InputError("--adapter: " + adapter_path + ": the pair for " + name + " does not fit the base weight's shape");
         }
+        pairs[i] = {a, b};
+        out.add(w, GGML_TYPE_F32);
+    }
+    if (2 * static_cast<int64_t>(pairs.size()) != adapter.n_tensors()) {
+        throw InputError("--adapter: " + adapter_path + " adapts tensors that " + base_path + " does not have");
+    }
+    gguf_context * g = gguf_init_empty();
+    gguf_set_kv(g, base.gguf());
+    gguf_set_val_str(g, "arbor.merged_adapter", adapter_path.c_str());
+    write_gguf_atomic(g, out.list, out_path, [&](size_t i, std::vector<uint8_t> & bytes) {
+        const ggml_tensor * w = base.tensor(static_cast<int64_t>(i));
+        const auto found = pairs.find(static_cast<int64_t>(i));
+        if (found == pairs.end()) {
+            base.read(w, bytes);
+            return;
+        }
         // W[o, i] += scale · Σ_k B[o, k]·A[k, i], with scale = user scale · alpha / rank as llama.cpp applies it.
-        const int64_t rank = a->ne[1];
+        const int64_t n_in = w->ne[0], n_out = w->ne[1], rank = found->second.a->ne[1];
         const float scale = static_cast<float>(user_scale * alpha / static_cast<double>(rank));
-        std::vector<float> values = to_float(w);
-        const float * A = static_cast<const float *>(a->data);
-        const float * B = static_cast<const float *>(b->data);
+        std::vector<float> values = base.read_floats(w);
+        const std::vector<float> A = adapter.read_floats(found->second.a);
+        const std::vector<float> B = adapter.read_floats(found->second.b);
         for (int64_t o = 0; o < n_out; o++) {
             float * row = &values[o * n_in];
             for (int64_t k = 0; k < rank; k++) {
@@ -235,17 +204,10 @@ int cmd_merge(const Args & args) {
                 for (int64_t j = 0; j < n_in; j++) row[j] += f * a_row[j];
             }
         }
-        add_converted(out, host, w, GGML_TYPE_F32, values);  // merged weights are F32: exact, quantize again if wanted
-        merged++;
-    }
-    if (2 * merged != gguf_get_n_tensors(adapter.gguf)) {
-        throw InputError("--adapter: " + adapter_path + " adapts tensors that " + base_path + " does not have");
-    }
-    gguf_set_val_str(out, "arbor.merged_adapter", adapter_path.c_str());
-    write_gguf_atomic(out, out_path);
-    gguf_free(out);
-    ggml_free(host);
-    JsonLine("merge").str("out", out_path).integer("merged", merged).emit();
+        convert(values, out.list[i], bytes);
+    });
+    gguf_free(g);
+    JsonLine("merge").str("out", out_path).integer("merged", static_cast<int64_t>(pairs.size())).emit();
     return EXIT_OK;
 }
 

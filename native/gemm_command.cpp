@@ -1,4 +1,5 @@
-// `gemm`: FLOP/s of ggml's own F32 matrix multiply on this backend, the reference for model FLOP utilisation.
+// `gemm`: FLOP/s of ggml's own F32 matrix multiply on this backend (the reference for model FLOP
+// utilisation), or with --as-trained of the multiply the trainer's graph uses (OpenBLAS on a CPU).
 #include "backend.h"
 #include "commands.h"
 #include "cpu_gemm.h"

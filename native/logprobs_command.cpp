@@ -41,17 +41,17 @@ int cmd_logprobs(const Args & args) {
     ggml_build_forward_expand(graph, fg.logits);
     ggml_gallocr_t alloc = ggml_gallocr_new(ggml_backend_get_default_buffer_type(be.backend));
     if (!ggml_gallocr_alloc_graph(alloc, graph)) throw std::runtime_error("cannot allocate the forward graph");
-    std::vector<int32_t> positions(T);
-    for (int t = 0; t < T; t++) positions[t] = t;
     ggml_backend_tensor_set(fg.in.tokens, tokens.data(), 0, T * sizeof(int32_t));
     set_attention_inputs(fg.in, T);
-    ggml_backend_tensor_set(fg.in.rows, positions.data(), 0, T * sizeof(int32_t));
+    std::vector<int32_t> rows(T);  // a logit row at every position
+    for (int t = 0; t < T; t++) rows[t] = t;
+    ggml_backend_tensor_set(fg.in.rows, rows.data(), 0, T * sizeof(int32_t));
     if (ggml_backend_graph_compute(be.backend, graph) != GGML_STATUS_SUCCESS) throw std::runtime_error("forward pass failed");
     std::vector<float> logits(static_cast<size_t>(V) * T);
     ggml_backend_tensor_get(fg.logits, logits.data(), 0, logits.size() * sizeof(float));
 
     // One row per position: log softmax over the vocabulary of the next-token logits.
-    std::string rows = "[";
+    std::string json = "[";
     for (int t = 0; t < T; t++) {
         const float * row = &logits[static_cast<size_t>(t) * V];
         double mx = row[0];
@@ -59,16 +59,16 @@ int cmd_logprobs(const Args & args) {
         double z = 0;
         for (int64_t j = 0; j < V; j++) z += std::exp(row[j] - mx);
         const double log_z = mx + std::log(z);
-        rows += t ? ",[" : "[";
+        json += t ? ",[" : "[";
         for (int64_t j = 0; j < V; j++) {
             char buf[32];
             snprintf(buf, sizeof(buf), j ? ",%.6g" : "%.6g", row[j] - log_z);
-            rows += buf;
+            json += buf;
         }
-        rows += "]";
+        json += "]";
     }
-    rows += "]";
-    JsonLine("logprobs").integer("positions", T).integer("n_vocab", V).raw("logprobs", rows).emit();
+    json += "]";
+    JsonLine("logprobs").integer("positions", T).integer("n_vocab", V).raw("logprobs", json).emit();
     ggml_gallocr_free(alloc);
     ggml_free(ctx);
     return EXIT_OK;

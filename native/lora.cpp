@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <memory>
+#include <iterator>
 #include <sstream>
 
 namespace arbor {
@@ -46,23 +46,21 @@ const std::vector<std::string> & lora_target_names() {
 }
 
 LoraOptions lora_options_of(const std::string & path, const std::string & flag) {
-    ggml_context * meta = nullptr;
-    gguf_init_params gp = {true, &meta};
-    std::unique_ptr<gguf_context, decltype(&gguf_free)> g(gguf_init_from_file(path.c_str(), gp), gguf_free);
-    if (!g) throw InputError(flag + ": " + path + ": not a readable GGUF file");
-    std::unique_ptr<ggml_context, decltype(&ggml_free)> meta_owner(meta, ggml_free);
-    const int64_t type_id = gguf_find_key(g.get(), "adapter.type");
-    const int64_t alpha_id = gguf_find_key(g.get(), "adapter.lora.alpha");
-    if (type_id < 0 || std::string(gguf_get_val_str(g.get(), type_id)) != "lora" || alpha_id < 0 ||
-        gguf_get_kv_type(g.get(), alpha_id) != GGUF_TYPE_FLOAT32) {
+    const GgufReader file(path, flag);
+    const gguf_context * g = file.gguf();
+    const int64_t type_id = gguf_find_key(g, "adapter.type");
+    const int64_t alpha_id = gguf_find_key(g, "adapter.lora.alpha");
+    if (type_id < 0 || gguf_get_kv_type(g, type_id) != GGUF_TYPE_STRING || std::string(gguf_get_val_str(g, type_id)) != "lora" ||
+        alpha_id < 0 || gguf_get_kv_type(g, alpha_id) != GGUF_TYPE_FLOAT32) {
         throw InputError(flag + ": " + path + ": not a LoRA adapter (adapter.type = lora, adapter.lora.alpha as F32)");
     }
     LoraOptions o;
     o.init_path = path;
-    o.alpha = gguf_get_val_f32(g.get(), alpha_id);
+    o.alpha = gguf_get_val_f32(g, alpha_id);
     // blk.N.<target>.weight.lora_a or <target>.weight.lora_a; the rank is A's second dimension.
     const std::string suffix = ".weight.lora_a";
-    for (ggml_tensor * t = ggml_get_first_tensor(meta); t; t = ggml_get_next_tensor(meta, t)) {
+    for (int64_t i = 0; i < file.n_tensors(); i++) {
+        const ggml_tensor * t = file.tensor(i);
         std::string name = t->name;
         if (name.size() <= suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
         name.resize(name.size() - suffix.size());
@@ -90,7 +88,12 @@ LoraOptions read_lora_options(const Args & args) {
     if (o.rank <= 0) throw InputError("--lora-rank must be positive, got " + args.str("lora-rank"));
     o.alpha = static_cast<float>(args.number("lora-alpha", o.rank));
     if (!(o.alpha > 0)) throw InputError("--lora-alpha must be positive, got " + args.str("lora-alpha"));
-    o.targets = split_list(args.str("lora-targets", "attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down"));
+    if (args.has("lora-targets")) {
+        o.targets = split_list(args.str("lora-targets"));
+    } else {  // every layer matrix: all but the (optional) output matrix
+        const auto & all = lora_target_names();
+        std::copy_if(all.begin(), all.end(), std::back_inserter(o.targets), [](const std::string & t) { return t != "output"; });
+    }
     if (o.targets.empty()) throw InputError("--lora-targets is empty");
     const auto & known = lora_target_names();
     for (const auto & t : o.targets) {
@@ -116,7 +119,7 @@ void add_lora(Model & model, const LoraOptions & options, uint64_t seed, ggml_ba
     lora.ctx = ggml_init(ip);
     // Keep GGUF order, as llama.cpp's converters write adapters.
     std::sort(weights.begin(), weights.end(), [&](const auto & x, const auto & y) {
-        return gguf_find_tensor(model.source, x.first.c_str()) < gguf_find_tensor(model.source, y.first.c_str());
+        return gguf_find_tensor(model.source->gguf(), x.first.c_str()) < gguf_find_tensor(model.source->gguf(), y.first.c_str());
     });
     for (auto & [name, w] : weights) {
         LoraPair pair;
@@ -134,24 +137,22 @@ void add_lora(Model & model, const LoraOptions & options, uint64_t seed, ggml_ba
     if (!lora.buffer) throw std::runtime_error("cannot allocate the LoRA adapter on the backend");
 
     if (!options.init_path.empty()) {
-        ggml_context * host = nullptr;
-        gguf_init_params gp = {false, &host};
-        std::unique_ptr<gguf_context, decltype(&gguf_free)> g(gguf_init_from_file(options.init_path.c_str(), gp), gguf_free);
-        if (!g) throw InputError("--lora-init: " + options.init_path + ": not a readable GGUF file");
-        std::unique_ptr<ggml_context, decltype(&ggml_free)> host_owner(host, ggml_free);
+        const GgufReader init(options.init_path, "--lora-init");
+        std::vector<uint8_t> bytes;
         int64_t found = 0;
         for (auto & [w, pair] : lora.pairs) {
             for (ggml_tensor * t : {pair.a, pair.b}) {
-                const ggml_tensor * h = ggml_get_tensor(host, t->name);
+                const ggml_tensor * h = init.find(t->name);
                 if (!h || h->type != GGML_TYPE_F32 || !ggml_are_same_shape(h, t)) {
                     throw InputError(options.init_path + ": no F32 tensor " + t->name + " of rank " + std::to_string(options.rank) +
                                      " (an adapter of another base model?)");
                 }
-                ggml_backend_tensor_set(t, h->data, 0, ggml_nbytes(t));
+                init.read(h, bytes);
+                ggml_backend_tensor_set(t, bytes.data(), 0, bytes.size());
                 found++;
             }
         }
-        if (found != gguf_get_n_tensors(g.get())) {
+        if (found != init.n_tensors()) {
             throw InputError(options.init_path + ": tensors that are not LoRA pairs of this model's weights");
         }
         return;

@@ -24,7 +24,7 @@ const char * USAGE =
     "  quantize   write a GGUF with its matrices in another type (q8_0, q4_0, q4_k, q6_k, f16, bf16, f32)\n"
     "  merge      write base + LoRA adapter as one GGUF\n"
     "  logprobs   next-token log-probabilities of the trainer's forward pass on one token sequence\n"
-    "  gemm       FLOP/s of ggml's F32 matrix multiply here (the reference for model FLOP utilisation)\n"
+    "  gemm       FLOP/s of ggml's F32 matrix multiply here (the reference for model FLOP utilisation), or the trainer's\n"
     "options and formats: native/README.md\n";
 
 // ggml reports its own warnings on stderr; keep only errors so progress stays readable.

@@ -70,7 +70,6 @@ Model::~Model() {
     if (lora.ctx) ggml_free(lora.ctx);
     if (buffer) ggml_backend_buffer_free(buffer);
     if (ctx) ggml_free(ctx);
-    if (source) gguf_free(source);
 }
 
 int64_t Model::n_params() const {
@@ -84,12 +83,9 @@ void load_model(Model & model, const std::string & path, ggml_backend_t backend,
     model.frozen = frozen;
     // Tensor metadata only: each tensor's data is read from the file straight into the backend buffer
     // below, so a model is never held twice in memory.
-    ggml_context * host_ctx = nullptr;
-    gguf_init_params gp = { /*no_alloc =*/ true, /*ctx =*/ &host_ctx };
-    model.source = gguf_init_from_file(path.c_str(), gp);
-    if (!model.source) throw InputError(path + ": not a readable GGUF file");
-
-    const gguf_context * g = model.source;
+    model.source = std::make_unique<GgufReader>(path, "model");
+    const GgufReader & reader = *model.source;
+    const gguf_context * g = reader.gguf();
     const int64_t arch_id = gguf_find_key(g, "general.architecture");
     if (arch_id < 0) throw InputError(path + ": missing general.architecture");
     const std::string arch = gguf_get_val_str(g, arch_id);
@@ -119,32 +115,27 @@ void load_model(Model & model, const std::string & path, ggml_backend_t backend,
     }
 
     // Every tensor the graph uses must exist and be trainable (unquantized).
-    std::map<std::string, ggml_tensor *> host;
-    for (int64_t i = 0; i < gguf_get_n_tensors(g); i++) {
-        const char * name = gguf_get_tensor_name(g, i);
-        host[name] = ggml_get_tensor(host_ctx, name);
-    }
-    auto need = [&](const std::string & name, bool required) -> ggml_tensor * {
-        auto it = host.find(name);
-        if (it == host.end()) {
+    auto need = [&](const std::string & name, bool required) -> const ggml_tensor * {
+        const ggml_tensor * t = reader.find(name);
+        if (!t) {
             if (required) throw InputError(path + ": missing tensor " + name);
             return nullptr;
         }
-        if (!frozen && !is_trainable_type(it->second->type) && name != "rope_freqs.weight") {
-            throw InputError(path + ": tensor " + name + " is quantized (" + ggml_type_name(it->second->type) +
+        if (!frozen && !is_trainable_type(t->type) && name != "rope_freqs.weight") {
+            throw InputError(path + ": tensor " + name + " is quantized (" + ggml_type_name(t->type) +
                              "); a full fine-tune needs F32, F16 or BF16 weights (train a LoRA adapter with --lora-rank)");
         }
-        return it->second;
+        return t;
     };
 
-    const size_t n_tensors = host.size() + 4;
+    const size_t n_tensors = static_cast<size_t>(reader.n_tensors()) + 4;
     ggml_init_params ip = { ggml_tensor_overhead() * n_tensors, nullptr, /*no_alloc =*/ true };
     model.ctx = ggml_init(ip);
 
-    std::vector<std::pair<ggml_tensor *, ggml_tensor *>> copies;  // (device, host)
+    std::vector<std::pair<ggml_tensor *, const ggml_tensor *>> copies;  // (device, file)
     auto make = [&](const std::string & name, bool required, bool weight) -> ggml_tensor * {
         const bool trainable = weight && !frozen;
-        ggml_tensor * src = need(name, required);
+        const ggml_tensor * src = need(name, required);
         if (!src) return nullptr;
         ggml_tensor * t = ggml_new_tensor(model.ctx, trainable ? GGML_TYPE_F32 : src->type, ggml_n_dims(src), src->ne);
         ggml_set_name(t, name.c_str());
@@ -193,31 +184,16 @@ void load_model(Model & model, const std::string & path, ggml_backend_t backend,
         for (int64_t i = 0; i < max_rows; i++) ids[i] = static_cast<int32_t>(i);
         ggml_backend_tensor_set(model.row_ids, ids.data(), 0, ids.size() * sizeof(int32_t));
     }
-    std::unique_ptr<FILE, decltype(&fclose)> file(fopen(path.c_str(), "rb"), fclose);
-    if (!file) throw InputError(path + ": cannot open");
     std::vector<uint8_t> bytes;
-    std::vector<float> widened;
     for (auto & [dst, src] : copies) {
-        const int64_t id = gguf_find_tensor(g, src->name);
-        bytes.resize(ggml_nbytes(src));
-        if (fseeko(file.get(), static_cast<off_t>(gguf_get_data_offset(g) + gguf_get_tensor_offset(g, id)), SEEK_SET) != 0 ||
-            fread(bytes.data(), 1, bytes.size(), file.get()) != bytes.size()) {
-            throw InputError(path + ": cannot read tensor " + src->name + " (truncated file?)");
-        }
         if (dst->type == src->type) {
+            reader.read(src, bytes);
             ggml_backend_tensor_set(dst, bytes.data(), 0, bytes.size());
-            continue;
+        } else {  // F16 / BF16 widened for a full fine-tune
+            const std::vector<float> widened = reader.read_floats(src);
+            ggml_backend_tensor_set(dst, widened.data(), 0, widened.size() * sizeof(float));
         }
-        const int64_t n = ggml_nelements(src);
-        widened.resize(n);
-        if (src->type == GGML_TYPE_F16) {
-            ggml_fp16_to_fp32_row(reinterpret_cast<const ggml_fp16_t *>(bytes.data()), widened.data(), n);
-        } else {
-            ggml_bf16_to_fp32_row(reinterpret_cast<const ggml_bf16_t *>(bytes.data()), widened.data(), n);
-        }
-        ggml_backend_tensor_set(dst, widened.data(), 0, n * sizeof(float));
     }
-    ggml_free(host_ctx);
 }
 
 void write_gguf_atomic(const gguf_context * gguf, const std::string & path) {
@@ -229,7 +205,8 @@ void write_gguf_atomic(const gguf_context * gguf, const std::string & path) {
     if (std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error("cannot rename " + tmp + " to " + path);
 }
 
-void write_gguf_atomic(gguf_context * gguf, const std::vector<const ggml_tensor *> & tensors, const std::string & path) {
+void write_gguf_atomic(gguf_context * gguf, const std::vector<const ggml_tensor *> & tensors, const std::string & path,
+                       const std::function<void(size_t, std::vector<uint8_t> &)> & fill) {
     for (const ggml_tensor * t : tensors) gguf_add_tensor(gguf, t);
     const std::string tmp = path + ".tmp";
     std::unique_ptr<FILE, decltype(&fclose)> file(fopen(tmp.c_str(), "wb"), fclose);
@@ -238,8 +215,9 @@ void write_gguf_atomic(gguf_context * gguf, const std::vector<const ggml_tensor 
     std::vector<uint8_t> bytes;
     for (size_t i = 0; ok && i < tensors.size(); i++) {
         const size_t n = ggml_nbytes(tensors[i]);
-        bytes.assign(GGML_PAD(n, alignment), 0);  // data offsets are aligned: pad each tensor
-        ggml_backend_tensor_get(tensors[i], bytes.data(), 0, n);
+        bytes.assign(n, 0);
+        fill(i, bytes);
+        bytes.resize(GGML_PAD(n, alignment), 0);  // data offsets are aligned: pad each tensor
         ok = fwrite(bytes.data(), 1, bytes.size(), file.get()) == bytes.size();
     }
     ok = ok && fflush(file.get()) == 0;
@@ -250,6 +228,57 @@ void write_gguf_atomic(gguf_context * gguf, const std::vector<const ggml_tensor 
         throw std::runtime_error("cannot write " + tmp + ": " + std::strerror(error));
     }
     if (std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error("cannot rename " + tmp + " to " + path);
+}
+
+void write_gguf_atomic(gguf_context * gguf, const std::vector<const ggml_tensor *> & tensors, const std::string & path) {
+    write_gguf_atomic(gguf, tensors, path, [&](size_t i, std::vector<uint8_t> & bytes) {
+        ggml_backend_tensor_get(tensors[i], bytes.data(), 0, bytes.size());
+    });
+}
+
+GgufReader::GgufReader(const std::string & path, const std::string & what) : path_(path) {
+    gguf_init_params gp = {/*no_alloc =*/ true, &meta_};
+    gguf_ = gguf_init_from_file(path.c_str(), gp);
+    if (!gguf_) throw InputError(what + ": " + path + ": not a readable GGUF file");
+    file_ = fopen(path.c_str(), "rb");
+    if (!file_) throw InputError(what + ": " + path + ": cannot open");
+}
+
+GgufReader::~GgufReader() {
+    if (file_) fclose(file_);
+    if (meta_) ggml_free(meta_);
+    if (gguf_) gguf_free(gguf_);
+}
+
+const ggml_tensor * GgufReader::tensor(int64_t i) const {
+    return ggml_get_tensor(meta_, gguf_get_tensor_name(gguf_, i));
+}
+
+const ggml_tensor * GgufReader::find(const std::string & name) const {
+    return ggml_get_tensor(meta_, name.c_str());
+}
+
+void GgufReader::read(const ggml_tensor * t, std::vector<uint8_t> & bytes) const {
+    const int64_t id = gguf_find_tensor(gguf_, t->name);
+    bytes.resize(ggml_nbytes(t));
+    if (id < 0 || fseeko(file_, static_cast<off_t>(gguf_get_data_offset(gguf_) + gguf_get_tensor_offset(gguf_, id)), SEEK_SET) != 0 ||
+        fread(bytes.data(), 1, bytes.size(), file_) != bytes.size()) {
+        throw InputError(path_ + ": cannot read tensor " + t->name + " (truncated file?)");
+    }
+}
+
+std::vector<float> GgufReader::read_floats(const ggml_tensor * t) const {
+    std::vector<uint8_t> bytes;
+    read(t, bytes);
+    std::vector<float> out(ggml_nelements(t));
+    if (t->type == GGML_TYPE_F32) {
+        memcpy(out.data(), bytes.data(), bytes.size());
+        return out;
+    }
+    const auto * traits = ggml_get_type_traits(t->type);
+    if (!traits->to_float) throw InputError(path_ + ": tensor " + t->name + " has type " + ggml_type_name(t->type) + ", which ggml cannot widen");
+    traits->to_float(bytes.data(), out.data(), static_cast<int64_t>(out.size()));
+    return out;
 }
 
 namespace {
@@ -420,13 +449,13 @@ void save_model(const Model & model, const std::string & out_path,
                 const std::vector<std::pair<std::string, std::string>> & extra_str,
                 const std::vector<std::pair<std::string, int64_t>> & extra_int) {
     gguf_context * g = gguf_init_empty();
-    gguf_set_kv(g, model.source);
+    gguf_set_kv(g, model.source->gguf());
     gguf_set_val_u32(g, "general.file_type", 0);  // all F32 now
     for (auto & [k, v] : extra_str) gguf_set_val_str(g, k.c_str(), v.c_str());
     for (auto & [k, v] : extra_int) gguf_set_val_i64(g, k.c_str(), v);
     std::vector<const ggml_tensor *> tensors;
-    for (int64_t i = 0; i < gguf_get_n_tensors(model.source); i++) {
-        const ggml_tensor * t = ggml_get_tensor(model.ctx, gguf_get_tensor_name(model.source, i));
+    for (int64_t i = 0; i < model.source->n_tensors(); i++) {
+        const ggml_tensor * t = ggml_get_tensor(model.ctx, model.source->tensor(i)->name);
         if (t) tensors.push_back(t);  // tensors the graph does not use are not carried over
     }
     write_gguf_atomic(g, tensors, out_path);

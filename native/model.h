@@ -7,7 +7,9 @@
 #include "ggml-backend.h"
 #include "gguf.h"
 
+#include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -46,6 +48,30 @@ struct Layer {
     ggml_tensor * ffn_down = nullptr;
 };
 
+// A GGUF file's metadata and tensor infos; a tensor's data is read when asked for, one at a time
+// (a model is never held whole in memory to be converted). Errors name `what` and the file.
+class GgufReader {
+public:
+    GgufReader(const std::string & path, const std::string & what);
+    ~GgufReader();
+    GgufReader(const GgufReader &) = delete;
+    GgufReader & operator=(const GgufReader &) = delete;
+
+    const gguf_context * gguf() const { return gguf_; }
+    int64_t n_tensors() const { return gguf_get_n_tensors(gguf_); }
+    const ggml_tensor * tensor(int64_t i) const;            // metadata only, no data
+    const ggml_tensor * find(const std::string & name) const;  // nullptr if absent
+    void read(const ggml_tensor * t, std::vector<uint8_t> & bytes) const;
+    // The tensor's values as floats (any type ggml can widen).
+    std::vector<float> read_floats(const ggml_tensor * t) const;
+
+private:
+    std::string path_;
+    gguf_context * gguf_ = nullptr;
+    ggml_context * meta_ = nullptr;
+    FILE * file_ = nullptr;
+};
+
 struct LoraPair {
     ggml_tensor * a = nullptr;  // [n_in, rank]
     ggml_tensor * b = nullptr;  // [rank, n_out], zero at the start
@@ -76,7 +102,7 @@ struct Model {
 
     ggml_context * ctx = nullptr;
     ggml_backend_buffer_t buffer = nullptr;
-    gguf_context * source = nullptr;     // metadata + tensor order of the input file
+    std::unique_ptr<GgufReader> source;  // the input file: metadata and tensor order
     std::string path;
 
     Model() = default;
@@ -147,8 +173,12 @@ void set_attention_inputs(const ForwardInputs & in, int T);
 // Writes a GGUF file atomically (temp file + rename) so a crash never leaves a truncated model.
 void write_gguf_atomic(const gguf_context * gguf, const std::string & path);
 
-// The same for backend tensors: `gguf` gets their names, types and shapes, then each one's data is
-// read from the backend and written in turn (one tensor in host memory at a time, not a model copy).
+// The same, streamed: `gguf` gets the infos (names, types, shapes) of `tensors`, then tensor i's
+// data is `fill(i, bytes)` (bytes sized to it), written in turn: one tensor in memory at a time.
+void write_gguf_atomic(gguf_context * gguf, const std::vector<const ggml_tensor *> & tensors, const std::string & path,
+                       const std::function<void(size_t, std::vector<uint8_t> &)> & fill);
+
+// Backend tensors, each read from the backend as it is written (saving holds no second model copy).
 void write_gguf_atomic(gguf_context * gguf, const std::vector<const ggml_tensor *> & tensors, const std::string & path);
 
 } // namespace arbor

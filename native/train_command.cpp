@@ -10,6 +10,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sys/resource.h>
 #include <thread>
@@ -45,11 +46,11 @@ struct Schedule {
 };
 
 double validation_loss(Trainer & trainer, const Dataset & val) {
-    const int batch = trainer.sequences();  // even for paired data: pairs stay together
+    const int batch = trainer.graph_sequences();  // even for paired data: pairs stay together
     std::vector<uint32_t> all(val.examples.size());
     for (size_t i = 0; i < all.size(); i++) all[i] = static_cast<uint32_t>(i);
     const StepTotals totals = totals_of(val, all);
-    if (totals.weight <= 0 && totals.pairs == 0) return NAN;
+    if (totals.empty()) return NAN;
     double loss = 0;
     for (size_t start = 0; start < all.size(); start += batch) {
         std::vector<uint32_t> chunk(all.begin() + start, all.begin() + std::min(all.size(), start + batch));
@@ -157,12 +158,20 @@ TrainOptions read_train_options(const Args & args) {
 
 namespace {
 
+std::string join(const std::vector<std::string> & items) {
+    std::string out;
+    for (const auto & item : items) out += (out.empty() ? "" : ",") + item;
+    return out;
+}
+
 // The checkpoint key: a checkpoint only fits a run that would take the same path through the data.
 std::string fingerprint_of(const TrainOptions & o, const Dataset & train, int64_t total_steps, int64_t params) {
     return "data=" + (o.data_sha256.empty() ? o.data_path : o.data_sha256) + ":" + std::to_string(train.examples.size()) +
            ";steps=" + std::to_string(total_steps) + ";batch=" + std::to_string(o.batch) + ";accum=" + std::to_string(o.accum) +
            ";lr=" + format_double(o.lr) + ";seed=" + std::to_string(o.seed) + ";params=" + std::to_string(params) +
-           ";objective=" + o.objective + (o.dpo.enabled ? ";beta=" + format_double(o.dpo.beta) : "");
+           ";objective=" + o.objective +
+           (o.dpo.enabled ? ";beta=" + format_double(o.dpo.beta) + ";sft_weight=" + format_double(o.dpo.sft_weight) : "") +
+           (o.lora.rank > 0 ? ";lora_alpha=" + format_double(o.lora.alpha) + ";lora_targets=" + join(o.lora.targets) + ";lora_init=" + o.lora.init_path : "");
 }
 
 struct StepOutcome {
@@ -191,11 +200,11 @@ StepOutcome train_step(Trainer & trainer, BatchSchedule & schedule, const Datase
         micro[a] = examples_of(train, schedule.batch(static_cast<uint64_t>(step - 1) * o.accum + a));
         const StepTotals t = totals_of(train, micro[a]);
         totals.weight += t.weight;
-        totals.pairs += t.pairs;
+        totals.pair_weight += t.pair_weight;
     }
     StepOutcome out;
-    if (totals.weight <= 0 && totals.pairs == 0) return out;  // nothing to learn from: no update
-    const size_t part = static_cast<size_t>(trainer.sequences());
+    if (totals.empty()) return out;  // nothing to learn from: no update
+    const size_t part = static_cast<size_t>(trainer.graph_sequences());
     for (const auto & mb : micro) {
         for (size_t first = 0; first < mb.size(); first += part) {
             const std::vector<uint32_t> piece(mb.begin() + first, mb.begin() + std::min(mb.size(), first + part));
@@ -221,11 +230,24 @@ double final_eval(Trainer & trainer, const Dataset & val, bool dpo, int64_t step
     return val_loss;
 }
 
+// The reference margins of a paired set, with progress lines (a large set takes a while before step 1).
+std::vector<float> reference_margins(Trainer & trainer, const Dataset & data, const char * set) {
+    const auto t0 = std::chrono::steady_clock::now();
+    double last = 0;
+    return trainer.margins(data, [&](size_t done, size_t total) {
+        const double now = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (done < total && now - last < 5.0) return;
+        last = now;
+        JsonLine("reference").str("set", set).integer("done", static_cast<int64_t>(done)).integer("pairs", static_cast<int64_t>(total)).emit();
+    });
+}
+
 void save_output(const Model & model, const TrainOptions & o, int64_t total_steps) {
     std::vector<std::pair<std::string, std::string>> lineage = {
         {"arbor.parent", o.parent}, {"arbor.objective", o.objective}, {"arbor.data_sha256", o.data_sha256}};
     if (o.lora.rank > 0) {
-        lineage.emplace_back("arbor.base", o.model_path);
+        // Absolute: the adapter may be used from another working directory.
+        lineage.emplace_back("arbor.base", std::filesystem::absolute(o.model_path).lexically_normal().string());
         save_adapter(model, o.out_path, lineage, {{"arbor.steps", total_steps}});
     } else {
         save_model(model, o.out_path, lineage, {{"arbor.steps", total_steps}});
@@ -259,8 +281,8 @@ int cmd_train(const Args & args) {
     // The reference of dpo is the model training starts from: its margins, once, before any
     // checkpoint is loaded (a resumed run keeps the same reference).
     if (o.dpo.enabled) {
-        train.reference = trainer.margins(train);
-        if (has_val) val.reference = trainer.margins(val);
+        train.reference = reference_margins(trainer, train, "train");
+        if (has_val) val.reference = reference_margins(trainer, val, "val");
     }
     int64_t step = 0;
     const bool resumed = o.resume && std::ifstream(o.checkpoint_path).good();
@@ -273,7 +295,7 @@ int cmd_train(const Args & args) {
         .integer("examples", static_cast<int64_t>(train.examples.size())).integer("steps", total_steps)
         .integer("start_step", step).boolean("resumed", resumed).str("objective", o.objective)
         .integer("lora_rank", o.lora.rank).str("gemm", be.is_gpu ? "backend" : cpu_gemm_name())
-        .integer("graph_sequences", trainer.sequences()).emit();
+        .integer("graph_sequences", trainer.graph_sequences()).emit();
 
     const auto t0 = std::chrono::steady_clock::now();
     auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };

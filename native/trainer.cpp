@@ -19,10 +19,10 @@ int bucket_length(size_t len, int n_ctx) {
     return static_cast<int>(std::min<size_t>(rounded, static_cast<size_t>(n_ctx)));
 }
 
-ggml_context * new_meta_context(size_t n_tensors, bool with_graph) {
+// Tensor metadata (no data) for n_tensors tensors and `graphs` graphs of GRAPH_SIZE nodes.
+ggml_context * new_meta_context(size_t n_tensors, int graphs) {
     ggml_init_params ip = {
-        ggml_tensor_overhead() * n_tensors + (with_graph ? 3 * ggml_graph_overhead_custom(GRAPH_SIZE, true) : 0),
-        nullptr, /*no_alloc =*/ true};
+        ggml_tensor_overhead() * n_tensors + graphs * ggml_graph_overhead_custom(GRAPH_SIZE, true), nullptr, /*no_alloc =*/ true};
     return ggml_init(ip);
 }
 
@@ -62,24 +62,30 @@ struct Trainer::StepGraph {
     }
 };
 
+// A pair's weight: its chosen side's (every target of a row carries the row's weight).
+double pair_weight_of(const Dataset & data, uint32_t chosen) {
+    const auto & targets = data.examples[chosen].targets;
+    return targets.empty() ? 0.0 : targets.front().weight;
+}
+
 StepTotals totals_of(const Dataset & data, const std::vector<uint32_t> & examples) {
     StepTotals totals;
     for (uint32_t i : examples) {
         if (data.paired && i % 2 == 1) continue;  // the rejected side has no likelihood term
         for (const Target & t : data.examples[i].targets) totals.weight += t.weight;
-        if (data.paired) totals.pairs++;
+        if (data.paired) totals.pair_weight += pair_weight_of(data, i);
     }
     return totals;
 }
 
-Trainer::Trainer(Model & model, ggml_backend_t backend, int batch, size_t targets_per_example, bool keep_logits,
+Trainer::Trainer(Model & model, ggml_backend_t backend, int graph_sequences, size_t targets_per_example, bool keep_logits,
                  const DpoConfig & dpo)
-    : model_(model), backend_(backend), batch_(batch),
-      targets_per_batch_(static_cast<int>(std::max<size_t>(1, targets_per_example) * batch)),
+    : model_(model), backend_(backend), graph_sequences_(graph_sequences),
+      targets_per_graph_(static_cast<int>(std::max<size_t>(1, targets_per_example) * graph_sequences)),
       keep_logits_(keep_logits), dpo_(dpo) {
     const size_t n = model.params.size();
-    grad_ctx_ = new_meta_context(n, false);
-    state_ctx_ = new_meta_context(2 * n + 3, false);
+    grad_ctx_ = new_meta_context(n, 0);
+    state_ctx_ = new_meta_context(2 * n + 3, 0);
     for (ggml_tensor * p : model.params) {
         ggml_tensor * g = ggml_dup_tensor(grad_ctx_, p);
         ggml_format_name(g, "grad.%s", p->name);
@@ -115,7 +121,7 @@ Trainer::~Trainer() {
 }
 
 void Trainer::build_optimizer_graphs() {
-    opt_ctx_ = new_meta_context(8 * model_.params.size() + 16, true);
+    opt_ctx_ = new_meta_context(8 * model_.params.size() + 16, 2);  // the norm and the update graphs
     norm_graph_ = ggml_new_graph_custom(opt_ctx_, GRAPH_SIZE, false);
     update_graph_ = ggml_new_graph_custom(opt_ctx_, GRAPH_SIZE, false);
     for (ggml_tensor * p : model_.params) {
@@ -141,10 +147,16 @@ Trainer::StepGraph & Trainer::graph_for(int T) {
     if (it != graphs_.end()) return *it->second;
     auto g = std::make_unique<StepGraph>();
     g->T = T;
-    g->ctx = new_meta_context(GRAPH_SIZE * 2, true);
+    // Graphs: forward and backward, then the rewrites (widening again, matrix products, the loss-only forward).
+    g->ctx = new_meta_context(GRAPH_SIZE * 2, 5);
     // Distinct target positions: at most one per target, at most one per position.
-    g->rows = std::min(T * batch_, targets_per_batch_);
-    g->fg = build_forward(g->ctx, model_, T, batch_, g->rows, targets_per_batch_, dpo_.enabled ? batch_ / 2 : 0, dpo_.beta);
+    g->rows = std::min(T * graph_sequences_, targets_per_graph_);
+    // Targets index the logits as one flat I32 array of rows × vocabulary entries.
+    if (static_cast<int64_t>(g->rows) * model_.hp.n_vocab >= INT32_MAX) {
+        throw InputError("logits of " + std::to_string(g->rows) + " target positions × " + std::to_string(model_.hp.n_vocab) +
+                         " tokens pass 2^31 entries: use shorter sequences or fewer targets per sequence");
+    }
+    g->fg = build_forward(g->ctx, model_, T, graph_sequences_, g->rows, targets_per_graph_, dpo_.enabled ? graph_sequences_ / 2 : 0, dpo_.beta);
     g->forward = ggml_new_graph_custom(g->ctx, GRAPH_SIZE, true);
     ggml_build_forward_expand(g->forward, g->fg.loss);
     g->backward = ggml_graph_dup(g->ctx, g->forward, true);
@@ -188,13 +200,13 @@ Trainer::StepGraph & Trainer::graph_for(int T) {
 void Trainer::fill_inputs(StepGraph & g, const Dataset & data, const std::vector<uint32_t> & batch, const StepTotals & totals) {
     const int T = g.T;
     const int64_t V = model_.hp.n_vocab;
-    std::vector<int32_t> tokens(static_cast<size_t>(T) * batch_, 0);
-    std::vector<int32_t> index(targets_per_batch_, 0);
-    std::vector<float> weight(targets_per_batch_, 0.0f);
+    std::vector<int32_t> tokens(static_cast<size_t>(T) * graph_sequences_, 0);
+    std::vector<int32_t> index(targets_per_graph_, 0);
+    std::vector<float> weight(targets_per_graph_, 0.0f);
     std::vector<int32_t> rows;
     std::unordered_map<int32_t, int32_t> row_of;  // position b*T + t -> its row in the logits
-    const int P = dpo_.enabled ? batch_ / 2 : 0;
-    std::vector<float> sign(static_cast<size_t>(targets_per_batch_) * P, 0.0f);
+    const int P = dpo_.enabled ? graph_sequences_ / 2 : 0;
+    std::vector<float> sign(static_cast<size_t>(targets_per_graph_) * P, 0.0f);
     std::vector<float> reference(P, 0.0f), pair_weight(P, 0.0f);
     size_t k = 0;
     for (size_t b = 0; b < batch.size(); b++) {
@@ -210,14 +222,14 @@ void Trainer::fill_inputs(StepGraph & g, const Dataset & data, const std::vector
             } else {
                 const bool chosen = batch[b] % 2 == 0;
                 weight[k] = chosen ? static_cast<float>(dpo_.sft_weight * tg.weight / totals.weight) : 0.0f;
-                sign[static_cast<size_t>(b / 2) * targets_per_batch_ + k] = chosen ? tg.weight : -tg.weight;
+                sign[static_cast<size_t>(b / 2) * targets_per_graph_ + k] = chosen ? 1.0f : -1.0f;
             }
             k++;
         }
         if (P > 0 && b % 2 == 0) {
             const uint32_t pair = batch[b] / 2;
             reference[b / 2] = data.reference.empty() ? 0.0f : data.reference[pair];
-            pair_weight[b / 2] = static_cast<float>(1.0 / static_cast<double>(totals.pairs));
+            pair_weight[b / 2] = static_cast<float>(pair_weight_of(data, batch[b]) / totals.pair_weight);
         }
     }
     ggml_backend_tensor_set(g.fg.in.tokens, tokens.data(), 0, tokens.size() * sizeof(int32_t));
@@ -262,10 +274,10 @@ double Trainer::evaluate(const Dataset & data, const std::vector<uint32_t> & bat
     return loss;
 }
 
-std::vector<float> Trainer::margins(const Dataset & data) {
+std::vector<float> Trainer::margins(const Dataset & data, const std::function<void(size_t, size_t)> & progress) {
     std::vector<float> out;
     const uint32_t pairs = static_cast<uint32_t>(data.examples.size() / 2);
-    const uint32_t per_batch = static_cast<uint32_t>(batch_ / 2);
+    const uint32_t per_batch = static_cast<uint32_t>(graph_sequences_ / 2);
     for (uint32_t first = 0; first < pairs; first += per_batch) {
         std::vector<uint32_t> units;
         for (uint32_t p = first; p < std::min(pairs, first + per_batch); p++) units.push_back(p);
@@ -274,6 +286,7 @@ std::vector<float> Trainer::margins(const Dataset & data) {
         std::vector<float> margin(per_batch);
         ggml_backend_tensor_get(last_graph_->fg.margin, margin.data(), 0, margin.size() * sizeof(float));
         out.insert(out.end(), margin.begin(), margin.begin() + static_cast<long>(units.size()));
+        if (progress) progress(out.size(), pairs);
     }
     return out;
 }
@@ -356,38 +369,24 @@ void Trainer::save_checkpoint(const std::string & path, int64_t step, const std:
 }
 
 int64_t Trainer::load_checkpoint(const std::string & path, const std::string & fingerprint) {
-    ggml_context * host = nullptr;
-    gguf_init_params gp = {false, &host};
-    gguf_context * g = gguf_init_from_file(path.c_str(), gp);
-    if (!g) throw InputError(path + ": cannot read checkpoint (nothing to resume from)");
-    const int64_t fp_id = gguf_find_key(g, "arbor.checkpoint.fingerprint");
-    const int64_t step_id = gguf_find_key(g, "arbor.checkpoint.step");
-    if (fp_id < 0 || step_id < 0) {
-        gguf_free(g);
-        ggml_free(host);
-        throw InputError(path + ": not an arbor checkpoint");
-    }
-    if (fingerprint != gguf_get_val_str(g, fp_id)) {
-        const std::string had = gguf_get_val_str(g, fp_id);
-        gguf_free(g);
-        ggml_free(host);
+    const GgufReader file(path, "--checkpoint");
+    const int64_t fp_id = gguf_find_key(file.gguf(), "arbor.checkpoint.fingerprint");
+    const int64_t step_id = gguf_find_key(file.gguf(), "arbor.checkpoint.step");
+    if (fp_id < 0 || step_id < 0) throw InputError(path + ": not an arbor checkpoint");
+    const std::string had = gguf_get_val_str(file.gguf(), fp_id);
+    if (fingerprint != had) {
         throw InputError(path + ": checkpoint was written by a run with other settings (" + had + "); now: " + fingerprint);
     }
-    const int64_t step = gguf_get_val_i64(g, step_id);
+    std::vector<uint8_t> bytes;
     for (ggml_tensor * p : model_.params) {
         for (ggml_tensor * t : {p, m_of_.at(p), v_of_.at(p)}) {
-            ggml_tensor * h = ggml_get_tensor(host, t->name);
-            if (!h || ggml_nbytes(h) != ggml_nbytes(t)) {
-                gguf_free(g);
-                ggml_free(host);
-                throw InputError(path + ": checkpoint has no matching tensor " + std::string(t->name));
-            }
-            ggml_backend_tensor_set(t, h->data, 0, ggml_nbytes(t));
+            const ggml_tensor * h = file.find(t->name);
+            if (!h || ggml_nbytes(h) != ggml_nbytes(t)) throw InputError(path + ": checkpoint has no matching tensor " + std::string(t->name));
+            file.read(h, bytes);
+            ggml_backend_tensor_set(t, bytes.data(), 0, bytes.size());
         }
     }
-    gguf_free(g);
-    ggml_free(host);
-    return step;
+    return gguf_get_val_i64(file.gguf(), step_id);
 }
 
 } // namespace arbor

@@ -6,6 +6,7 @@
 
 #include "ggml-alloc.h"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -29,18 +30,20 @@ struct DpoConfig {
 };
 
 // What a step's losses are normalised by: its total target weight (the chosen sides' only, for
-// dpo) and its number of pairs.
+// dpo) and, for dpo, its total pair weight (a pair weighs what its row's `weight` gave its targets).
 struct StepTotals {
     double weight = 0;
-    int64_t pairs = 0;
+    double pair_weight = 0;
+    bool empty() const { return weight <= 0 && pair_weight <= 0; }
 };
 
 StepTotals totals_of(const Dataset & data, const std::vector<uint32_t> & examples);
 
 class Trainer {
 public:
-    // batch: sequences per micro-batch (two per pair for dpo); targets_per_example: the most targets any example has.
-    Trainer(Model & model, ggml_backend_t backend, int batch, size_t targets_per_example, bool keep_logits = false,
+    // graph_sequences: sequences computed at once (a micro-batch or a part of one; even for dpo);
+    // targets_per_example: the most targets any example has.
+    Trainer(Model & model, ggml_backend_t backend, int graph_sequences, size_t targets_per_example, bool keep_logits = false,
             const DpoConfig & dpo = {});
     ~Trainer();
     Trainer(const Trainer &) = delete;
@@ -55,11 +58,11 @@ public:
     double loss(const Dataset & data, const std::vector<uint32_t> & batch, const StepTotals & totals) {
         return evaluate(data, batch, totals, false);
     }
-    // dpo: every pair's margin log p(chosen) − log p(rejected) under the current weights, in pair order.
-    std::vector<float> margins(const Dataset & data);
+    // dpo: every pair's margin log p(chosen) − log p(rejected) under the current weights, in pair
+    // order; `progress(pairs done, pairs)` after each graph.
+    std::vector<float> margins(const Dataset & data, const std::function<void(size_t, size_t)> & progress = {});
 
-    // Sequences per graph (the batch the trainer was built for).
-    int sequences() const { return batch_; }
+    int graph_sequences() const { return graph_sequences_; }
 
     double grad_norm();
     // One AdamW step (t is 1-based) with gradients scaled by grad_scale, then zeroes the accumulators.
@@ -88,8 +91,8 @@ private:
 
     Model & model_;
     ggml_backend_t backend_;
-    int batch_;
-    int targets_per_batch_;
+    int graph_sequences_;
+    int targets_per_graph_;
     bool keep_logits_;
     DpoConfig dpo_;
     std::map<int, std::unique_ptr<StepGraph>> graphs_;

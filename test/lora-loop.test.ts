@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { after, describe, test } from 'node:test';
 import { readGgufFileInfo, type Token } from 'node-llama-cpp';
@@ -13,6 +13,7 @@ import { releaseModels } from '../activities/models.ts';
 import { prepareRun } from '../activities/prepare.ts';
 import { closeRunContexts, createRun } from '../activities/run-context.ts';
 import { COMMITTED_MICRO_MODEL } from '../cli/micro.ts';
+
 import { exportRun } from '../data/export.ts';
 import { LogProbScorer } from '../engine/log-probs.ts';
 import { resolveModelFiles } from '../engine/model-files.ts';
@@ -25,6 +26,9 @@ import { runConfigSchema, type RunConfigInput } from '../workflows/config.ts';
 import { arbor } from './arbor-cli.ts';
 import { writeGgufFile } from './gguf-fixture.ts';
 import { useTempDir } from './temp-dir.ts';
+
+/** The trainer records an adapter's base as an absolute path (the adapter may be used from anywhere). */
+const MICRO_ABSOLUTE = resolve(COMMITTED_MICRO_MODEL);
 
 const execTrainer = promisify(execFile);
 
@@ -91,17 +95,17 @@ describe('model references: a LoRA adapter resolves to its base (real adapter fi
     const trained = await methodTrainOptions(COMMITTED_MICRO_MODEL, { method: 'lora', lora: { rank: 4 } });
     assert.deepEqual(trained, { model: COMMITTED_MICRO_MODEL, loraRank: 4, loraAlpha: undefined, loraTargets: undefined });
     await runTrainer({ ...trained, data: prepared.train.path, out: adapter, parent: COMMITTED_MICRO_MODEL, objective: 'sft', steps: 10, batch: 4, lr: 1e-2, threads: 1 });
-    assert.deepEqual(await resolveModelFiles(adapter), { base: COMMITTED_MICRO_MODEL, adapters: [adapter] });
+    assert.deepEqual(await resolveModelFiles(adapter), { base: MICRO_ABSOLUTE, adapters: [adapter] });
     assert.deepEqual(await resolveModelFiles(COMMITTED_MICRO_MODEL), { base: COMMITTED_MICRO_MODEL, adapters: [] });
 
     // Continuing it keeps the original base (no stacked adapters); full training of an adapter is refused.
     const continued = await methodTrainOptions(adapter, { method: 'lora', lora: { rank: 16 } });
-    assert.deepEqual(continued, { model: COMMITTED_MICRO_MODEL, loraInit: adapter });
+    assert.deepEqual(continued, { model: MICRO_ABSOLUTE, loraInit: adapter });
     const next = join(dir(), 'b.gguf');
     await runTrainer({ ...continued, data: prepared.train.path, out: next, objective: 'sft', steps: 2, batch: 4, threads: 1, parent: adapter });
-    assert.deepEqual((await adapterMetadata(next)).arbor, { base: COMMITTED_MICRO_MODEL, parent: adapter });
-    assert.deepEqual(await resolveModelFiles(next), { base: COMMITTED_MICRO_MODEL, adapters: [next] });
-    await assert.rejects(methodTrainOptions(adapter, { method: 'full' }), /is a LoRA adapter on models\/micro\/arbor-micro\.gguf: method full cannot train it/);
+    assert.deepEqual((await adapterMetadata(next)).arbor, { base: MICRO_ABSOLUTE, parent: adapter });
+    assert.deepEqual(await resolveModelFiles(next), { base: MICRO_ABSOLUTE, adapters: [next] });
+    await assert.rejects(methodTrainOptions(adapter, { method: 'full' }), /is a LoRA adapter on \S*models\/micro\/arbor-micro\.gguf: method full cannot train it/);
   });
 
   test('a run whose policy is an adapter and whose policy method is full stops in prepare, with a config error', async () => {
@@ -110,7 +114,7 @@ describe('model references: a LoRA adapter resolves to its base (real adapter fi
     createRun(runDir, runConfigSchema.parse({ name: 'full-on-adapter', runDir, policy: { model: adapter }, prm: { model: COMMITTED_MICRO_MODEL } }), 'now');
     await assert.rejects(new MockActivityEnvironment().run(prepareRun, { runDir }), (error: unknown) => {
       assert.ok(error instanceof ApplicationFailure && error.type === 'ArborConfigError', String(error));
-      assert.match(error.message, /a\.gguf is a LoRA adapter on models\/micro\/arbor-micro\.gguf: method full cannot train it; use method lora/);
+      assert.match(error.message, /a\.gguf is a LoRA adapter on \S*models\/micro\/arbor-micro\.gguf: method full cannot train it; use method lora/);
       return true;
     });
     closeRunContexts();
@@ -213,12 +217,12 @@ describe('the loop with LoRA (inline, micro model)', () => {
     for (const kind of ['policy', 'prm']) {
       const first = join(models, `${kind}-1.lora.gguf`);
       const second = join(models, `${kind}-2.lora.gguf`);
-      assert.deepEqual((await adapterMetadata(first)).arbor, { base: COMMITTED_MICRO_MODEL, parent: COMMITTED_MICRO_MODEL });
-      assert.deepEqual((await adapterMetadata(second)).arbor, { base: COMMITTED_MICRO_MODEL, parent: first }, 'a continued adapter keeps the original base');
+      assert.deepEqual((await adapterMetadata(first)).arbor, { base: MICRO_ABSOLUTE, parent: COMMITTED_MICRO_MODEL });
+      assert.deepEqual((await adapterMetadata(second)).arbor, { base: MICRO_ABSOLUTE, parent: first }, 'a continued adapter keeps the original base');
       const row = modelRow(store, second);
       assert.equal(row.parent_id, modelRow(store, first).id);
       assert.equal(row.metrics.method, 'lora');
-      assert.equal(row.metrics.base, COMMITTED_MICRO_MODEL);
+      assert.equal(row.metrics.base, MICRO_ABSOLUTE);
       assert.equal(row.metrics.lora_rank, 4);
     }
     // The engine evaluated each adapter: greedy accuracy and the PRM's AUC are recorded against its model row.
@@ -238,7 +242,7 @@ describe('the loop with LoRA (inline, micro model)', () => {
     assert.ok(counts.sft > 0 && counts.trees > 0, JSON.stringify(counts));
     const listed = await arbor('models', 'two', '--run-dir', runDir);
     assert.equal(listed.code, 0, listed.stderr);
-    assert.match(listed.stdout, /policy iteration 2 parent \d+ {2}\S*policy-2\.lora\.gguf .*"method":"lora","base":"models\/micro\/arbor-micro\.gguf"/);
+    assert.match(listed.stdout, /policy iteration 2 parent \d+ {2}\S*policy-2\.lora\.gguf .*"method":"lora","base":"\S*models\/micro\/arbor-micro\.gguf"/);
   });
 
   test('a quantized (q8_0) base as the policy: the seed PRM and the policy train LoRA adapters on it, and the engine runs them', async () => {

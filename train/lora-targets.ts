@@ -3,4 +3,3 @@
  * `blk.N.<name>.weight`; `output` is the untied output matrix). Pure, so workflow code may import it.
  */
 export const LORA_TARGETS = ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down', 'output'] as const;
-export type LoraTarget = (typeof LORA_TARGETS)[number];

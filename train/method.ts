@@ -8,7 +8,7 @@ import { resolveModelFiles } from '../engine/model-files.ts';
 import type { LoraSettings } from '../workflows/config.ts';
 import type { TrainOptions } from './trainer.ts';
 
-/** A run's train settings fit this (TrainSettings). */
+/** How a model is trained; a run's train settings (TrainSettings) fit it, and so does `{ method: 'full' }` alone. */
 export type TrainMethod = { method: 'full' } | { method: 'lora'; lora: LoraSettings };
 
 /** The trainer options that say what is trained: the model the trainer loads and, with LoRA, the adapter's shape or the adapter continued. */

@@ -203,7 +203,10 @@ export const trainerDoneEventSchema = z.object({
   seconds: z.number(),
   peak_rss_mb: z.number(),
 });
+/** dpo, before `start`: the reference margins of the pairs being computed (a large set takes a while). */
+export const trainerReferenceEventSchema = z.object({ event: z.literal('reference'), set: z.enum(['train', 'val']), done: nonNegativeInt, pairs: positiveInt });
 export const trainerEventSchema = z.discriminatedUnion('event', [
+  trainerReferenceEventSchema,
   trainerStartEventSchema,
   trainerStepEventSchema,
   trainerEvalEventSchema,
