@@ -10,6 +10,7 @@ import { mkdir } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { Token } from 'node-llama-cpp';
 import { COMMITTED_MICRO_MODEL } from '../cli/micro.ts';
+import { decoderCount } from '../engine/llama.ts';
 import { LogProbScorer } from '../engine/log-probs.ts';
 import { mapConcurrent } from '../engine/map-concurrent.ts';
 import { enginePolicy } from '../engine/policy.ts';
@@ -22,6 +23,7 @@ import { mctsSearch } from '../search/mcts.ts';
 import type { SearchOutcome } from '../search/types.ts';
 import { loadTask, type Problem } from '../tasks/index.ts';
 import { buildSeedPrm } from '../train/seed-prm.ts';
+import { engineSettingsSchema } from '../workflows/config.ts';
 
 const { values } = parseArgs({
   options: {
@@ -31,6 +33,8 @@ const { values } = parseArgs({
     sequences: { type: 'string', default: '4' },
     threads: { type: 'string', default: '1' },
     iterations: { type: 'string', default: '12' },
+    /** Decoders (contexts) the sequences are spread over: auto = one per core on a CPU (engine.decoders). */
+    decoders: { type: 'string', default: 'auto' },
   },
   strict: true,
 });
@@ -38,6 +42,8 @@ const threads = Number(values.threads);
 const sequences = Number(values.sequences);
 const perLevel = Number(values.problems);
 const task = loadTask({ kind: 'arithmetic' });
+const engine = engineSettingsSchema.parse({ decoders: values.decoders === 'auto' ? 'auto' : Number(values.decoders) });
+const cores = (await decoderCount(engine, threads)) * threads;
 
 let prmPath = values.prm;
 if (prmPath === undefined) {
@@ -51,8 +57,8 @@ if (prmPath === undefined) {
 }
 
 const problems = heldOutProblems(task, { 3: perLevel, 4: perLevel });
-const generator = await StepGenerator.create({ modelPath: values.model, threads, sequences, contextSize: task.contextSize, delimiter: task.delimiter });
-const scorer = await LogProbScorer.create({ modelPath: prmPath, threads, sequences, contextSize: task.contextSize });
+const generator = await StepGenerator.create({ modelPath: values.model, threads, sequences, contextSize: task.contextSize, delimiter: task.delimiter, engine });
+const scorer = await LogProbScorer.create({ modelPath: prmPath, threads, sequences, contextSize: task.contextSize, engine });
 const prompt: PromptBuilder = createPromptBuilder(generator.model, task.prompt, task.delimiter);
 const sampling = samplingSchema.parse({ temperature: 0.7, maxStepTokens: task.maxStepTokens });
 const seed = 1;
@@ -81,7 +87,7 @@ const policyFor = (problem: Problem) => enginePolicy({ generator, prompt, questi
 const valueFor = (problem: Problem) => prmValue(scorer, plainPrompt(task.prompt, problem.question));
 const maxDepth = (problem: Problem) => task.maxDepth(problem);
 
-console.log(`${problems.length} held-out problems (3 and 4 operators), ${sequences} sequences, ${threads} thread(s)`);
+console.log(`${problems.length} held-out problems (3 and 4 operators), ${sequences} sequences over ${cores / threads} decoder(s) of ${threads} thread(s)`);
 const greedy = await measure('greedy', (problem) => greedySearch({ question: problem.question, policy: policyFor(problem), reader: task, maxDepth: maxDepth(problem) }));
 const mcts = await measure('mcts*', (problem) =>
   mctsSearch({
@@ -98,7 +104,7 @@ const bon = await measure(`best-of-${n}`, (problem) => bestOfNSearch({ question:
 
 // Raw ceiling: as many tokens as MCTS* generated, sampled straight on the same number of sequences.
 async function rawGeneration(totalTokens: number): Promise<number> {
-  const raw = await StepGenerator.create({ modelPath: values.model, threads, sequences, contextSize: task.contextSize, delimiter: '\u0000' });
+  const raw = await StepGenerator.create({ modelPath: values.model, threads, sequences, contextSize: task.contextSize, delimiter: '\u0000', engine });
   try {
     const perSequence = Math.ceil(totalTokens / sequences);
     const started = performance.now();
@@ -126,7 +132,7 @@ const mctsTokS = mcts.generated / mcts.seconds;
 console.log(`raw batched generation: ${rawTokS.toFixed(0)} tok/s; MCTS*: ${mctsTokS.toFixed(0)} generated tok/s (PRM scoring included); PRM evaluated ${scorer.counts.evaluated} tokens`);
 console.log(
   `RESULT search_vs_raw=${(mctsTokS / rawTokS).toFixed(3)} eval_per_gen=${(mcts.evaluated / mcts.generated).toFixed(3)} ` +
-    `acc_greedy=${greedy.accuracy.toFixed(3)} acc_bon=${bon.accuracy.toFixed(3)} acc_mcts=${mcts.accuracy.toFixed(3)} tokens_per_problem=${mcts.tokensPerProblem.toFixed(1)}`,
+    `acc_greedy=${greedy.accuracy.toFixed(3)} acc_bon=${bon.accuracy.toFixed(3)} acc_mcts=${mcts.accuracy.toFixed(3)} tokens_per_problem=${mcts.tokensPerProblem.toFixed(1)} cores=${cores}`,
 );
 await generator.dispose();
 await scorer.dispose();

@@ -8,12 +8,12 @@
  */
 import { availableParallelism, homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { getLlama, LlamaLogLevel, resolveModelFile, type Llama, type LlamaContext, type LlamaModel } from 'node-llama-cpp';
+import { getLlama, LlamaLogLevel, resolveModelFile, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel } from 'node-llama-cpp';
 import type { EngineSettings } from '../workflows/config.ts';
 import { resolveModelFiles } from './model-files.ts';
 
 /** The engine settings a process runs with when a caller gives none (CPU or GPU, whatever is found). */
-export const DEFAULT_ENGINE: EngineSettings = { gpu: 'auto', gpuLayers: 'auto', flashAttention: false };
+export const DEFAULT_ENGINE: EngineSettings = { gpu: 'auto', gpuLayers: 'auto', flashAttention: false, decoders: 'auto' };
 
 let llamaInstance: { gpu: EngineSettings['gpu']; llama: Promise<Llama> } | undefined;
 const loadedModels = new Map<string, Promise<LlamaModel>>();
@@ -137,4 +137,32 @@ export async function createContext(reference: string, { threads, contextSize, s
     if (adapters.length === 0) throw error;
     throw new Error(`model ${reference}: llama.cpp cannot apply the adapter to its base ${base} (${error instanceof Error ? error.message : String(error)})`);
   }
+}
+
+/** How many decoders `engine.decoders` asks for here (auto: the cores over the threads each uses on a CPU, 1 on a GPU). */
+export async function decoderCount(engine: EngineSettings, threads: number): Promise<number> {
+  if (engine.decoders !== 'auto') return engine.decoders;
+  const llama = await getEngineLlama(engine.gpu);
+  return llama.gpu === false ? Math.max(1, Math.floor(availableParallelism() / threads)) : 1;
+}
+
+/**
+ * Contexts for `sequences` sequences spread over the engine's decoders (never more decoders than
+ * sequences). Each runs its own decode, so on a CPU every core works; the sequences of one context
+ * are batched together by node-llama-cpp.
+ */
+export async function createContexts(reference: string, options: EngineContextOptions): Promise<LlamaContext[]> {
+  const sequences = options.sequences ?? 1;
+  const decoders = Math.min(sequences, await decoderCount(options.engine ?? DEFAULT_ENGINE, options.threads));
+  const perDecoder = Math.ceil(sequences / decoders);
+  return Promise.all(
+    Array.from({ length: decoders }, (_, index) => createContext(reference, { ...options, sequences: Math.min(perDecoder, sequences - index * perDecoder) })),
+  );
+}
+
+/** Every sequence of `contexts`, interleaved (context 0's first, context 1's first, …): handed out in order, work spreads over the decoders. */
+export function interleavedSequences(contexts: readonly LlamaContext[]): LlamaContextSequence[] {
+  const lists = contexts.map((context) => Array.from({ length: context.totalSequences }, () => context.getSequence()));
+  const longest = Math.max(0, ...lists.map((list) => list.length));
+  return Array.from({ length: longest }, (_, index) => lists.flatMap((list) => list.slice(index, index + 1))).flat();
 }

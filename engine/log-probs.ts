@@ -8,7 +8,7 @@ import type { ControlledEvaluateInputItem, LlamaContext, LlamaModel, Token } fro
 import type { LabelLogProbs } from '../reward/prm-scorer.ts';
 import type { EngineSettings } from '../workflows/config.ts';
 import { labelToken, modelTokenizer, tokenizeChunks, type TrainingTokenizer } from '../train/tokenizer.ts';
-import { createContext } from './llama.ts';
+import { createContexts, interleavedSequences } from './llama.ts';
 import { alignSequence, SequencePool, type TokenCounts } from './step-generator.ts';
 
 function logProbsFromOutput(next: { logits?: Map<Token, number>; totalLogitWeight?: number } | undefined, tokens: readonly Token[]): number[] {
@@ -32,15 +32,15 @@ export class LogProbScorer implements LabelLogProbs {
 
   private constructor(
     readonly model: LlamaModel,
-    private readonly context: LlamaContext,
+    private readonly contexts: LlamaContext[],
     private readonly pool: SequencePool,
   ) {
     this.tokenizer = modelTokenizer(model, model.filename ?? 'PRM model');
   }
 
   static async create(options: { modelPath: string; threads: number; sequences: number; contextSize: number; engine?: EngineSettings }): Promise<LogProbScorer> {
-    const context = await createContext(options.modelPath, options);
-    return new LogProbScorer(context.model, context, new SequencePool(Array.from({ length: options.sequences }, () => context.getSequence())));
+    const contexts = await createContexts(options.modelPath, options);
+    return new LogProbScorer((contexts[0] as LlamaContext).model, contexts, new SequencePool(interleavedSequences(contexts)));
   }
 
   /** Log-probabilities of `candidates` as the token right after `tokens`. */
@@ -103,6 +103,6 @@ export class LogProbScorer implements LabelLogProbs {
   }
 
   async dispose(): Promise<void> {
-    await this.context.dispose();
+    await Promise.all(this.contexts.map((context) => context.dispose()));
   }
 }

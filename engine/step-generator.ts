@@ -1,5 +1,6 @@
 /**
- * Step generation over node-llama-cpp: one context with N parallel sequences; each request samples
+ * Step generation over node-llama-cpp: N parallel sequences spread over the engine's decoders (one
+ * context each, engine/llama.ts `createContexts`); each request samples
  * candidate next steps for a token prefix, stopping at the step delimiter. Sequences of one context
  * share no KV cells (node-llama-cpp has no fork/copy), so prefix reuse happens within a sequence:
  * a request takes the free sequence whose cached tokens share the longest prefix with it
@@ -10,7 +11,7 @@
 import type { LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { z } from 'zod';
 import type { EngineSettings } from '../workflows/config.ts';
-import { createContext } from './llama.ts';
+import { createContexts, interleavedSequences } from './llama.ts';
 
 export const samplingSchema = z.strictObject({
   temperature: z.number().nonnegative().default(0.7),
@@ -108,15 +109,14 @@ export class StepGenerator {
 
   private constructor(
     readonly model: LlamaModel,
-    private readonly context: LlamaContext,
+    private readonly contexts: LlamaContext[],
     private readonly pool: SequencePool,
     private readonly delimiter: string,
   ) {}
 
   static async create(options: StepGeneratorOptions): Promise<StepGenerator> {
-    const context = await createContext(options.modelPath, options);
-    const sequences = Array.from({ length: options.sequences }, () => context.getSequence());
-    return new StepGenerator(context.model, context, new SequencePool(sequences), options.delimiter);
+    const contexts = await createContexts(options.modelPath, options);
+    return new StepGenerator((contexts[0] as LlamaContext).model, contexts, new SequencePool(interleavedSequences(contexts)), options.delimiter);
   }
 
   /**
@@ -168,6 +168,6 @@ export class StepGenerator {
   }
 
   async dispose(): Promise<void> {
-    await this.context.dispose();
+    await Promise.all(this.contexts.map((context) => context.dispose()));
   }
 }

@@ -3,8 +3,8 @@
  * chat template), temperature 0, no repeat penalty, generation stopped at EOS, at the end of the
  * first step that states an answer, or after the task's step budget.
  */
-import type { LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
-import { createContext, loadModel } from '../engine/llama.ts';
+import type { LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
+import { createContexts, interleavedSequences, loadModel } from '../engine/llama.ts';
 import { createPromptBuilder } from '../engine/prompt.ts';
 import type { Problem, Task } from '../tasks/index.ts';
 import type { EngineSettings } from '../workflows/config.ts';
@@ -100,21 +100,22 @@ export async function evaluateGreedy({ modelPath, task, problems, threads = 1, s
   const prompt = createPromptBuilder(model, task.prompt, task.delimiter);
   const promptTokens = problems.map((problem) => prompt.tokens(problem.question, []));
   const sequenceCount = Math.max(1, Math.min(sequences, problems.length));
-  const context = await createContext(modelPath, { threads, contextSize: task.contextSize, sequences: sequenceCount, engine });
+  const contexts = await createContexts(modelPath, { threads, contextSize: task.contextSize, sequences: sequenceCount, engine });
+  const sequencesToRun = interleavedSequences(contexts);
+  const contextSize = (contexts[0] as LlamaContext).contextSize;
   // Every prompt plus its generation must fit one sequence: a context shift would drop the question.
   const budgetOf = (index: number): number => {
     const problem = problems[index] as Problem;
-    const room = context.contextSize - (promptTokens[index]?.length ?? 0);
-    if (room < 1) throw new Error(`a prompt of ${promptTokens[index]?.length} tokens does not fit the context of ${context.contextSize}: ${JSON.stringify(problem.question.slice(0, 80))}`);
+    const room = contextSize - (promptTokens[index]?.length ?? 0);
+    if (room < 1) throw new Error(`a prompt of ${promptTokens[index]?.length} tokens does not fit the context of ${contextSize}: ${JSON.stringify(problem.question.slice(0, 80))}`);
     return Math.min(room, task.maxDepth(problem) * task.maxStepTokens);
   };
   const samples: GreedySample[] = new Array<GreedySample>(problems.length);
   let nextIndex = 0;
   let done = 0;
 
-  // One worker per sequence pulls the next problem; the context batches their decoding steps.
-  const runWorker = async (): Promise<void> => {
-    const sequence = context.getSequence();
+  // One worker per sequence pulls the next problem; each context batches its sequences' decoding steps.
+  const runWorker = async (sequence: LlamaContextSequence): Promise<void> => {
     for (let index = nextIndex++; index < problems.length; index = nextIndex++) {
       const problem = problems[index] as Problem;
       const { text, generatedTokens } = await completeGreedily(task, model, sequence, promptTokens[index] as Token[], budgetOf(index));
@@ -125,9 +126,9 @@ export async function evaluateGreedy({ modelPath, task, problems, threads = 1, s
   };
 
   try {
-    await Promise.all(Array.from({ length: sequenceCount }, runWorker));
+    await Promise.all(sequencesToRun.map(runWorker));
   } finally {
-    await context.dispose();
+    await Promise.all(contexts.map((context) => context.dispose()));
   }
 
   const correct = samples.filter((sample) => sample.correct).length;

@@ -105,6 +105,12 @@ export const engineSettingsSchema = z.strictObject({
   /** Tokens evaluated per decode call [node-llama-cpp's default]. */
   batchSize: positiveInt.optional(),
   flashAttention: z.boolean().default(false),
+  /**
+   * Independent decoders (llama.cpp contexts) a model's sequences are spread over: auto = one per
+   * core on a CPU (each runs its own thread: a small model gains nothing from two threads in one
+   * context), one on a GPU (its sequences batch together).
+   */
+  decoders: z.union([z.literal('auto'), positiveInt]).default('auto'),
 });
 export type EngineSettings = z.output<typeof engineSettingsSchema>;
 
