@@ -83,7 +83,7 @@ void load_model(Model & model, const std::string & path, ggml_backend_t backend,
     model.frozen = frozen;
     // Tensor metadata only: each tensor's data is read from the file straight into the backend buffer
     // below, so a model is never held twice in memory.
-    model.source = std::make_unique<GgufReader>(path, "model");
+    model.source = std::make_unique<GgufReader>(path, "");
     const GgufReader & reader = *model.source;
     const gguf_context * g = reader.gguf();
     const int64_t arch_id = gguf_find_key(g, "general.architecture");
@@ -237,11 +237,12 @@ void write_gguf_atomic(gguf_context * gguf, const std::vector<const ggml_tensor 
 }
 
 GgufReader::GgufReader(const std::string & path, const std::string & what) : path_(path) {
+    const std::string named = (what.empty() ? "" : what + ": ") + path;
     gguf_init_params gp = {/*no_alloc =*/ true, &meta_};
     gguf_ = gguf_init_from_file(path.c_str(), gp);
-    if (!gguf_) throw InputError(what + ": " + path + ": not a readable GGUF file");
+    if (!gguf_) throw InputError(named + ": not a readable GGUF file");
     file_ = fopen(path.c_str(), "rb");
-    if (!file_) throw InputError(what + ": " + path + ": cannot open");
+    if (!file_) throw InputError(named + ": cannot open");
 }
 
 GgufReader::~GgufReader() {

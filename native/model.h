@@ -49,7 +49,7 @@ struct Layer {
 };
 
 // A GGUF file's metadata and tensor infos; a tensor's data is read when asked for, one at a time
-// (a model is never held whole in memory to be converted). Errors name `what` and the file.
+// (a model is never held whole in memory to be converted). Errors name the file, after `what` (a flag) if given.
 class GgufReader {
 public:
     GgufReader(const std::string & path, const std::string & what);
