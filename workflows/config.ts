@@ -11,7 +11,6 @@ import { LORA_TARGETS } from '../train/lora-targets.ts';
 
 const positiveInt = z.number().int().positive();
 
-
 export const loraSettingsSchema = z.strictObject({
   rank: positiveInt.default(16),
   /** Scale numerator: the adapter adds (alpha / rank)·B·A [alpha = rank]. */
