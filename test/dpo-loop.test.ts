@@ -8,7 +8,6 @@ import { after, describe, test } from 'node:test';
 import { readGgufFileInfo, type Token } from 'node-llama-cpp';
 import { z } from 'zod';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { activities } from '../activities/index.ts';
 import type { ProgressDetails } from '../activities/heartbeat.ts';
 import { releaseModels } from '../activities/models.ts';
 import { closeRunContexts, createRun } from '../activities/run-context.ts';
@@ -16,20 +15,17 @@ import { trainingObjective, trainModel } from '../activities/train.ts';
 import { COMMITTED_MICRO_MODEL } from '../cli/micro.ts';
 import { buildIterationData } from '../data/build-sets.ts';
 import { LogProbScorer } from '../engine/log-probs.ts';
-import { markCorrectness } from '../reward/verifiers.ts';
-import { runInline } from '../runtime/inline.ts';
-import { addChild, createTree, nodeAt, type SearchTree } from '../search/tree.ts';
 import { openRunDatabase } from '../store/database.ts';
 import { RunStore } from '../store/run-store.ts';
-import { loadTask } from '../tasks/index.ts';
 import { sha256File } from '../train/arbtok.ts';
 import { readTrainingJsonl } from '../train/schema.ts';
 import { tokenizeChunks } from '../train/tokenizer.ts';
 import { prepareTrainingData } from '../train/trainer.ts';
 import { runConfigSchema, type RunConfigInput } from '../workflows/config.ts';
+import { runToEnd } from './inline-run.ts';
+import { searchedTree } from './searched-tree.ts';
 import { useTempDir } from './temp-dir.ts';
 
-const arithmetic = loadTask({ kind: 'arithmetic' });
 
 describe('train.policy.objective and train.policy.dpo', () => {
   const parse = (train: Record<string, unknown>) => runConfigSchema.safeParse({ name: 'x', train });
@@ -81,21 +77,6 @@ describe('train.policy.objective and train.policy.dpo', () => {
     assert.deepEqual(trainingObjective('prm', policy({ objective: 'dpo' })), { objective: 'prm', file: 'prm.jsonl', options: {}, metrics: { objective: 'prm' } });
   });
 });
-
-/** 2+3*4 → root ─ "2+12" ─ "14" ─ "A: 14" (correct) / "A: 15" (wrong); root ─ "5*4" ─ "A: 20" (wrong). */
-function searchedTree(): SearchTree {
-  const tree = createTree('2+3*4');
-  const add = (parent: number, step: string, value: number) =>
-    addChild(tree, nodeAt(tree, parent), { step, prmScore: value, answer: arithmetic.answerOf(step), generatedTokens: step.length, state: arithmetic.answerOf(step) === null ? 'continue' : 'end' }).id;
-  const good = add(0, '2+12', 0.8);
-  const fourteen = add(good, '14', 0.9);
-  add(fourteen, 'A: 14', 0.95);
-  add(fourteen, 'A: 15', 0.2);
-  const bad = add(0, '5*4', 0.3);
-  add(bad, 'A: 20', 0.1);
-  markCorrectness(tree, arithmetic, '14');
-  return tree;
-}
 
 describe('dpo.jsonl: the iteration’s step pairs as the trainer’s rows', () => {
   const dir = useTempDir('arbor-dpo-data-');
@@ -157,12 +138,7 @@ describe('the loop with train.policy.objective dpo (inline, micro model)', () =>
   }
 
   async function runLoop(input: RunConfigInput) {
-    const config = runConfigSchema.parse(input);
-    const runDir = config.runDir ?? '';
-    await mkdir(runDir, { recursive: true });
-    const { store } = createRun(runDir, config, 'now');
-    const result = await runInline({ runDir, iterations: config.iterations, activities }).result;
-    assert.equal(result.status, 'completed');
+    const { runDir, store } = await runToEnd(input);
     const pairs = (await readFile(join(runDir, 'data', 'iteration-1', 'dpo.jsonl'), 'utf8'))
       .trim()
       .split('\n')

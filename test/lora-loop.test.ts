@@ -8,7 +8,6 @@ import { readGgufFileInfo, type Token } from 'node-llama-cpp';
 import { z } from 'zod';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { activities } from '../activities/index.ts';
 import { releaseModels } from '../activities/models.ts';
 import { prepareRun } from '../activities/prepare.ts';
 import { closeRunContexts, createRun } from '../activities/run-context.ts';
@@ -17,7 +16,6 @@ import { COMMITTED_MICRO_MODEL } from '../cli/micro.ts';
 import { exportRun } from '../data/export.ts';
 import { LogProbScorer } from '../engine/log-probs.ts';
 import { resolveModelFiles } from '../engine/model-files.ts';
-import { runInline } from '../runtime/inline.ts';
 import type { RunStore } from '../store/run-store.ts';
 import { methodTrainOptions } from '../train/method.ts';
 import { loadTrainingTokenizer, tokenizeChunks } from '../train/tokenizer.ts';
@@ -25,6 +23,7 @@ import { prepareTrainingData, runTrainer, trainerBinaryPath } from '../train/tra
 import { runConfigSchema, type RunConfigInput } from '../workflows/config.ts';
 import { arbor } from './arbor-cli.ts';
 import { writeGgufFile } from './gguf-fixture.ts';
+import { runToEnd } from './inline-run.ts';
 import { useTempDir } from './temp-dir.ts';
 
 /** The trainer records an adapter's base as an absolute path (the adapter may be used from anywhere). */
@@ -185,16 +184,6 @@ describe('the loop with LoRA (inline, micro model)', () => {
     };
   }
 
-  async function runLoop(input: RunConfigInput) {
-    const config = runConfigSchema.parse(input);
-    const runDir = config.runDir ?? '';
-    await mkdir(runDir, { recursive: true });
-    const { store } = createRun(runDir, config, 'now');
-    const result = await runInline({ runDir, iterations: config.iterations, activities }).result;
-    assert.equal(result.status, 'completed');
-    return { runDir, store, result };
-  }
-
   function modelRow(store: RunStore, path: string): { id: number; parent_id: number | null; metrics: Record<string, unknown> } {
     const id = store.modelIdByPath(path);
     assert.notEqual(id, null, `${path} is recorded`);
@@ -204,7 +193,7 @@ describe('the loop with LoRA (inline, micro model)', () => {
 
   test('two iterations: each iteration’s policy and PRM are adapters on the micro model, evaluated, recorded with their base; the second continues the first', async () => {
     // Tolerance 1: iteration 1 is always promoted, so iteration 2 continues its adapters.
-    const { runDir, store, result } = await runLoop({ ...loraRun('two'), iterations: 2, promotionTolerance: 1 });
+    const { runDir, store, result } = await runToEnd({ ...loraRun('two'), iterations: 2, promotionTolerance: 1 });
     const models = join(runDir, 'models');
     assert.deepEqual(
       result.iterations.map((record) => [record.policyPath, record.prmPath]),
@@ -249,7 +238,7 @@ describe('the loop with LoRA (inline, micro model)', () => {
     const q8 = join(dir(), 'q8.gguf');
     await execTrainer(trainerBinaryPath(), ['quantize', '--model', COMMITTED_MICRO_MODEL, '--out', q8, '--type', 'q8_0']);
     // No starting PRM: the seed PRM is a LoRA adapter on the quantized policy too.
-    const { runDir, store, result } = await runLoop({ ...loraRun('q8'), policy: { model: q8 }, prm: { seedProblemsPerLevel: 2, seedSteps: 4 } });
+    const { runDir, store, result } = await runToEnd({ ...loraRun('q8'), policy: { model: q8 }, prm: { seedProblemsPerLevel: 2, seedSteps: 4 } });
     const models = join(runDir, 'models');
     const [base, first] = result.iterations;
     const adapters = [join(models, 'prm-0.lora.gguf'), join(models, 'policy-1.lora.gguf'), join(models, 'prm-1.lora.gguf')];

@@ -6,32 +6,14 @@ import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { buildIterationData } from '../data/build-sets.ts';
 import { exportRun, TrlDpoRowSchema, TrlPrmRowSchema, TrlSftRowSchema } from '../data/export.ts';
-import { markCorrectness } from '../reward/verifiers.ts';
-import { loadTask } from '../tasks/index.ts';
 
-const arithmetic = loadTask({ kind: 'arithmetic' });
-import { addChild, createTree, nodeAt, type SearchTree } from '../search/tree.ts';
 import { DatabaseVersionError, migrate, openRunDatabase } from '../store/database.ts';
 import { LATEST_VERSION, MIGRATIONS } from '../store/migrations.ts';
 import { RunConfigConflictError, RunStore } from '../store/run-store.ts';
+import { searchedTree } from './searched-tree.ts';
 import { useTempDir } from './temp-dir.ts';
 
 const EXPECTED_TABLES = ['evaluations', 'iterations', 'models', 'nodes', 'preference_pairs', 'prm_examples', 'problems', 'runs', 'searches', 'sft_examples'];
-
-/** 2+3*4 → root ─ "2+12" ─ "14" ─ "A: 14" (correct) / "A: 15" (wrong); root ─ "5*4" ─ "A: 20" (wrong). */
-function searchedTree(): SearchTree {
-  const tree = createTree('2+3*4');
-  const add = (parent: number, step: string, value: number) =>
-    addChild(tree, nodeAt(tree, parent), { step, prmScore: value, answer: arithmetic.answerOf(step), generatedTokens: step.length, state: arithmetic.answerOf(step) === null ? 'continue' : 'end' }).id;
-  const good = add(0, '2+12', 0.8);
-  const fourteen = add(good, '14', 0.9);
-  add(fourteen, 'A: 14', 0.95);
-  add(fourteen, 'A: 15', 0.2);
-  const bad = add(0, '5*4', 0.3);
-  add(bad, 'A: 20', 0.1);
-  markCorrectness(tree, arithmetic, '14');
-  return tree;
-}
 
 function seededStore(path: string): { store: RunStore; searchId: number } {
   const store = new RunStore(openRunDatabase(path), 'run-a');
