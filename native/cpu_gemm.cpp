@@ -94,8 +94,9 @@ ggml_tensor * rewrite(ggml_context * ctx, ggml_tensor * node) {
     if (node->op != GGML_OP_OUT_PROD || node->ne[3] != 1 || node->src[0]->ne[3] != 1 || node->src[1]->ne[3] != 1) return nullptr;
     ggml_tensor * at = ggml_transpose(ctx, node->src[0]);
     ggml_tensor * bt = ggml_transpose(ctx, node->src[1]);
-    if (!ggml_is_contiguous(at)) at = ggml_cont(ctx, at);
-    if (!ggml_is_contiguous(bt)) bt = ggml_cont(ctx, bt);
+    // A transposed view of a single row or column counts as contiguous but not as untransposed.
+    if (!ggml_is_contiguous(at) || ggml_is_transposed(at)) at = ggml_cont(ctx, at);
+    if (!ggml_is_contiguous(bt) || ggml_is_transposed(bt)) bt = ggml_cont(ctx, bt);
     return ggml_mul_mat(ctx, at, bt);
 }
 

@@ -129,6 +129,7 @@ describe('adapter files', () => {
 
   test('on an F32 model, the trainer and node-llama-cpp agree to float rounding', async () => {
     const gap = maxDifference(await llamaLogProbs(full), await trainerLogProbs(full));
+    process.stderr.write(`# F32: llama.cpp vs trainer max |Δ log p| ${gap.toExponential(2)}\n`);
     assert.ok(gap < 1e-3, `max |Δ log p| = ${gap}`);
   });
 
@@ -139,6 +140,7 @@ describe('adapter files', () => {
     assert.ok(moved > 0.1, `the adapter changes log-probabilities (by up to ${moved})`);
     // The difference left is llama.cpp quantizing activations to Q8_0 for a Q8_0 weight.
     const gap = maxDifference(applied, own);
+    process.stderr.write(`# Q8_0 + adapter: llama.cpp vs trainer max |Δ log p| ${gap.toExponential(2)}; the adapter moves log p by up to ${moved.toFixed(2)}\n`);
     assert.ok(gap < 0.02, `llama.cpp + adapter vs the trainer: max |Δ log p| = ${gap}`);
   });
 
