@@ -23,23 +23,27 @@ import { mctsSearch } from '../search/mcts.ts';
 import type { SearchOutcome } from '../search/types.ts';
 import { loadTask, type Problem } from '../tasks/index.ts';
 import { buildSeedPrm } from '../train/seed-prm.ts';
-import { engineSettingsSchema } from '../workflows/config.ts';
+import { engineSettingsSchema, runConfigSchema } from '../workflows/config.ts';
 
 const { values } = parseArgs({
   options: {
     model: { type: 'string', default: COMMITTED_MICRO_MODEL },
     prm: { type: 'string' },
     problems: { type: 'string', default: '30' },
-    sequences: { type: 'string', default: '4' },
+    /** Parallel sequences per model [the run's default]. */
+    sequences: { type: 'string', default: String(runConfigSchema.parse({ name: 'bench' }).sequences) },
     threads: { type: 'string', default: '1' },
     iterations: { type: 'string', default: '12' },
     /** Decoders (contexts) the sequences are spread over: auto = one per core on a CPU (engine.decoders). */
     decoders: { type: 'string', default: 'auto' },
+    /** Problems searched at once [sequences]. */
+    concurrency: { type: 'string' },
   },
   strict: true,
 });
 const threads = Number(values.threads);
 const sequences = Number(values.sequences);
+const concurrency = Number(values.concurrency ?? values.sequences);
 const perLevel = Number(values.problems);
 const task = loadTask({ kind: 'arithmetic' });
 const engine = engineSettingsSchema.parse({ decoders: values.decoders === 'auto' ? 'auto' : Number(values.decoders) });
@@ -74,7 +78,7 @@ interface MethodResult {
 async function measure(name: string, search: (problem: Problem) => Promise<SearchOutcome>): Promise<MethodResult> {
   const before = { ...generator.counts };
   const started = performance.now();
-  const outcomes = await mapConcurrent(problems, sequences, search);
+  const outcomes = await mapConcurrent(problems, concurrency, search);
   const seconds = (performance.now() - started) / 1000;
   const correct = outcomes.filter((outcome, index) => outcome.answer !== null && task.isCorrect(outcome.answer, problems[index]?.answer ?? '')).length;
   const generated = generator.counts.generated - before.generated;

@@ -40,7 +40,7 @@ options:
   --policy GGUF       starting policy [models/micro/arbor-micro.gguf]
   --prm GGUF          starting PRM [a seed PRM built from the policy]
   --threads N         CPU threads for inference and training [1]
-  --sequences N       problems searched at once (parallel sequences) [4]
+  --sequences N       problems searched at once (parallel sequences per model) [16]
   --gpu KIND          auto | cuda | vulkan | metal | cpu [auto]
   --inline            do not use Temporal: run in this process
   --profile NAME      Temporal client profile (@temporalio/envconfig)

@@ -71,7 +71,8 @@ export async function buildIterationData(options: {
   const { store, iteration } = options;
   const settings = dataSettingsSchema.parse(options.data ?? {});
   const db = store.db;
-  const searchIds = db.prepare('SELECT id FROM searches WHERE run_id = ? AND iteration = ? ORDER BY id').pluck().all(store.runId, iteration) as number[];
+  // In problem order, not the order searches finished in (concurrency), so the same seeds give the same data files.
+  const searchIds = db.prepare('SELECT id FROM searches WHERE run_id = ? AND iteration = ? ORDER BY problem_id, algorithm').pluck().all(store.runId, iteration) as number[];
 
   for (const searchId of searchIds) {
     const tree = store.tree(searchId);
@@ -154,8 +155,8 @@ export function prmTrainingRows(store: RunStore, iteration: number): { searchId:
   const rows = store.db
     .prepare(
       `SELECT e.search_id, e.node_index, e.prompt, e.steps_json, e.target, n.parent_index FROM prm_examples e
-       JOIN nodes n ON n.search_id = e.search_id AND n.node_index = e.node_index
-       WHERE e.run_id = ? AND e.iteration = ? AND e.source = 'quality-value' ORDER BY e.search_id, e.node_index`,
+       JOIN nodes n ON n.search_id = e.search_id AND n.node_index = e.node_index JOIN searches s ON s.id = e.search_id
+       WHERE e.run_id = ? AND e.iteration = ? AND e.source = 'quality-value' ORDER BY s.problem_id, s.algorithm, e.node_index`,
     )
     .all(store.runId, iteration) as { search_id: number; node_index: number; prompt: string; steps_json: string; target: number; parent_index: number | null }[];
   const key = (searchId: number, nodeIndex: number | null): string => `${searchId}:${nodeIndex}`;

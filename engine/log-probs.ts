@@ -4,12 +4,13 @@
  * `includeTop: 1` (the `includeMax` option is broken in 3.22.1), so
  * log P(t) = logit(t) − maxLogit − ln(totalLogitWeight).
  */
-import type { ControlledEvaluateInputItem, LlamaContext, LlamaModel, Token } from 'node-llama-cpp';
+import type { ControlledEvaluateInputItem, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import type { LabelLogProbs } from '../reward/prm-scorer.ts';
 import type { EngineSettings } from '../workflows/config.ts';
 import { labelToken, modelTokenizer, tokenizeChunks, type TrainingTokenizer } from '../train/tokenizer.ts';
 import { createContexts, interleavedSequences } from './llama.ts';
-import { alignSequence, SequencePool, type TokenCounts } from './step-generator.ts';
+import { alignSequence, SequencePool } from './sequence-pool.ts';
+import type { TokenCounts } from './step-generator.ts';
 
 function logProbsFromOutput(next: { logits?: Map<Token, number>; totalLogitWeight?: number } | undefined, tokens: readonly Token[]): number[] {
   const logits = next?.logits;
@@ -20,6 +21,16 @@ function logProbsFromOutput(next: { logits?: Map<Token, number>; totalLogitWeigh
     const logit = logits.get(token);
     return logit === undefined ? -Infinity : logit - maxLogit - Math.log(total);
   });
+}
+
+/** The longest prefix all `lists` share, leaving each at least one token of its own (its logits are read there). */
+function commonPrefix(lists: readonly (readonly Token[])[]): Token[] {
+  const [first] = lists;
+  if (first === undefined) return [];
+  const limit = Math.max(0, Math.min(...lists.map((list) => list.length - 1)));
+  let length = 0;
+  while (length < limit && lists.every((list) => list[length] === first[length])) length += 1;
+  return first.slice(0, length);
 }
 
 export class LogProbScorer implements LabelLogProbs {
@@ -44,17 +55,19 @@ export class LogProbScorer implements LabelLogProbs {
   }
 
   /** Log-probabilities of `candidates` as the token right after `tokens`. */
-  async nextTokenLogProbs(tokens: readonly Token[], candidates: readonly Token[]): Promise<number[]> {
-    return this.pool.with(tokens, async (sequence) => {
-      const feed = await alignSequence(sequence, tokens);
-      const cachedBefore = sequence.nextTokenIndex;
-      const input: ControlledEvaluateInputItem[] = feed.map((token, index) =>
-        index < feed.length - 1 ? token : [token, { generateNext: { logits: { filter: { tokens: candidates, includeTop: 1 } }, totalLogitWeight: true } }],
-      );
-      const output = await sequence.controlledEvaluate(input);
-      this.counts.evaluated += sequence.nextTokenIndex - cachedBefore;
-      return logProbsFromOutput(output[feed.length - 1]?.next, candidates);
-    });
+  nextTokenLogProbs(tokens: readonly Token[], candidates: readonly Token[]): Promise<number[]> {
+    return this.pool.with(tokens, (sequence) => this.logProbsOn(sequence, tokens, candidates));
+  }
+
+  private async logProbsOn(sequence: LlamaContextSequence, tokens: readonly Token[], candidates: readonly Token[]): Promise<number[]> {
+    const feed = await alignSequence(sequence, tokens);
+    const cachedBefore = sequence.nextTokenIndex;
+    const input: ControlledEvaluateInputItem[] = feed.map((token, index) =>
+      index < feed.length - 1 ? token : [token, { generateNext: { logits: { filter: { tokens: candidates, includeTop: 1 } }, totalLogitWeight: true } }],
+    );
+    const output = await sequence.controlledEvaluate(input);
+    this.counts.evaluated += sequence.nextTokenIndex - cachedBefore;
+    return logProbsFromOutput(output[feed.length - 1]?.next, candidates);
   }
 
   private labelTokenAfter(label: string, context: string): Token {
@@ -67,13 +80,26 @@ export class LogProbScorer implements LabelLogProbs {
     return token;
   }
 
+  /** The texts (siblings, as a search scores them) share their common prefix: evaluated once, their ends scored side by side. */
   async labelLogProbs(texts: readonly (readonly string[])[], labels: readonly string[]): Promise<number[][]> {
-    return Promise.all(
-      texts.map((chunks) => {
-        const labelTokens = labels.map((label) => this.labelTokenAfter(label, chunks.at(-1) ?? '\n'));
-        return this.nextTokenLogProbs(tokenizeChunks(this.tokenizer, chunks).tokens as Token[], labelTokens);
-      }),
-    );
+    const items = texts.map((chunks) => ({
+      tokens: tokenizeChunks(this.tokenizer, chunks).tokens as Token[],
+      labels: labels.map((label) => this.labelTokenAfter(label, chunks.at(-1) ?? '\n')),
+    }));
+    const shared = commonPrefix(items.map((item) => item.tokens));
+    const results = new Array<number[]>(items.length);
+    await this.pool.withShared(shared, items.length, async (sequences, evaluated) => {
+      this.counts.evaluated += evaluated;
+      await Promise.all(
+        sequences.map(async (sequence, lane) => {
+          for (let index = lane; index < items.length; index += sequences.length) {
+            const item = items[index] as (typeof items)[number];
+            results[index] = await this.logProbsOn(sequence, item.tokens, item.labels);
+          }
+        }),
+      );
+    });
+    return results;
   }
 
   /** Sum of log P over the tokens of `continuation` after `prefix` (teacher forcing). */

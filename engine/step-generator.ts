@@ -1,17 +1,17 @@
 /**
  * Step generation over node-llama-cpp: N parallel sequences spread over the engine's decoders (one
- * context each, engine/llama.ts `createContexts`); each request samples
- * candidate next steps for a token prefix, stopping at the step delimiter. Sequences of one context
- * share no KV cells (node-llama-cpp has no fork/copy), so prefix reuse happens within a sequence:
- * a request takes the free sequence whose cached tokens share the longest prefix with it
- * (`adaptStateToTokens` keeps that part), and the candidates of one request are sampled one after
- * the other on that sequence, each reusing the whole prefix. Concurrent requests (other problems,
- * other branches) run on the other sequences and are batched together by node-llama-cpp.
+ * context each, engine/llama.ts `createContexts`); each request samples candidate next steps for a
+ * token prefix, stopping at the step delimiter. A request's candidates decode side by side on
+ * sequences of one context that share the prefix, evaluated once (engine/sequence-pool.ts); the
+ * sequences keep what they generated, so expanding a candidate later reuses its cached tokens.
+ * Concurrent requests (other problems, other branches) run on the other sequences and are batched
+ * together by node-llama-cpp.
  */
 import type { LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { z } from 'zod';
 import type { EngineSettings } from '../workflows/config.ts';
 import { createContexts, interleavedSequences } from './llama.ts';
+import { alignSequence, SequencePool } from './sequence-pool.ts';
 
 export const samplingSchema = z.strictObject({
   temperature: z.number().nonnegative().default(0.7),
@@ -54,55 +54,6 @@ export interface StepGeneratorOptions {
   engine?: EngineSettings;
 }
 
-/** Positions `sequence` at `tokens` and returns what must still be fed (never empty, so logits come out). */
-export async function alignSequence(sequence: LlamaContextSequence, tokens: readonly Token[]): Promise<Token[]> {
-  if (tokens.length === 0) throw new Error('cannot evaluate an empty prefix');
-  await sequence.adaptStateToTokens(tokens.slice(), false);
-  if (sequence.nextTokenIndex >= tokens.length) {
-    await sequence.eraseContextTokenRanges([{ start: tokens.length - 1, end: sequence.nextTokenIndex }]);
-  }
-  return tokens.slice(sequence.nextTokenIndex);
-}
-
-/** A pool of sequences handed out by longest cached common prefix. */
-export class SequencePool {
-  private readonly free: LlamaContextSequence[];
-  private readonly waiting: ((sequence: LlamaContextSequence) => void)[] = [];
-
-  constructor(sequences: LlamaContextSequence[]) {
-    this.free = sequences;
-  }
-
-  async acquire(prefix: readonly Token[]): Promise<LlamaContextSequence> {
-    if (this.free.length === 0) return new Promise((resolve) => this.waiting.push(resolve));
-    let bestIndex = 0;
-    let bestShared = -1;
-    this.free.forEach((sequence, index) => {
-      const shared = sequence.compareContextTokens(prefix.slice()).firstDifferentIndex;
-      if (shared > bestShared) {
-        bestShared = shared;
-        bestIndex = index;
-      }
-    });
-    return this.free.splice(bestIndex, 1)[0] as LlamaContextSequence;
-  }
-
-  release(sequence: LlamaContextSequence): void {
-    const next = this.waiting.shift();
-    if (next) next(sequence);
-    else this.free.push(sequence);
-  }
-
-  async with<T>(prefix: readonly Token[], work: (sequence: LlamaContextSequence) => Promise<T>): Promise<T> {
-    const sequence = await this.acquire(prefix);
-    try {
-      return await work(sequence);
-    } finally {
-      this.release(sequence);
-    }
-  }
-}
-
 export class StepGenerator {
   /** Totals over the generator's life; callers diff them around a search. */
   readonly counts: TokenCounts = { evaluated: 0, generated: 0 };
@@ -120,13 +71,20 @@ export class StepGenerator {
   }
 
   /**
-   * `count` candidate next steps after `prefix`, sampled one after the other on one sequence;
-   * candidate i uses seed `seed + i`. `greedy` decodes the argmax (then `count` should be 1).
+   * `count` candidate next steps after `prefix`, candidate i with seed `seed + i`: side by side on
+   * sequences of one context that share the prefix (evaluated once), one after the other when
+   * fewer are free. `greedy` decodes the argmax (then `count` should be 1).
    */
   generateSteps(prefix: readonly Token[], count: number, options: { sampling: Sampling; seed: number; greedy?: boolean }): Promise<GeneratedStep[]> {
-    return this.pool.with(prefix, async (sequence) => {
-      const steps: GeneratedStep[] = [];
-      for (let index = 0; index < count; index++) steps.push(await this.sampleOne(sequence, prefix, options.sampling, options.seed + index, options.greedy === true));
+    // Every candidate feeds the prefix's last token itself: its logits are where sampling starts.
+    return this.pool.withShared(prefix.slice(0, -1), count, async (sequences, evaluated) => {
+      this.counts.evaluated += evaluated;
+      const steps = new Array<GeneratedStep>(count);
+      await Promise.all(
+        sequences.map(async (sequence, lane) => {
+          for (let index = lane; index < count; index += sequences.length) steps[index] = await this.sampleOne(sequence, prefix, options.sampling, options.seed + index, options.greedy === true);
+        }),
+      );
       return steps;
     });
   }

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import type { Token } from 'node-llama-cpp';
 import { after, before, describe, test } from 'node:test';
+import { createContexts, interleavedSequences } from '../engine/llama.ts';
 import { LogProbScorer } from '../engine/log-probs.ts';
+import { SequencePool } from '../engine/sequence-pool.ts';
 import { enginePolicy } from '../engine/policy.ts';
 import { createPromptBuilder } from '../engine/prompt.ts';
 import { samplingSchema, StepGenerator } from '../engine/step-generator.ts';
@@ -71,6 +73,54 @@ describe('inference engine (committed micro model)', () => {
     const s1 = await generator.generateSteps(tokens, 3, { sampling, seed: 42 });
     const s2 = await generator.generateSteps(tokens, 3, { sampling, seed: 42 });
     assert.deepEqual(s1.map((s) => s.text), s2.map((s) => s.text));
+  });
+
+  test('a request’s candidates share the prefix, evaluated once, match one-at-a-time sampling, and stay cached for their expansion', async () => {
+    // One context of three sequences (side by side) against one sequence (one after the other).
+    const side = await StepGenerator.create({ modelPath: COMMITTED_MICRO_MODEL, threads: 1, sequences: 3, contextSize: 256, delimiter: STEP_DELIMITER, engine: { gpu: 'auto', gpuLayers: 'auto', flashAttention: false, decoders: 1 } });
+    const single = await StepGenerator.create({ modelPath: COMMITTED_MICRO_MODEL, threads: 1, sequences: 1, contextSize: 256, delimiter: STEP_DELIMITER });
+    try {
+      const builder = createPromptBuilder(side.model, ARITHMETIC.prompt, STEP_DELIMITER);
+      const tokens = builder.tokens('6*7-8+9', ['42-8+9']);
+      const steps = await side.generateSteps(tokens, 3, { sampling, seed: 11 });
+      const alone = await single.generateSteps(tokens, 3, { sampling, seed: 11 });
+      assert.deepEqual(steps.map((step) => step.text), alone.map((step) => step.text), 'the same seeds give the same candidates');
+      const generated = steps.reduce((sum, step) => sum + step.generatedTokens, 0);
+      // The prefix but its last token once; each candidate then evaluates that token and its own tokens but the last.
+      assert.equal(side.counts.evaluated, tokens.length - 1 + generated, `evaluated ${side.counts.evaluated}, prefix ${tokens.length}, generated ${generated}`);
+      for (const step of steps.filter((candidate) => candidate.stop === 'delimiter')) {
+        const [next] = await side.generateSteps(builder.tokens('6*7-8+9', ['42-8+9', step.text]), 1, { sampling, seed: 12 });
+        // Only the delimiter the candidate ended with is new (its sequence kept the rest).
+        assert.ok((next?.evaluatedTokens ?? 99) <= (next?.generatedTokens ?? 0), `expanding ${JSON.stringify(step.text)}: ${JSON.stringify(next)}`);
+      }
+    } finally {
+      await side.dispose();
+      await single.dispose();
+    }
+  });
+
+  test('a group of sequences holds a shared prefix evaluated once and copied, and siblings score as each alone would', async () => {
+    const oneContext = { gpu: 'auto', gpuLayers: 'auto', flashAttention: false, decoders: 1 } as const;
+    const contexts = await createContexts(COMMITTED_MICRO_MODEL, { threads: 1, contextSize: 256, sequences: 3, engine: oneContext });
+    const grouped = await LogProbScorer.create({ modelPath: COMMITTED_MICRO_MODEL, threads: 1, sequences: 3, contextSize: 256, engine: oneContext });
+    try {
+      const pool = new SequencePool(interleavedSequences(contexts));
+      const shared = tokenizeChunks(scorer.tokenizer, ['Q: 4*4-3\n', '16-3\n']).tokens as Token[];
+      await pool.withShared(shared, 3, async (sequences, evaluated) => {
+        assert.equal(new Set(sequences).size, 3);
+        assert.equal(evaluated, shared.length, 'the prefix is evaluated once for the group');
+        for (const sequence of sequences) assert.deepEqual(sequence.contextTokens, shared);
+      });
+      const texts = ['7', '8', '9'].map((last) => ['Q: 2+3*2\n', '2+6\n', `${last}\n`]);
+      const together = await grouped.labelLogProbs(texts, ['+', '-']);
+      for (const [index, chunks] of texts.entries()) {
+        const [alone] = await scorer.labelLogProbs([chunks], ['+', '-']);
+        (alone ?? []).forEach((value, label) => assert.ok(Math.abs(value - (together[index]?.[label] ?? NaN)) < 1e-4, `text ${index} label ${label}: ${value} vs ${together[index]?.[label]}`));
+      }
+    } finally {
+      await Promise.all(contexts.map((context) => context.dispose()));
+      await grouped.dispose();
+    }
   });
 
   test('the policy binding counts tokens and feeds the steps so far back as prefix', async () => {

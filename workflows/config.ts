@@ -164,8 +164,8 @@ export const runConfigSchema = z.strictObject({
   promotionTolerance: z.number().min(0).max(1).default(0.02),
   /** CPU threads for inference and training: 1 per process is fastest for small models on a few cores. */
   threads: positiveInt.default(1),
-  /** Parallel sequences (problems searched at once). */
-  sequences: positiveInt.default(4),
+  /** Parallel sequences per model (problems searched at once); more per decode amortise its fixed cost (bench:search). */
+  sequences: positiveInt.default(16),
   /** GPU, offloaded layers, context, batch size, flash attention. */
   engine: engineSettingsSchema.prefault({}),
 });
