@@ -16,8 +16,11 @@ export const ProgressDetailsSchema = z.object({
 });
 export type ProgressDetails = z.infer<typeof ProgressDetailsSchema>;
 
+/** Reports progress; once the activity is cancelled (Temporal, or a second Ctrl-C inline) it throws, so long work stops at its next heartbeat. */
 export function heartbeat(details: ProgressDetails): void {
-  Context.current().heartbeat(details);
+  const context = Context.current();
+  context.heartbeat(details);
+  context.cancellationSignal.throwIfAborted();
 }
 
 /** Heartbeat details of the previous attempt, when this is a retry that got some. */

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { openRunDatabase } from '../store/database.ts';
+import { closeRunDatabase, openRunDatabase } from '../store/database.ts';
 import { RunStore } from '../store/run-store.ts';
 import { loadTask, type Task } from '../tasks/index.ts';
 import { runConfigSchema, type RunConfig } from '../workflows/config.ts';
@@ -53,13 +53,13 @@ export function createRun(runDir: string, config: RunConfig, now: string): RunCo
   const db = openRunDatabase(join(runDir, DATABASE_FILE));
   const store = new RunStore(db, config.name);
   store.ensureRun(config, now);
-  db.close();
+  closeRunDatabase(db);
   contexts.delete(runDir);
   return runContext(runDir);
 }
 
 export function closeRunContexts(): void {
-  for (const context of contexts.values()) context.store.db.close();
+  for (const context of contexts.values()) closeRunDatabase(context.store.db);
   contexts.clear();
 }
 

@@ -8,7 +8,7 @@ import { inspectCommand } from './inspect.ts';
 import { microCommand } from './micro.ts';
 import { runCommand } from './run.ts';
 import { standinCommand } from './standin.ts';
-import { UsageError } from './usage-error.ts';
+import { ioErrorMessage, UsageError } from './usage-error.ts';
 import { workerCommand } from './worker.ts';
 
 const HELP = `arbor — durable self-improvement for LLM reasoning (MCTS* + PRM + native fine-tuning)
@@ -84,7 +84,7 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`arbor: ${error.message} (see --help)\n`);
       process.exitCode = 2;
     } else {
-      process.stderr.write(`arbor: error: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.stderr.write(`arbor: error: ${ioErrorMessage(error) ?? (error instanceof Error ? error.message : String(error))}\n`);
       process.exitCode = 1;
     }
   },

@@ -8,6 +8,7 @@ import { MICRO_HELD_OUT } from '../evaluate/held-out.ts';
 import { prmQuality } from '../evaluate/prm-quality.ts';
 import { accuracyTable, COMMITTED_MICRO_MODEL, evaluateHeldOut } from './micro.ts';
 import { TASK_FLAG_OPTIONS, TASK_FLAGS_HELP, taskFlagsSchema, taskFromFlags } from './task-flags.ts';
+import { asUsageError } from './usage-error.ts';
 
 export const EVAL_HELP = `arbor eval — score models on a task's fixed held-out problems
 
@@ -36,15 +37,16 @@ export async function evalCommand(argv: string[]): Promise<number> {
     process.stdout.write(EVAL_HELP);
     return 0;
   }
-  const model = await resolveModelPath(values.model ?? COMMITTED_MICRO_MODEL, 'model');
   const threads = z.coerce.number().int().positive().max(availableParallelism() * 4).parse(values.threads ?? '1');
   const perLevel = z.coerce.number().int().positive().parse(values['per-level'] ?? '100');
   const task = taskFromFlags(taskFlagsSchema.parse(values));
+  const model = await asUsageError(resolveModelPath(values.model ?? COMMITTED_MICRO_MODEL, 'model'));
+  const prm = values.prm === undefined ? undefined : await asUsageError(resolveModelPath(values.prm, 'PRM'));
   const counts = task.kind === 'arithmetic' ? MICRO_HELD_OUT : Object.fromEntries(task.levels('test').map((level) => [level, perLevel]));
   const evaluation = await evaluateHeldOut(model, threads, task, counts);
   process.stdout.write(`${model}: held-out greedy accuracy (${task.kind})\n${accuracyTable(evaluation)}\n`);
-  if (values.prm !== undefined) {
-    const scorer = await LogProbScorer.create({ modelPath: await resolveModelPath(values.prm, 'PRM'), threads, sequences: 1, contextSize: task.contextSize });
+  if (prm !== undefined) {
+    const scorer = await LogProbScorer.create({ modelPath: prm, threads, sequences: 1, contextSize: task.contextSize });
     try {
       const quality = await prmQuality(scorer, task, evaluation.samples);
       const show = (value: number | null): string => (value === null ? 'n/a (one class only)' : value.toFixed(3));

@@ -32,13 +32,26 @@ usage:
 Exit codes: 0 done, 2 bad input or unknown run.
 `;
 
+/** The run's database, opened read-only: looking never writes (a full disk, a read-only copy). */
 function openStore(runDir: string): RunStore {
   const path = join(runDir, DATABASE_FILE);
   if (!existsSync(path)) throw new UsageError(`no run database at ${path} (is the run name right? --run-dir for another folder)`);
-  const db = openRunDatabase(path);
+  let db;
+  try {
+    db = openRunDatabase(path, { readonly: true });
+  } catch (error) {
+    throw new UsageError(`cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`);
+  }
   const runId = db.prepare('SELECT id FROM runs').pluck().get() as string | undefined;
-  if (runId === undefined) throw new Error(`${path} holds no run`);
+  if (runId === undefined) throw new UsageError(`${path} holds no run`);
   return new RunStore(db, runId);
+}
+
+/** A non-negative integer option, or a usage error naming it. */
+function intOption(name: string, value: string): number {
+  const parsed = z.coerce.number().int().nonnegative().safeParse(value);
+  if (!parsed.success || value.trim() === '') throw new UsageError(`--${name} must be a non-negative integer, got ${JSON.stringify(value)}`);
+  return parsed.data;
 }
 
 /** The tree as indented text, children in order of visits. */
@@ -80,8 +93,18 @@ export async function inspectCommand(action: 'models' | 'tree' | 'lineage' | 'ex
     return 0;
   }
   const { runDir } = runDirFromArgs(action, positionals, values['run-dir']);
+  // Every option is checked before the database is opened.
+  const searchOption = values.search === undefined ? null : intOption('search', values.search);
+  const iterationOption = values.iteration === undefined ? undefined : intOption('iteration', values.iteration);
+  const problemOption = values.problem === undefined ? undefined : intOption('problem', values.problem);
+  const sftOption = values.sft === undefined ? undefined : intOption('sft', values.sft);
+  let threshold: number | undefined;
+  if (values.threshold !== undefined) {
+    const parsed = z.coerce.number().min(0).max(1).safeParse(values.threshold);
+    if (!parsed.success || values.threshold.trim() === '') throw new UsageError(`--threshold must be a number in [0, 1], got ${JSON.stringify(values.threshold)}`);
+    threshold = parsed.data;
+  }
   const store = openStore(runDir);
-  const int = z.coerce.number().int().nonnegative();
   try {
     if (action === 'models') {
       const rows = store.db.prepare('SELECT id, kind, iteration, parent_id, path, sha256, metrics_json FROM models WHERE run_id = ? ORDER BY iteration, kind').all(store.runId) as Record<string, unknown>[];
@@ -89,14 +112,16 @@ export async function inspectCommand(action: 'models' | 'tree' | 'lineage' | 'ex
       return 0;
     }
     if (action === 'tree') {
-      let searchId = values.search === undefined ? null : int.parse(values.search);
+      let searchId = searchOption;
       if (searchId === null) {
-        const iteration = int.parse(values.iteration ?? '1');
-        const row = (values.problem === undefined
+        const iteration = iterationOption ?? 1;
+        const row = (problemOption === undefined
           ? store.db.prepare('SELECT id FROM searches WHERE run_id = ? AND iteration = ? ORDER BY id LIMIT 1').get(store.runId, iteration)
-          : store.db.prepare('SELECT id FROM searches WHERE run_id = ? AND iteration = ? AND problem_id = ?').get(store.runId, iteration, int.parse(values.problem))) as { id: number } | undefined;
-        if (row === undefined) throw new Error(`no search for iteration ${iteration}${values.problem === undefined ? '' : ` and problem ${values.problem}`} in ${runDir}`);
+          : store.db.prepare('SELECT id FROM searches WHERE run_id = ? AND iteration = ? AND problem_id = ?').get(store.runId, iteration, problemOption)) as { id: number } | undefined;
+        if (row === undefined) throw new UsageError(`no search for iteration ${iteration}${problemOption === undefined ? '' : ` and problem ${problemOption}`} in ${runDir}`);
         searchId = row.id;
+      } else if (store.db.prepare('SELECT 1 FROM searches WHERE run_id = ? AND id = ?').get(store.runId, searchId) === undefined) {
+        throw new UsageError(`--search ${searchId}: no such search in ${runDir}`);
       }
       const tree = store.tree(searchId);
       const targets = new Map(store.nodes(searchId).map((node) => [node.node_index, node.value_target]));
@@ -104,17 +129,21 @@ export async function inspectCommand(action: 'models' | 'tree' | 'lineage' | 'ex
       return 0;
     }
     if (action === 'lineage') {
-      const sftId = values.sft === undefined ? (store.db.prepare('SELECT MIN(id) FROM sft_examples WHERE run_id = ?').pluck().get(store.runId) as number | null) : int.parse(values.sft);
-      if (sftId === null) throw new Error(`${runDir} has no SFT examples yet`);
+      const sftId = sftOption ?? (store.db.prepare('SELECT MIN(id) FROM sft_examples WHERE run_id = ?').pluck().get(store.runId) as number | null);
+      if (sftId === null) throw new UsageError(`${runDir} has no SFT examples yet`);
+      if (store.db.prepare('SELECT 1 FROM sft_examples WHERE run_id = ? AND id = ?').get(store.runId, sftId) === undefined) throw new UsageError(`--sft ${sftId}: no such SFT example in ${runDir}`);
       process.stdout.write(`${JSON.stringify(store.sftLineage(sftId), null, 2)}\n`);
       return 0;
+    }
+    if (iterationOption !== undefined && store.db.prepare('SELECT 1 FROM searches WHERE run_id = ? AND iteration = ? LIMIT 1').get(store.runId, iterationOption) === undefined) {
+      throw new UsageError(`--iteration ${iterationOption}: the run has no searches in that iteration (${runDir})`);
     }
     const outDir = values.out ?? join(runDir, 'export');
     const counts = await exportRun({
       store,
       outDir,
-      iteration: values.iteration === undefined ? undefined : int.parse(values.iteration),
-      labelThreshold: values.threshold === undefined ? undefined : z.coerce.number().min(0).max(1).parse(values.threshold),
+      iteration: iterationOption,
+      labelThreshold: threshold,
     });
     process.stdout.write(`exported to ${outDir}: sft ${counts.sft}, dpo ${counts.dpo}, prm ${counts.prm}, trees ${counts.trees}\n`);
     return 0;

@@ -14,6 +14,7 @@ import { closeRunContexts, createRun } from '../activities/run-context.ts';
 import { releaseModels } from '../activities/models.ts';
 import { runInline } from '../runtime/inline.ts';
 import { RunConfigConflictError } from '../store/run-store.ts';
+import { RunOwnedError, takeOwnership } from '../runtime/owner.ts';
 import { createWorkers } from '../runtime/worker.ts';
 import { resolveTemporal } from '../temporal.config.ts';
 import { QUICK_PRESET, runConfigSchema, runDirOf, type RunConfig } from '../workflows/config.ts';
@@ -22,7 +23,7 @@ import { levelMetric, levelOfMetric, type IterationRecord, type RunInput, type R
 import { createProgressBar, type ProgressBar } from './progress.ts';
 import { loadChecked, TASK_FLAG_OPTIONS, TASK_FLAGS_HELP, taskFlagsSchema, taskSettingsFromFlags } from './task-flags.ts';
 import { resolveModelFiles } from '../engine/model-files.ts';
-import { UsageError } from './usage-error.ts';
+import { asUsageError, ioErrorMessage, UsageError } from './usage-error.ts';
 
 export const RUN_HELP = `arbor run — start or continue a self-improvement run
 
@@ -113,11 +114,7 @@ async function checkInputs(config: RunConfig): Promise<void> {
   const models = [['policy model', config.policy.model], ['PRM model', config.prm.model], ['PRM base model', config.prm.base]] as const;
   for (const [what, reference] of models) {
     if (reference === undefined || /^(hf:|https?:\/\/)/.test(reference)) continue;
-    try {
-      await resolveModelFiles(reference, what);
-    } catch (error) {
-      throw new UsageError(error instanceof Error ? error.message : String(error));
-    }
+    await asUsageError(resolveModelFiles(reference, what));
   }
 }
 
@@ -222,12 +219,30 @@ export async function runCommand(argv: string[]): Promise<number> {
   await checkInputs(config);
   const runDir = runDirOf(config);
   await mkdir(runDir, { recursive: true });
+  let releaseOwnership: () => void;
   try {
-    createRun(runDir, config, new Date().toISOString());
+    releaseOwnership = takeOwnership(runDir);
   } catch (error) {
-    if (error instanceof RunConfigConflictError) throw new UsageError(`${error.message} (${join(runDir, 'arbor.db')})`);
-    throw error;
+    throw error instanceof RunOwnedError ? new UsageError(error.message) : error;
   }
+  try {
+    try {
+      createRun(runDir, config, new Date().toISOString());
+    } catch (error) {
+      throw error instanceof RunConfigConflictError ? new UsageError(`${error.message} (${join(runDir, 'arbor.db')})`) : error;
+    }
+    return await runOwned(config, runDir, flags);
+  } catch (error) {
+    // SQLite's errors name no file: a full disk under the database names it here.
+    const io = ioErrorMessage(error, join(runDir, 'arbor.db'));
+    throw io === null ? error : new Error(io, { cause: error });
+  } finally {
+    releaseOwnership();
+  }
+}
+
+/** The run itself, once this process owns it. */
+async function runOwned(config: RunConfig, runDir: string, flags: z.infer<typeof flagsSchema>): Promise<number> {
   process.stderr.write(`run '${config.name}' in ${resolve(runDir)}\n`);
 
   const temporal = flags.inline ? { unavailable: '--inline' } : await resolveTemporal({ profile: flags.profile, devServerDatabase: join(runDir, 'temporal.db') });

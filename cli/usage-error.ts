@@ -5,3 +5,27 @@ export class UsageError extends Error {
     this.name = 'UsageError';
   }
 }
+
+/**
+ * An I/O failure as one line a user can act on, naming the path (`path` when the error carries
+ * none, as SQLite's do), or null for other errors. Exit code 1: nothing was wrong with the input.
+ */
+export function ioErrorMessage(error: unknown, path?: string): string | null {
+  const { code, path: errorPath } = (error ?? {}) as { code?: unknown; path?: unknown };
+  const where = typeof errorPath === 'string' ? errorPath : path;
+  const at = where === undefined ? '' : ` (${where})`;
+  if (code === 'ENOSPC' || code === 'SQLITE_FULL') return `no space left on device${at}; free some space and run the same command again: the run resumes where it stopped`;
+  if (code === 'EROFS' || code === 'SQLITE_READONLY') return `read-only file system${at}`;
+  if (code === 'EACCES' || code === 'EPERM') return `permission denied${at}`;
+  if (code === 'EIO' || code === 'SQLITE_IOERR') return `input/output error${at}`;
+  return null;
+}
+
+/** `work`, with its failure (a model file that is missing or not a GGUF, say) reported as bad input. */
+export async function asUsageError<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    throw error instanceof UsageError ? error : new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}

@@ -5,6 +5,8 @@
  */
 import type { LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { createContexts, interleavedSequences, loadModel } from '../engine/llama.ts';
+import { mapConcurrent } from '../engine/map-concurrent.ts';
+import { alignSequence, SequencePool } from '../engine/sequence-pool.ts';
 import { createPromptBuilder } from '../engine/prompt.ts';
 import type { Problem, Task } from '../tasks/index.ts';
 import type { EngineSettings } from '../workflows/config.ts';
@@ -68,11 +70,11 @@ interface GreedyCompletion {
  * when a byte token leaves a partial UTF-8 character).
  */
 async function completeGreedily(task: Task, model: LlamaModel, sequence: LlamaContextSequence, promptTokens: Token[], maxTokens: number): Promise<GreedyCompletion> {
-  await sequence.clearHistory();
+  const feed = await alignSequence(sequence, promptTokens);
   const generated: Token[] = [];
   let text = '';
   // Temperature 0 samples the argmax; no repeat penalty is applied unless one is passed.
-  for await (const token of sequence.evaluate(promptTokens, { temperature: 0 })) {
+  for await (const token of sequence.evaluate(feed, { temperature: 0 })) {
     generated.push(token);
     const before = text;
     text = model.detokenize(generated);
@@ -101,7 +103,6 @@ export async function evaluateGreedy({ modelPath, task, problems, threads = 1, s
   const promptTokens = problems.map((problem) => prompt.tokens(problem.question, []));
   const sequenceCount = Math.max(1, Math.min(sequences, problems.length));
   const contexts = await createContexts(modelPath, { threads, contextSize: task.contextSize, sequences: sequenceCount, engine });
-  const sequencesToRun = interleavedSequences(contexts);
   const contextSize = (contexts[0] as LlamaContext).contextSize;
   // Every prompt plus its generation must fit one sequence: a context shift would drop the question.
   const budgetOf = (index: number): number => {
@@ -110,23 +111,18 @@ export async function evaluateGreedy({ modelPath, task, problems, threads = 1, s
     if (room < 1) throw new Error(`a prompt of ${promptTokens[index]?.length} tokens does not fit the context of ${contextSize}: ${JSON.stringify(problem.question.slice(0, 80))}`);
     return Math.min(room, task.maxDepth(problem) * task.maxStepTokens);
   };
-  const samples: GreedySample[] = new Array<GreedySample>(problems.length);
-  let nextIndex = 0;
+  const pool = new SequencePool(interleavedSequences(contexts));
   let done = 0;
-
-  // One worker per sequence pulls the next problem; each context batches its sequences' decoding steps.
-  const runWorker = async (sequence: LlamaContextSequence): Promise<void> => {
-    for (let index = nextIndex++; index < problems.length; index = nextIndex++) {
-      const problem = problems[index] as Problem;
-      const { text, generatedTokens } = await completeGreedily(task, model, sequence, promptTokens[index] as Token[], budgetOf(index));
-      const answer = answerSoFar(task, text + task.delimiter) ?? null;
-      samples[index] = { question: problem.question, completion: text, answer, correct: answer !== null && task.isCorrect(answer, problem.answer), generatedTokens };
-      onProgress?.(++done, problems.length);
-    }
-  };
-
+  let samples: GreedySample[];
   try {
-    await Promise.all(sequencesToRun.map(runWorker));
+    // As many problems at once as there are sequences; a problem takes the one caching most of its prompt.
+    samples = await mapConcurrent(problems, sequenceCount, async (problem, index) => {
+      const tokens = promptTokens[index] as Token[];
+      const { text, generatedTokens } = await pool.with(tokens, (sequence) => completeGreedily(task, model, sequence, tokens, budgetOf(index)));
+      const answer = answerSoFar(task, text + task.delimiter) ?? null;
+      onProgress?.(++done, problems.length);
+      return { question: problem.question, completion: text, answer, correct: answer !== null && task.isCorrect(answer, problem.answer), generatedTokens };
+    });
   } finally {
     await Promise.all(contexts.map((context) => context.dispose()));
   }

@@ -6,12 +6,13 @@
  * Pause / resume / stop come from the run directory's control file (`arbor pause|resume|stop`).
  */
 import { existsSync } from 'node:fs';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { z } from 'zod';
 import type { ProgressDetails } from '../activities/heartbeat.ts';
+import { ACTIVITY_QUEUES, QUEUE_CONCURRENCY } from '../workflows/names.ts';
 import { runPipeline, type PipelineHost } from '../workflows/pipeline.ts';
 import { RunInputSchema, type ActivityTypes, type RunInput, type RunProgress, type RunResult } from '../workflows/types.ts';
 
@@ -32,8 +33,13 @@ let temporaryFiles = 0;
 /** Write-then-rename, with a name of its own per write so concurrent writers never share a temporary file. */
 async function writeFileAtomic(path: string, text: string): Promise<void> {
   const temporary = `${path}.${process.pid}.${temporaryFiles++}.tmp`;
-  await writeFile(temporary, text);
-  await rename(temporary, path);
+  try {
+    await writeFile(temporary, text);
+    await rename(temporary, path);
+  } catch (error) {
+    await rm(temporary, { force: true }); // a full disk keeps no half-written file
+    throw error;
+  }
 }
 
 export async function writeControl(runDir: string, control: Control): Promise<void> {
@@ -77,18 +83,39 @@ export function runInline(options: { runDir: string; iterations: number; activit
   const { runDir, activities, events = {} } = options;
   const pollMs = options.pollMs ?? 1000;
   let stopRequested = false;
-  let current: MockActivityEnvironment | null = null;
+  const running = new Set<MockActivityEnvironment>();
+  // Per queue, as many activities at once as a worker runs (workflows/names.ts); the rest wait their turn.
+  const slots = new Map(Object.entries(QUEUE_CONCURRENCY).map(([queue, limit]) => [queue, { free: limit, waiting: [] as (() => void)[] }]));
+  const take = async (queue: string): Promise<() => void> => {
+    const slot = slots.get(queue) as { free: number; waiting: (() => void)[] };
+    if (slot.free > 0) slot.free -= 1;
+    else await new Promise<void>((resolve) => slot.waiting.push(resolve));
+    return () => {
+      const next = slot.waiting.shift();
+      if (next) next();
+      else slot.free += 1;
+    };
+  };
 
   const host: PipelineHost = {
     run(name, summary, input) {
-      events.onActivity?.(name, summary);
-      const environment = new MockActivityEnvironment({ activityType: name, taskQueue: 'inline' });
-      environment.on('heartbeat', (details: ProgressDetails) => events.onHeartbeat?.(details));
-      current = environment;
-      const activity = activities[name] as (input: unknown) => ReturnType<ActivityTypes[typeof name]>;
-      return environment.run(activity, input).finally(() => {
-        current = null;
-      }) as ReturnType<ActivityTypes[typeof name]>;
+      return (async () => {
+        const release = await take(ACTIVITY_QUEUES[name]);
+        try {
+          events.onActivity?.(name, summary);
+          const environment = new MockActivityEnvironment({ activityType: name, taskQueue: 'inline' });
+          environment.on('heartbeat', (details: ProgressDetails) => events.onHeartbeat?.(details));
+          running.add(environment);
+          const activity = activities[name] as (input: unknown) => ReturnType<ActivityTypes[typeof name]>;
+          try {
+            return await environment.run(activity, input);
+          } finally {
+            running.delete(environment);
+          }
+        } finally {
+          release();
+        }
+      })() as ReturnType<ActivityTypes[typeof name]>;
     },
     async checkpoint() {
       for (;;) {
@@ -130,7 +157,7 @@ export function runInline(options: { runDir: string; iterations: number; activit
     },
     cancel: () => {
       stopRequested = true;
-      (current as MockActivityEnvironment | null)?.cancel();
+      for (const environment of running) environment.cancel();
     },
   };
 }

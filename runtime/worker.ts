@@ -6,7 +6,7 @@
 import { fileURLToPath } from 'node:url';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import { activities } from '../activities/index.ts';
-import { TASK_QUEUES } from '../workflows/names.ts';
+import { QUEUE_CONCURRENCY, TASK_QUEUES } from '../workflows/names.ts';
 
 export type QueueName = keyof typeof TASK_QUEUES;
 export const QUEUE_NAMES = Object.keys(TASK_QUEUES) as QueueName[];
@@ -21,8 +21,7 @@ export async function createWorkers(connection: NativeConnection, namespace: str
         namespace,
         taskQueue: TASK_QUEUES[queue],
         activities,
-        // One activity at a time on inference and training: each already uses the machine's cores.
-        maxConcurrentActivityTaskExecutions: queue === 'cpu' ? 4 : 1,
+        maxConcurrentActivityTaskExecutions: QUEUE_CONCURRENCY[queue],
         ...(queue === 'cpu' ? { workflowsPath: WORKFLOWS_PATH } : {}),
       }),
     ),

@@ -29,17 +29,45 @@ export function migrate(db: RunDatabase, path: string, upTo: number = LATEST_VER
   return db.pragma('user_version', { simple: true }) as number;
 }
 
+export class DatabaseOutdatedError extends Error {
+  constructor(path: string, version: number) {
+    super(`${path}: database schema version ${version} is older than this Arbor's (${LATEST_VERSION}); \`arbor run\` on this run upgrades it`);
+    this.name = 'DatabaseOutdatedError';
+  }
+}
+
+/** Read-only opening never writes (no migration, no journal change) and refuses a schema it cannot read. */
 export function openRunDatabase(path: string, options: { readonly?: boolean } = {}): RunDatabase {
   const db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
   if (!options.readonly) {
     db.pragma('journal_mode = WAL');
     migrate(db, path);
+  } else {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > LATEST_VERSION) throw new DatabaseVersionError(path, version);
+    if (version < LATEST_VERSION) throw new DatabaseOutdatedError(path, version);
   }
   // Per connection: a connection opening an existing WAL database would otherwise get NORMAL.
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   return db;
+}
+
+/**
+ * Closes a writer's connection leaving the database in rollback-journal mode (WAL only while a run
+ * writes), so that a finished run can be read from a read-only directory or medium, where SQLite
+ * cannot create WAL's shared-memory file. Busy (another connection open): it stays WAL.
+ */
+export function closeRunDatabase(db: RunDatabase): void {
+  if (!db.readonly) {
+    try {
+      db.pragma('journal_mode = DELETE');
+    } catch {
+      // another connection holds it; the next writer's close switches it
+    }
+  }
+  db.close();
 }
 
 /** Runs `work` in an immediate (write-locking) transaction; `work` must be synchronous. */

@@ -115,9 +115,10 @@ export function configHash(config: unknown): string {
   return createHash('sha256').update(JSON.stringify(canonical(config))).digest('hex');
 }
 
+/** A run directory that cannot take this run: it holds another run, or this run with another config and results. */
 export class RunConfigConflictError extends Error {
-  constructor(runId: string) {
-    super(`run '${runId}' already exists with a different config; pick another run name or reuse the same config`);
+  constructor(message: string) {
+    super(message);
     this.name = 'RunConfigConflictError';
   }
 }
@@ -129,11 +130,24 @@ export class RunStore {
   ) {}
 
   /** Records the run, or checks that an existing run of this id has the same config. */
+  /**
+   * Records the run, or checks it is the one recorded. A directory holds one run; the same run with
+   * another config is refused once it has recorded a model (until then, as after a bad input, the
+   * new config replaces the old).
+   */
   ensureRun(config: unknown, now: string): void {
     const hash = configHash(config);
-    this.db.prepare('INSERT INTO runs (id, config_json, config_hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING').run(this.runId, JSON.stringify(config), hash, now);
-    const stored = this.db.prepare('SELECT config_hash FROM runs WHERE id = ?').pluck().get(this.runId);
-    if (stored !== hash) throw new RunConfigConflictError(this.runId);
+    writeTransaction(this.db, () => {
+      const other = this.db.prepare('SELECT id FROM runs WHERE id != ?').pluck().get(this.runId) as string | undefined;
+      if (other !== undefined) throw new RunConfigConflictError(`this run directory belongs to run '${other}', not '${this.runId}'; use that name, or another directory (--run-dir, or runDir in the config)`);
+      this.db.prepare('INSERT INTO runs (id, config_json, config_hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING').run(this.runId, JSON.stringify(config), hash, now);
+      if (this.db.prepare('SELECT config_hash FROM runs WHERE id = ?').pluck().get(this.runId) === hash) return;
+      if (this.db.prepare('SELECT COUNT(*) FROM models WHERE run_id = ?').pluck().get(this.runId) === 0) {
+        this.db.prepare('UPDATE runs SET config_json = ?, config_hash = ? WHERE id = ?').run(JSON.stringify(config), hash, this.runId);
+        return;
+      }
+      throw new RunConfigConflictError(`run '${this.runId}' already exists with a different config; run it with the same config to continue, or start over under another name (or remove its directory)`);
+    });
   }
 
   upsertProblem(problem: { task: string; split: string; question: string; answer: string; difficulty: number | null }): number {
@@ -262,13 +276,28 @@ export class RunStore {
   }
 
   /** Records (or replaces) one metric; `model_id IS ?` because SQLite's UNIQUE treats NULL model ids as all distinct. */
-  recordEvaluation(evaluation: EvaluationInput): void {
-    const row = EvaluationInputSchema.parse(evaluation);
-    const key = [this.runId, row.iteration, row.modelId, row.method, row.split, row.metric] as const;
+  /** Records evaluations (each replacing the same key's), all or none. */
+  recordEvaluations(evaluations: readonly EvaluationInput[]): void {
+    const rows = evaluations.map((evaluation) => EvaluationInputSchema.parse(evaluation));
     writeTransaction(this.db, () => {
-      this.db.prepare('DELETE FROM evaluations WHERE run_id = ? AND iteration = ? AND model_id IS ? AND method = ? AND split = ? AND metric = ?').run(...key);
-      this.db.prepare('INSERT INTO evaluations (run_id, iteration, model_id, method, split, metric, value) VALUES (?, ?, ?, ?, ?, ?, ?)').run(...key, row.value);
+      for (const row of rows) {
+        const key = [this.runId, row.iteration, row.modelId, row.method, row.split, row.metric] as const;
+        this.db.prepare('DELETE FROM evaluations WHERE run_id = ? AND iteration = ? AND model_id IS ? AND method = ? AND split = ? AND metric = ?').run(...key);
+        this.db.prepare('INSERT INTO evaluations (run_id, iteration, model_id, method, split, metric, value) VALUES (?, ?, ?, ?, ?, ?, ?)').run(...key, row.value);
+      }
     });
+  }
+
+  recordEvaluation(evaluation: EvaluationInput): void {
+    this.recordEvaluations([evaluation]);
+  }
+
+  /** A model's recorded metrics of one iteration and method, by metric name. */
+  evaluations(iteration: number, modelId: number | null, method: string): Map<string, number> {
+    const rows = this.db
+      .prepare('SELECT metric, value FROM evaluations WHERE run_id = ? AND iteration = ? AND model_id IS ? AND method = ?')
+      .all(this.runId, iteration, modelId, method) as { metric: string; value: number }[];
+    return new Map(rows.map((row) => [row.metric, row.value]));
   }
 
   /** Share of correct answers among the policy's sampled solutions to training problems of one level, as the iteration measured it; null if it did not. */

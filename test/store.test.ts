@@ -86,6 +86,29 @@ describe('run database', () => {
     assert.throws(() => store.ensureRun({ task: 'arithmetic', iterations: 4 }, 'later'), RunConfigConflictError);
   });
 
+  test('a run directory holds one run; before any model is recorded a corrected config replaces the old', () => {
+    const { store } = seededStore(join(dir(), 'owned.db'));
+    assert.throws(() => new RunStore(store.db, 'run-b').ensureRun({ task: 'arithmetic', iterations: 3 }, 'later'), /belongs to run 'run-a', not 'run-b'/);
+    assert.equal(store.db.prepare('SELECT COUNT(*) FROM runs').pluck().get(), 1, 'no second run recorded');
+    const fresh = new RunStore(openRunDatabase(join(dir(), 'fresh.db')), 'run-c');
+    fresh.ensureRun({ policy: 'missing.gguf' }, 'first');
+    fresh.ensureRun({ policy: 'fixed.gguf' }, 'second');
+    assert.equal(fresh.db.prepare('SELECT config_json FROM runs').pluck().get(), JSON.stringify({ policy: 'fixed.gguf' }));
+    fresh.recordModel({ kind: 'policy', path: 'fixed.gguf', sha256: 'ef'.repeat(32), parentId: null, iteration: 0 });
+    assert.throws(() => fresh.ensureRun({ policy: 'other.gguf' }, 'third'), /already exists with a different config/);
+  });
+
+  test('read-only opening never writes: an outdated schema is refused, not migrated', () => {
+    const path = join(dir(), 'old.db');
+    const db = new Database(path);
+    migrate(db, path, LATEST_VERSION - 1);
+    db.close();
+    assert.throws(() => openRunDatabase(path, { readonly: true }), /older than this Arbor's/);
+    const check = new Database(path, { readonly: true });
+    assert.equal(check.pragma('user_version', { simple: true }), LATEST_VERSION - 1);
+    check.close();
+  });
+
   test('an SFT row traces back to its search, node, problem and models', async () => {
     const { store, searchId } = seededStore(join(dir(), 'lineage.db'));
     await buildIterationData({ store, iteration: 1, promptOf: (q) => `Q: ${q}\n`, prmPromptOf: (q) => `Q: ${q}\n`, delimiter: '\n', sftPath: join(dir(), 'l-sft.jsonl'), prmPath: join(dir(), 'l-prm.jsonl'), dpoPath: join(dir(), 'l-dpo.jsonl') });

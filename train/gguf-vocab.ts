@@ -20,7 +20,7 @@
  * - with config.json's `vocab_size`, the token list padded to it with unused `[PADn]` tokens (type 5),
  *   as the converter does (Qwen3: 151,936 rows for 151,669 tokens).
  */
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { z } from 'zod';
 
 /** GGUF metadata value types (gguf.h `enum gguf_type`). */
@@ -308,7 +308,12 @@ export async function writeVocabGguf(options: {
   const readJson = async (path: string): Promise<unknown> => JSON.parse(await readFile(path, 'utf8'));
   const vocab = ggufVocabFromHf(await readJson(options.tokenizerJson), await readJson(options.tokenizerConfig), options.config);
   const temporary = `${options.out}.${process.pid}.tmp`;
-  await writeFile(temporary, encodeMetadataGguf(vocabMetadata(vocab)));
-  await rename(temporary, options.out);
+  try {
+    await writeFile(temporary, encodeMetadataGguf(vocabMetadata(vocab)));
+    await rename(temporary, options.out);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
   return vocab;
 }

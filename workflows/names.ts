@@ -4,7 +4,7 @@
  */
 import { defineSearchAttributeKey } from '@temporalio/common';
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { RunProgress } from './types.ts';
+import type { ActivityTypes, RunProgress } from './types.ts';
 
 /** Pause and resume between activities; stop after the current one. */
 export const pauseSignal = defineSignal('pause');
@@ -19,6 +19,24 @@ export const TASK_QUEUES = {
   training: 'arbor-training',
   cpu: 'arbor-cpu',
 } as const;
+
+/** The queue each activity runs on. */
+export const ACTIVITY_QUEUES = {
+  prepareRun: 'cpu',
+  planIteration: 'cpu',
+  searchShard: 'inference',
+  buildData: 'cpu',
+  trainModel: 'training',
+  evaluateModels: 'inference',
+  promote: 'cpu',
+} as const satisfies Record<keyof ActivityTypes, keyof typeof TASK_QUEUES>;
+
+/**
+ * Activities at once per queue in one process: a worker's maxConcurrentActivityTaskExecutions, and
+ * the inline runtime's limits too. Inference and training take the whole machine (every decoder,
+ * every sequence): two search shards at once would only evict each other's cached prefixes.
+ */
+export const QUEUE_CONCURRENCY = { inference: 1, training: 1, cpu: 4 } as const satisfies Record<keyof typeof TASK_QUEUES, number>;
 
 /** Custom search attributes (register them once per namespace: `arbor worker --register-search-attributes`). */
 export const ARBOR_SEARCH_ATTRIBUTES = {

@@ -1,0 +1,143 @@
+/**
+ * What the fault campaign (bench/faults.ts) and its CI subset (test/faults.test.ts) share: running
+ * `arbor` as a child process, a run database's content table by table (for comparing a resumed run
+ * with an uninterrupted one), and the bad inputs every command must refuse by name with exit 2.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { openRunDatabase } from '../store/database.ts';
+
+export const TRAINER = 'native/build/arbor-trainer';
+
+export interface Finished {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `arbor ARGS` (or another executable) as a child; `done` resolves when it exits. */
+export function start(args: readonly string[], options: { executable?: string; cwd?: string } = {}): { child: ChildProcess; done: Promise<Finished>; stderr: () => string } {
+  const command = options.executable === undefined ? [process.execPath, '--import', 'tsx', 'cli/arbor.ts', ...args] : [options.executable, ...args];
+  const child = spawn(command[0] as string, command.slice(1), { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const done = new Promise<Finished>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  return { child, done, stderr: () => stderr };
+}
+
+export const run = (args: readonly string[], options: { executable?: string; cwd?: string } = {}): Promise<Finished> => start(args, options).done;
+
+/** The quick run every fault is applied to: inline, a fixed name per case. */
+export const quickRun = (name: string, extra: readonly string[] = []): string[] => ['run', '--quick', '--inline', '--name', name, ...extra];
+
+/**
+ * A run database's content per table: row count and a digest of its rows with database ids replaced
+ * by what they stand for (problem question, model kind and iteration), so two runs compare equal
+ * exactly when they recorded the same things.
+ */
+export function snapshot(databasePath: string): Map<string, { rows: number; digest: string }> {
+  const db = openRunDatabase(databasePath, { readonly: true });
+  try {
+    const queries: Record<string, string> = {
+      models: `SELECT kind, iteration, sha256, parent_id IS NULL AS root, path FROM models`,
+      iterations: `SELECT number, status, promoted, promotion_reason FROM iterations`,
+      problems: `SELECT task, split, question, answer, difficulty FROM problems`,
+      searches: `SELECT s.iteration, p.question, s.algorithm, s.budget, s.stats_json, s.answer, s.correct FROM searches s JOIN problems p ON p.id = s.problem_id`,
+      nodes: `SELECT s.iteration, p.question, n.node_index, n.parent_index, n.depth, n.step, n.visits, round(n.value, 9), round(n.prm_score, 9), n.state, n.answer, n.correct,
+                     n.generated_tokens, round(n.value_target, 9), n.reasoning_distance
+              FROM nodes n JOIN searches s ON s.id = n.search_id JOIN problems p ON p.id = s.problem_id`,
+      sft_examples: `SELECT x.iteration, p.question, x.node_index, x.prompt, x.completion, round(x.value, 9) FROM sft_examples x JOIN searches s ON s.id = x.search_id JOIN problems p ON p.id = s.problem_id`,
+      prm_examples: `SELECT x.iteration, p.question, x.node_index, x.prompt, x.steps_json, round(x.target, 9), x.source FROM prm_examples x JOIN searches s ON s.id = x.search_id JOIN problems p ON p.id = s.problem_id`,
+      preference_pairs: `SELECT x.iteration, p.question, x.parent_index, x.chosen_index, x.rejected_index, x.chosen, x.rejected FROM preference_pairs x JOIN searches s ON s.id = x.search_id JOIN problems p ON p.id = s.problem_id`,
+      evaluations: `SELECT e.iteration, m.kind, m.iteration AS model_iteration, e.method, e.split, e.metric, round(e.value, 9) FROM evaluations e LEFT JOIN models m ON m.id = e.model_id`,
+    };
+    return new Map(
+      Object.entries(queries).map(([table, sql]) => {
+        // Model paths differ by run name only: compare their file names.
+        const rows = (db.prepare(sql).raw().all() as unknown[][]).map((row) => JSON.stringify(row.map((value) => (typeof value === 'string' && value.includes('/models/') ? basename(value) : value)))).sort();
+        return [table, { rows: rows.length, digest: createHash('sha256').update(rows.join('\n')).digest('hex').slice(0, 16) }];
+      }),
+    );
+  } finally {
+    db.close();
+  }
+}
+
+/** The tables where two snapshots differ (empty: identical). */
+export function differences(a: ReturnType<typeof snapshot>, b: ReturnType<typeof snapshot>): string[] {
+  return [...a.keys()].filter((table) => a.get(table)?.digest !== b.get(table)?.digest).map((table) => `${table} (${a.get(table)?.rows} vs ${b.get(table)?.rows} rows)`);
+}
+
+export interface BadInput {
+  /** What is wrong, for the report. */
+  what: string;
+  args: string[];
+  /** The trainer instead of arbor. */
+  trainer?: boolean;
+  /** Text the message must contain: the input it names. */
+  names: string;
+}
+
+/**
+ * Bad inputs across the commands, each expected to exit 2 naming the input. `ref` is a finished run
+ * (for ids that do not exist in it); files are written under `dir`.
+ */
+export function badInputs(ref: string, dir: string): BadInput[] {
+  const file = (name: string, content: string | Buffer): string => {
+    const path = join(dir, name);
+    writeFileSync(path, content);
+    return path;
+  };
+  const notGguf = file('not-a-model.gguf', 'this is text, not a GGUF\n');
+  const truncated = file('truncated.gguf', Buffer.from('GGUF\x03\x00\x00\x00\x05', 'latin1'));
+  const badJson = file('broken.json', '{"iterations": 2,');
+  const zeroIterations = file('zero-iterations.json', JSON.stringify({ iterations: 0 }));
+  const unknownField = file('unknown-field.json', JSON.stringify({ iterationz: 2 }));
+  const otherRun = file('other-run.json', JSON.stringify({ name: 'someone-else', runDir: `runs/${ref}` }));
+  const badTrain = file('train.jsonl', '{"question": "2+2"}\n');
+  return [
+    { what: 'zero iterations', args: ['run', '--inline', '--name', 'bad-a', '--iterations', '0'], names: 'iterations' },
+    { what: 'non-numeric iterations', args: ['run', '--inline', '--name', 'bad-a', '--iterations', 'many'], names: 'iterations' },
+    { what: 'zero threads', args: ['run', '--inline', '--name', 'bad-a', '--threads', '0'], names: 'threads' },
+    { what: 'zero sequences', args: ['run', '--inline', '--name', 'bad-a', '--sequences', '0'], names: 'sequences' },
+    { what: 'missing policy model', args: ['run', '--inline', '--name', 'bad-a', '--policy', '/nonexistent/policy.gguf'], names: '/nonexistent/policy.gguf' },
+    { what: 'policy model that is text', args: ['run', '--inline', '--name', 'bad-a', '--policy', notGguf], names: notGguf },
+    { what: 'truncated PRM model', args: ['run', '--inline', '--name', 'bad-a', '--prm', truncated], names: truncated },
+    { what: 'missing config file', args: ['run', '--inline', join(dir, 'missing.json')], names: 'missing.json' },
+    { what: 'config file that is not JSON', args: ['run', '--inline', badJson], names: badJson },
+    { what: 'config with zero iterations under --quick', args: ['run', '--inline', '--quick', '--name', 'bad-a', zeroIterations], names: 'iterations' },
+    { what: 'config with an unknown field', args: ['run', '--inline', '--name', 'bad-a', unknownField], names: 'iterationz' },
+    { what: 'unknown GPU kind', args: ['run', '--inline', '--name', 'bad-a', '--gpu', 'quantum'], names: 'gpu' },
+    { what: 'run name with a space', args: ['run', '--inline', '--name', 'bad name'], names: 'name' },
+    { what: 'unknown option', args: ['run', '--inline', '--bogus'], names: '--bogus' },
+    { what: 'unknown task', args: ['run', '--inline', '--name', 'bad-a', '--task', 'chess'], names: 'chess' },
+    { what: 'task file without answers', args: ['run', '--inline', '--name', 'bad-a', '--task', 'jsonl', '--train', badTrain], names: badTrain },
+    { what: 'a finished run with another config', args: ['run', '--inline', '--quick', '--name', ref, '--sequences', '3'], names: ref },
+    { what: "another run's directory", args: ['run', '--inline', otherRun], names: ref },
+    { what: 'eval of a missing model', args: ['eval', '--model', '/nonexistent/eval.gguf'], names: '/nonexistent/eval.gguf' },
+    { what: 'eval of a text file', args: ['eval', '--model', notGguf], names: notGguf },
+    { what: 'eval with zero threads', args: ['eval', '--threads', '0'], names: 'threads' },
+    { what: 'export of an unknown run', args: ['export', 'no-such-run'], names: 'no-such-run' },
+    { what: 'export of a non-numeric iteration', args: ['export', ref, '--iteration', 'last'], names: '--iteration' },
+    { what: 'export of an iteration the run does not have', args: ['export', ref, '--iteration', '99'], names: '--iteration 99' },
+    { what: 'export threshold above 1', args: ['export', ref, '--threshold', '2'], names: '--threshold' },
+    { what: 'tree of an unknown search', args: ['tree', ref, '--search', '999999'], names: '--search 999999' },
+    { what: 'tree of a non-numeric search', args: ['tree', ref, '--search', 'first'], names: '--search' },
+    { what: 'tree of an iteration without searches', args: ['tree', ref, '--iteration', '42'], names: 'iteration 42' },
+    { what: 'tree of an unknown run', args: ['tree', 'no-such-run'], names: 'no-such-run' },
+    { what: 'lineage of an unknown SFT example', args: ['lineage', ref, '--sft', '999999'], names: '--sft 999999' },
+    { what: 'lineage of a negative id', args: ['lineage', ref, '--sft', '-1'], names: '--sft' },
+    { what: 'lineage of an unknown run', args: ['lineage', 'no-such-run'], names: 'no-such-run' },
+    { what: 'status of an unknown run', args: ['status', 'no-such-run', '--inline'], names: 'no-such-run' },
+    { what: 'status without a run name', args: ['status', '--inline'], names: 'run name' },
+    { what: 'pause of an unknown run', args: ['pause', 'no-such-run', '--inline'], names: 'no-such-run' },
+    { what: 'pause with an unknown option', args: ['pause', ref, '--now'], names: '--now' },
+    { what: 'trainer on a missing model', args: ['train', '--model', '/nonexistent/train.gguf', '--data', notGguf, '--out', join(dir, 'out.gguf')], trainer: true, names: '/nonexistent/train.gguf' },
+    { what: 'trainer quantizing to an unknown type', args: ['quantize', '--model', notGguf, '--type', 'q9_9', '--out', join(dir, 'q.gguf')], trainer: true, names: 'q9_9' },
+  ];
+}

@@ -1,0 +1,121 @@
+// The CI subset of the fault campaign (bench/faults.ts): kill -9 at three points, double Ctrl-C,
+// the owner lock, one bad input per command, and a read-only inspection on a read-only directory.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { badInputs, differences, run, snapshot, start, TRAINER } from '../bench/fault-cases.ts';
+import { OWNER_FILE } from '../runtime/owner.ts';
+import { useTempDir } from './temp-dir.ts';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('faults: a quick run survives them, bad input is named', () => {
+  const dir = useTempDir('arbor-faults-');
+  const configOf = (name: string): string => {
+    const path = join(dir(), `${name}.json`);
+    writeFileSync(path, JSON.stringify({ name, runDir: join(dir(), name) }));
+    return path;
+  };
+  const quick = (name: string): string[] => ['run', configOf(name), '--quick', '--inline'];
+  const databaseOf = (name: string): string => join(dir(), name, 'arbor.db');
+  let expected: ReturnType<typeof snapshot>;
+
+  test('the uninterrupted quick run (the reference)', async () => {
+    const done = await run(quick('reference'));
+    assert.equal(done.code, 0, done.stderr.slice(-2000));
+    expected = snapshot(databaseOf('reference'));
+    assert.ok((expected.get('searches')?.rows ?? 0) > 0);
+  });
+
+  for (const [point, activity] of [
+    ['preparing', /▶ prepare/],
+    ['searching', /▶ iteration 1: search shard/],
+    ['training', /▶ iteration 1: fine-tune/],
+  ] as const) {
+    test(`kill -9 while ${point}, then the same command: the run ends as the uninterrupted one did, table by table`, async () => {
+      const name = `killed-${point}`;
+      const victim = start(quick(name));
+      while (!activity.test(victim.stderr()) && victim.child.exitCode === null) await sleep(50);
+      await sleep(300);
+      victim.child.kill('SIGKILL');
+      const killed = await victim.done;
+      assert.equal(killed.signal, 'SIGKILL', `the run ended before it could be killed while ${point}`);
+      // The dead process's owner file is still there: the next start takes the run over.
+      assert.ok(existsSync(join(dir(), name, OWNER_FILE)));
+      const resumed = await run(quick(name));
+      assert.equal(resumed.code, 0, resumed.stderr.slice(-2000));
+      assert.deepEqual(differences(expected, snapshot(databaseOf(name))), []);
+    });
+  }
+
+  test('Ctrl-C twice during the search stops the run within seconds (exit 3); the same command finishes it identical', async () => {
+    const victim = start(quick('interrupted'));
+    while (!/search shard/.test(victim.stderr()) && victim.child.exitCode === null) await sleep(50);
+    victim.child.kill('SIGINT');
+    await sleep(200);
+    victim.child.kill('SIGINT');
+    const interrupted = performance.now();
+    const stopped = await victim.done;
+    const seconds = (performance.now() - interrupted) / 1000;
+    process.stderr.write(`# stopped ${seconds.toFixed(1)} s after the second Ctrl-C\n`);
+    assert.equal(stopped.code, 3, stopped.stderr.slice(-2000));
+    assert.ok(seconds < 10, `took ${seconds.toFixed(1)} s to stop`);
+    const resumed = await run(quick('interrupted'));
+    assert.equal(resumed.code, 0, resumed.stderr.slice(-2000));
+    assert.deepEqual(differences(expected, snapshot(databaseOf('interrupted'))), []);
+  });
+
+  test('a second arbor run on a live run exits 2 naming the owner and changes nothing', async () => {
+    const owner = spawn('sleep', ['60']);
+    try {
+      writeFileSync(join(dir(), 'reference', OWNER_FILE), JSON.stringify({ pid: owner.pid, host: hostname(), since: '2026-01-01T00:00:00.000Z' }));
+      const refused = await run(quick('reference'));
+      assert.equal(refused.code, 2, refused.stderr);
+      assert.match(refused.stderr, new RegExp(`process ${owner.pid} on ${hostname()} since 2026-01-01`));
+      assert.deepEqual(differences(expected, snapshot(databaseOf('reference'))), []);
+    } finally {
+      owner.kill();
+    }
+  });
+
+  test('one bad input per command: exit 2 with the input named, no stack trace', async () => {
+    const scratch = join(dir(), 'inputs');
+    mkdirSync(scratch, { recursive: true });
+    const all = badInputs('reference', scratch);
+    const firstOf = (command: string, trainer = false) => all.find((bad) => bad.args[0] === command && (bad.trainer ?? false) === trainer);
+    const chosen = [...['run', 'eval', 'export', 'tree', 'lineage', 'status', 'pause'].map((command) => firstOf(command)), firstOf('train', true)];
+    for (const bad of chosen) {
+      assert.ok(bad !== undefined);
+      // The inspection commands find runs under runs/ by name: point them at the temporary one.
+      const args = ['export', 'tree', 'lineage', 'status', 'pause'].includes(bad.args[0] ?? '') && bad.args[1] === 'reference' ? [...bad.args, '--run-dir', join(dir(), 'reference')] : bad.args;
+      const done = await run(args, bad.trainer ? { executable: TRAINER } : {});
+      assert.equal(done.code, 2, `${bad.what}: ${done.stderr}`);
+      assert.ok(done.stderr.includes(bad.names), `${bad.what}: the message names ${bad.names}: ${done.stderr}`);
+      assert.doesNotMatch(done.stderr, /^\s+at /m, `${bad.what}: no stack trace`);
+    }
+  });
+
+  test('read-only commands read a run on a read-only directory', async (t) => {
+    const mountPoint = join(dir(), 'read-only');
+    mkdirSync(mountPoint);
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', mountPoint], { encoding: 'utf8' });
+    if (mounted.status !== 0) {
+      t.skip(`cannot mount a tmpfs here to make a read-only directory (${mounted.stderr.trim() || mounted.error?.message})`);
+      return;
+    }
+    try {
+      copyFileSync(databaseOf('reference'), join(mountPoint, 'arbor.db'));
+      assert.equal(spawnSync('mount', ['-o', 'remount,ro', mountPoint]).status, 0);
+      for (const command of ['models', 'tree', 'lineage']) {
+        const done = await run([command, 'reference', '--run-dir', mountPoint]);
+        assert.equal(done.code, 0, `${command}: ${done.stderr}`);
+        assert.ok(done.stdout.length > 0);
+      }
+    } finally {
+      spawnSync('umount', [mountPoint]);
+    }
+  });
+});
