@@ -134,6 +134,9 @@ async function rawGeneration(totalTokens: number): Promise<number> {
 const rawTokS = await rawGeneration(mcts.generated);
 const mctsTokS = mcts.generated / mcts.seconds;
 console.log(`raw batched generation: ${rawTokS.toFixed(0)} tok/s; MCTS*: ${mctsTokS.toFixed(0)} generated tok/s (PRM scoring included); PRM evaluated ${scorer.counts.evaluated} tokens`);
+// What a search that evaluated each prompt once and never re-evaluated a token would show.
+const promptTokens = problems.reduce((sum, problem) => sum + prompt.tokens(problem.question, []).length, 0);
+console.log(`eval/gen floor (each prompt once, nothing evaluated twice): ${((promptTokens + mcts.generated) / mcts.generated).toFixed(3)}; MCTS*: ${(mcts.evaluated / mcts.generated).toFixed(3)}`);
 console.log(
   `RESULT search_vs_raw=${(mctsTokS / rawTokS).toFixed(3)} eval_per_gen=${(mcts.evaluated / mcts.generated).toFixed(3)} ` +
     `acc_greedy=${greedy.accuracy.toFixed(3)} acc_bon=${bon.accuracy.toFixed(3)} acc_mcts=${mcts.accuracy.toFixed(3)} tokens_per_problem=${mcts.tokensPerProblem.toFixed(1)} cores=${cores}`,

@@ -54,7 +54,10 @@ tasks/config.ts (task). Precedence: flags over the CONFIG file over --quick over
 every value is validated whichever gives it. Models may be paths or hf: URIs (downloaded once).
 Temporal: TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TEMPORAL_API_KEY or a profile; with none, a local dev
 server is started through @temporalio/testing (TEMPORAL_CLI_PATH = a temporal CLI binary), else inline.
-Exit codes: 0 done, 2 bad input, 3 stopped before the end, 1 failure.
+One process runs a run at a time (<run dir>/owner.json); Ctrl-C stops after the current activity,
+a second Ctrl-C cancels it at its next heartbeat; the same command resumes.
+Exit codes: 0 done, 2 bad input or the run is held by another process, 3 stopped before the end,
+1 failure (a full disk: "no space left on device (path)"; free space and run the same command).
 `;
 
 const flagsSchema = taskFlagsSchema.extend({
