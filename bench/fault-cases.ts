@@ -4,9 +4,8 @@
  * with an uninterrupted one), and the bad inputs every command must refuse by name with exit 2.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { openRunDatabase } from '../store/database.ts';
 
 export const TRAINER = 'native/build/arbor-trainer';
@@ -36,41 +35,55 @@ export const run = (args: readonly string[], options: { executable?: string; cwd
 export const quickRun = (name: string, extra: readonly string[] = []): string[] => ['run', '--quick', '--inline', '--name', name, ...extra];
 
 /**
- * A run database's content per table: row count and a digest of its rows with database ids replaced
- * by what they stand for (problem question, model kind and iteration), so two runs compare equal
- * exactly when they recorded the same things.
+ * A run database's content per table, with database ids replaced by what they stand for (problem
+ * question, model kind and iteration), rows in a fixed order. Model files are compared by what they
+ * were trained on and their loss, not their bytes: a trained GGUF records its parent's path, which
+ * holds the run's name.
  */
-export function snapshot(databasePath: string): Map<string, { rows: number; digest: string }> {
+export type Snapshot = Map<string, unknown[][]>;
+
+export function snapshot(databasePath: string): Snapshot {
   const db = openRunDatabase(databasePath, { readonly: true });
   try {
     const queries: Record<string, string> = {
-      models: `SELECT kind, iteration, sha256, parent_id IS NULL AS root, path FROM models`,
+      models: `SELECT kind, iteration, parent_id IS NULL AS root, json_extract(metrics_json, '$.examples'), json_extract(metrics_json, '$.steps'), json_extract(metrics_json, '$.loss') FROM models`,
       iterations: `SELECT number, status, promoted, promotion_reason FROM iterations`,
       problems: `SELECT task, split, question, answer, difficulty FROM problems`,
       searches: `SELECT s.iteration, p.question, s.algorithm, s.budget, s.stats_json, s.answer, s.correct FROM searches s JOIN problems p ON p.id = s.problem_id`,
-      nodes: `SELECT s.iteration, p.question, n.node_index, n.parent_index, n.depth, n.step, n.visits, round(n.value, 9), round(n.prm_score, 9), n.state, n.answer, n.correct,
-                     n.generated_tokens, round(n.value_target, 9), n.reasoning_distance
+      nodes: `SELECT s.iteration, p.question, n.node_index, n.parent_index, n.depth, n.step, n.visits, n.value, n.prm_score, n.state, n.answer, n.correct,
+                     n.generated_tokens, n.value_target, n.reasoning_distance
               FROM nodes n JOIN searches s ON s.id = n.search_id JOIN problems p ON p.id = s.problem_id`,
-      sft_examples: `SELECT x.iteration, p.question, x.node_index, x.prompt, x.completion, round(x.value, 9) FROM sft_examples x JOIN searches s ON s.id = x.search_id JOIN problems p ON p.id = s.problem_id`,
-      prm_examples: `SELECT x.iteration, p.question, x.node_index, x.prompt, x.steps_json, round(x.target, 9), x.source FROM prm_examples x JOIN searches s ON s.id = x.search_id JOIN problems p ON p.id = s.problem_id`,
+      sft_examples: `SELECT x.iteration, p.question, x.node_index, x.prompt, x.completion, x.value FROM sft_examples x JOIN searches s ON s.id = x.search_id JOIN problems p ON p.id = s.problem_id`,
+      prm_examples: `SELECT x.iteration, p.question, x.node_index, x.prompt, x.steps_json, x.target, x.source FROM prm_examples x JOIN searches s ON s.id = x.search_id JOIN problems p ON p.id = s.problem_id`,
       preference_pairs: `SELECT x.iteration, p.question, x.parent_index, x.chosen_index, x.rejected_index, x.chosen, x.rejected FROM preference_pairs x JOIN searches s ON s.id = x.search_id JOIN problems p ON p.id = s.problem_id`,
-      evaluations: `SELECT e.iteration, m.kind, m.iteration AS model_iteration, e.method, e.split, e.metric, round(e.value, 9) FROM evaluations e LEFT JOIN models m ON m.id = e.model_id`,
+      evaluations: `SELECT e.iteration, m.kind, m.iteration AS model_iteration, e.method, e.split, e.metric, e.value FROM evaluations e LEFT JOIN models m ON m.id = e.model_id`,
     };
-    return new Map(
-      Object.entries(queries).map(([table, sql]) => {
-        // Model paths differ by run name only: compare their file names.
-        const rows = (db.prepare(sql).raw().all() as unknown[][]).map((row) => JSON.stringify(row.map((value) => (typeof value === 'string' && value.includes('/models/') ? basename(value) : value)))).sort();
-        return [table, { rows: rows.length, digest: createHash('sha256').update(rows.join('\n')).digest('hex').slice(0, 16) }];
-      }),
-    );
+    // Ordered by everything but the fractional numbers, which may differ in their last digits.
+    const key = (row: unknown[]): string => JSON.stringify(row.map((value) => (typeof value === 'number' && !Number.isInteger(value) ? null : value)));
+    return new Map(Object.entries(queries).map(([table, sql]) => [table, (db.prepare(sql).raw().all() as unknown[][]).sort((a, b) => key(a).localeCompare(key(b)))]));
   } finally {
     db.close();
   }
 }
 
-/** The tables where two snapshots differ (empty: identical). */
-export function differences(a: ReturnType<typeof snapshot>, b: ReturnType<typeof snapshot>): string[] {
-  return [...a.keys()].filter((table) => a.get(table)?.digest !== b.get(table)?.digest).map((table) => `${table} (${a.get(table)?.rows} vs ${b.get(table)?.rows} rows)`);
+/**
+ * Relative tolerance for fractional numbers (PRM scores, values, losses): llama.cpp's results depend
+ * on which tokens share a batch, and a resumed run batches differently, so scores agree to about 1e-6.
+ */
+export const FLOAT_TOLERANCE = 1e-4;
+
+const same = (a: unknown, b: unknown): boolean =>
+  typeof a === 'number' && typeof b === 'number' && !(Number.isInteger(a) && Number.isInteger(b)) ? Math.abs(a - b) <= FLOAT_TOLERANCE * Math.max(1, Math.abs(a), Math.abs(b)) : a === b;
+
+/** The tables where two snapshots differ, with the first differing row (empty: the same). */
+export function differences(a: Snapshot, b: Snapshot): string[] {
+  return [...a.keys()].flatMap((table) => {
+    const left = a.get(table) ?? [];
+    const right = b.get(table) ?? [];
+    if (left.length !== right.length) return [`${table}: ${left.length} vs ${right.length} rows`];
+    const index = left.findIndex((row, i) => row.length !== right[i]?.length || row.some((value, j) => !same(value, right[i]?.[j])));
+    return index < 0 ? [] : [`${table}: ${JSON.stringify(left[index])} vs ${JSON.stringify(right[index])}`];
+  });
 }
 
 export interface BadInput {

@@ -58,7 +58,7 @@ if (reference.code !== 0) throw new Error(`the reference quick run failed (${ref
 const referenceSeconds = (performance.now() - started) / 1000;
 const expected = snapshot(dbOf('faults-ref'));
 databases.push(dbOf('faults-ref'));
-console.log(`reference quick run: ${referenceSeconds.toFixed(0)} s, ${[...expected].map(([table, { rows }]) => `${table} ${rows}`).join(', ')}`);
+console.log(`reference quick run: ${referenceSeconds.toFixed(0)} s, ${[...expected].map(([table, rows]) => `${table} ${rows.length}`).join(', ')}`);
 
 const identical = (name: string): boolean => {
   const diff = differences(expected, snapshot(dbOf(name)));

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { CancelledFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { SEARCH_PASS_K } from '../activities/data.ts';
 import { activities } from '../activities/index.ts';
@@ -281,6 +282,14 @@ async function runOwned(config: RunConfig, runDir: string, flags: z.infer<typeof
     process.on('beforeExit', onStall);
     try {
       result = await run.result;
+    } catch (error) {
+      // The second Ctrl-C cancelled the running activity: a stop, not a failure.
+      if (!(interrupts >= 2 && error instanceof CancelledFailure)) throw error;
+      printer.finish();
+      await releaseModels();
+      closeRunContexts();
+      process.stderr.write(`run '${config.name}' interrupted; run the same command to resume it\n`);
+      return 3;
     } finally {
       process.off('SIGINT', onSigint);
       process.off('beforeExit', onStall);
