@@ -4,7 +4,7 @@
  * with an uninterrupted one), and the bad inputs every command must refuse by name with exit 2.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openRunDatabase } from '../store/database.ts';
 
@@ -18,9 +18,16 @@ export interface Finished {
 }
 
 /** `arbor ARGS` (or another executable) as a child; `done` resolves when it exits. */
-export function start(args: readonly string[], options: { executable?: string; cwd?: string } = {}): { child: ChildProcess; done: Promise<Finished>; stderr: () => string } {
+export interface RunOptions {
+  executable?: string;
+  cwd?: string;
+  /** Added to this process's environment. */
+  env?: Record<string, string>;
+}
+
+export function start(args: readonly string[], options: RunOptions = {}): { child: ChildProcess; done: Promise<Finished>; stderr: () => string } {
   const command = options.executable === undefined ? [process.execPath, '--import', 'tsx', 'cli/arbor.ts', ...args] : [options.executable, ...args];
-  const child = spawn(command[0] as string, command.slice(1), { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command[0] as string, command.slice(1), { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
@@ -29,7 +36,16 @@ export function start(args: readonly string[], options: { executable?: string; c
   return { child, done, stderr: () => stderr };
 }
 
-export const run = (args: readonly string[], options: { executable?: string; cwd?: string } = {}): Promise<Finished> => start(args, options).done;
+export const run = (args: readonly string[], options: RunOptions = {}): Promise<Finished> => start(args, options).done;
+
+/** The files under `dir` (recursively) whose bytes contain `text`. */
+export function filesContaining(dir: string, text: string): string[] {
+  const needle = Buffer.from(text);
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name))
+    .filter((path) => readFileSync(path).includes(needle));
+}
 
 /** The quick run every fault is applied to: inline, a fixed name per case. */
 export const quickRun = (name: string, extra: readonly string[] = []): string[] => ['run', '--quick', '--inline', '--name', name, ...extra];

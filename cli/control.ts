@@ -10,7 +10,12 @@ import { CONTROL_FILE, inlineStartInput, readControl, writeControl } from '../ru
 import { resolveTemporal } from '../temporal.config.ts';
 import { pauseSignal, progressQuery, resumeSignal, stopSignal, workflowIdOf } from '../workflows/names.ts';
 import { runDirFromArgs } from './run-name.ts';
-import { iterationTable } from './run.ts';
+import { DATABASE_FILE } from '../activities/run-context.ts';
+import { readOwner } from '../runtime/owner.ts';
+import { openRunDatabase } from '../store/database.ts';
+import { RunStore } from '../store/run-store.ts';
+import { runConfigSchema } from '../workflows/config.ts';
+import { iterationTable, markdownTable } from './run.ts';
 
 export const CONTROL_HELP = `arbor status|pause|resume|stop — watch and steer a run
 
@@ -24,6 +29,66 @@ usage: arbor <status|pause|resume|stop> NAME [--run-dir DIR] [--profile P] [--in
 Under Temporal these are the workflow's signals and progress query; for an inline run (or with
 --inline) they go through <run dir>/control.json. Exit codes: 0 done, 2 bad input or unknown run.
 `;
+
+const STAGE_OF: Record<string, string> = {
+  prepareRun: 'prepare',
+  planIteration: 'plan',
+  searchShard: 'search',
+  buildData: 'data',
+  trainModel: 'train',
+  evaluateModels: 'evaluate',
+  promote: 'promote',
+};
+const STAGES = [...new Set(Object.values(STAGE_OF))];
+
+/**
+ * Minutes per stage and iteration from the recorded activity attempts (every attempt counts: a
+ * retried or resumed activity cost its time too), who is running the run, and an estimate of what is
+ * left: the mean of the finished iterations' minutes times the iterations to go. Null without a database.
+ */
+export function stageReport(runDir: string): string | null {
+  const path = join(runDir, DATABASE_FILE);
+  if (!existsSync(path)) return null;
+  let db;
+  try {
+    db = openRunDatabase(path, { readonly: true });
+  } catch (error) {
+    return `(no stage times: ${error instanceof Error ? error.message : String(error)})`;
+  }
+  try {
+    const runId = db.prepare('SELECT id FROM runs').pluck().get() as string | undefined;
+    if (runId === undefined) return null;
+    const store = new RunStore(db, runId);
+    const iterations = runConfigSchema.parse(store.storedConfig()).iterations;
+    const now = Date.now();
+    const minutes = new Map<number, Map<string, number>>();
+    for (const attempt of store.activityAttempts()) {
+      const ended = attempt.ended_at === null ? now : Date.parse(attempt.ended_at);
+      const row = minutes.get(attempt.iteration) ?? new Map<string, number>();
+      const stage = STAGE_OF[attempt.activity] ?? attempt.activity;
+      row.set(stage, (row.get(stage) ?? 0) + (ended - Date.parse(attempt.started_at)) / 60_000);
+      minutes.set(attempt.iteration, row);
+    }
+    const total = (row: Map<string, number>): number => [...row.values()].reduce((a, b) => a + b, 0);
+    const rows = [...minutes].sort(([a], [b]) => a - b).map(([iteration, row]) => [String(iteration), ...STAGES.map((stage) => (row.get(stage) ?? 0).toFixed(2)), total(row).toFixed(2)]);
+    const finished = [...minutes].filter(([iteration, row]) => iteration > 0 && row.has('promote')).map(([, row]) => total(row));
+    const left = iterations - finished.length;
+    const owner = readOwner(runDir);
+    const lines = [
+      owner === null ? 'not running' : `running: process ${owner.pid} on ${owner.host} since ${owner.since}`,
+      '',
+      'minutes per stage (iteration 0: preparing the base models)',
+      markdownTable(['iteration', ...STAGES, 'total'], rows),
+    ];
+    if (finished.length > 0 && left > 0) {
+      const mean = finished.reduce((a, b) => a + b, 0) / finished.length;
+      lines.push('', `about ${(mean * left).toFixed(0)} min left: ${left} iteration(s) at the ${mean.toFixed(1)} min the finished ones took on average`);
+    }
+    return lines.join('\n');
+  } finally {
+    db.close();
+  }
+}
 
 export async function controlCommand(action: 'status' | 'pause' | 'resume' | 'stop', argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -44,6 +109,8 @@ export async function controlCommand(action: 'status' | 'pause' | 'resume' | 'st
       if (action === 'status') {
         const progress = await handle.query(progressQuery);
         process.stdout.write(progress === null ? `run '${name}': starting\n` : `${progress.line}\n\n${iterationTable(progress.history)}\n`);
+        const stages = stageReport(runDir);
+        if (stages !== null) process.stdout.write(`\n${stages}\n`);
       } else {
         await handle.signal(action === 'pause' ? pauseSignal : action === 'resume' ? resumeSignal : stopSignal);
         process.stdout.write(`run '${name}': ${action} signal sent\n`);
@@ -63,6 +130,8 @@ export async function controlCommand(action: 'status' | 'pause' | 'resume' | 'st
     const flags = [control.paused ? 'paused' : '', control.stop ? 'stop requested' : ''].filter(Boolean).join(', ');
     const next = state.best === null ? 'preparing' : `${Math.max(0, state.history.length - 1)} iteration(s) done, next ${state.iteration}`;
     process.stdout.write(`run '${name}' (inline, ${runDir}): ${next}${flags === '' ? '' : ` — ${flags}`}\n\n${iterationTable(state.history)}\n`);
+    const stages = stageReport(runDir);
+    if (stages !== null) process.stdout.write(`\n${stages}\n`);
     return 0;
   }
   await writeControl(runDir, action === 'pause' ? { ...control, paused: true } : action === 'resume' ? { paused: false, stop: false } : { ...control, stop: true });

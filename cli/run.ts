@@ -140,7 +140,7 @@ export function iterationTable(records: readonly IterationRecord[]): string {
   return [markdownTable(header, rows), '', levelTable(records, levels)].join('\n');
 }
 
-function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+export function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
   return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
 }
 

@@ -136,6 +136,24 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX searches_by_iteration ON searches (run_id, iteration);
     `,
   },
+  {
+    version: 2,
+    description: 'activity attempts: start, end, outcome (time per stage)',
+    sql: `
+      CREATE TABLE activity_attempts (
+        id         INTEGER PRIMARY KEY,
+        run_id     TEXT NOT NULL REFERENCES runs(id),
+        activity   TEXT NOT NULL,
+        iteration  INTEGER NOT NULL,
+        attempt    INTEGER NOT NULL,
+        started_at TEXT NOT NULL,
+        ended_at   TEXT,
+        outcome    TEXT CHECK (outcome IN ('completed', 'failed', 'cancelled')),
+        error      TEXT
+      );
+      CREATE INDEX activity_attempts_by_iteration ON activity_attempts (run_id, iteration);
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

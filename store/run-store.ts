@@ -123,6 +123,16 @@ export class RunConfigConflictError extends Error {
   }
 }
 
+export const ActivityAttemptRowSchema = z.object({
+  activity: z.string(),
+  iteration: z.number().int(),
+  attempt: z.number().int(),
+  started_at: z.string(),
+  ended_at: z.string().nullable(),
+  outcome: z.enum(['completed', 'failed', 'cancelled']).nullable(),
+});
+export type ActivityAttemptRow = z.infer<typeof ActivityAttemptRowSchema>;
+
 export class RunStore {
   constructor(
     readonly db: RunDatabase,
@@ -290,6 +300,32 @@ export class RunStore {
 
   recordEvaluation(evaluation: EvaluationInput): void {
     this.recordEvaluations([evaluation]);
+  }
+
+  /** The run's config as recorded (parse it with runConfigSchema). */
+  storedConfig(): unknown {
+    return JSON.parse(this.db.prepare('SELECT config_json FROM runs WHERE id = ?').pluck().get(this.runId) as string);
+  }
+
+  /** An activity attempt begins; returns its id for `activityEnded`. */
+  activityStarted(attempt: { activity: string; iteration: number; attempt: number; startedAt: string }): number {
+    return Number(
+      this.db
+        .prepare('INSERT INTO activity_attempts (run_id, activity, iteration, attempt, started_at) VALUES (?, ?, ?, ?, ?)')
+        .run(this.runId, attempt.activity, attempt.iteration, attempt.attempt, attempt.startedAt).lastInsertRowid,
+    );
+  }
+
+  activityEnded(id: number, ended: { endedAt: string; outcome: 'completed' | 'failed' | 'cancelled'; error?: string }): void {
+    this.db.prepare('UPDATE activity_attempts SET ended_at = ?, outcome = ?, error = ? WHERE id = ?').run(ended.endedAt, ended.outcome, ended.error ?? null, id);
+  }
+
+  /** Every activity attempt of the run, in the order they started. */
+  activityAttempts(): ActivityAttemptRow[] {
+    return this.db
+      .prepare('SELECT activity, iteration, attempt, started_at, ended_at, outcome FROM activity_attempts WHERE run_id = ? ORDER BY id')
+      .all(this.runId)
+      .map((row) => ActivityAttemptRowSchema.parse(row));
   }
 
   /** A model's recorded metrics of one iteration and method, by metric name. */

@@ -6,7 +6,7 @@ import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { badInputs, differences, run, snapshot, start, TRAINER } from '../bench/fault-cases.ts';
+import { badInputs, differences, filesContaining, run, snapshot, start, TRAINER } from '../bench/fault-cases.ts';
 import { OWNER_FILE } from '../runtime/owner.ts';
 import { useTempDir } from './temp-dir.ts';
 
@@ -28,6 +28,19 @@ describe('faults: a quick run survives them, bad input is named', () => {
     assert.equal(done.code, 0, done.stderr.slice(-2000));
     expected = snapshot(databaseOf('reference'));
     assert.ok((expected.get('searches')?.length ?? 0) > 0);
+  });
+
+  test('arbor status shows minutes per stage from the recorded activity attempts', async () => {
+    const done = await run(['status', 'reference', '--inline', '--run-dir', join(dir(), 'reference')]);
+    assert.equal(done.code, 0, done.stderr);
+    assert.match(done.stdout, /not running/);
+    assert.match(done.stdout, /\| iteration \| prepare \| plan \| search \| data \| train \| evaluate \| promote \| total \|/);
+    // Iteration 0 spent its time preparing; iteration 1 searched, trained and evaluated.
+    assert.match(done.stdout, /\| 0 \| \d+\.\d\d \| 0\.00 \| 0\.00 \|/);
+    const iteration = (done.stdout.split('minutes per stage')[1] ?? '').split('\n').find((line) => line.startsWith('| 1 |'));
+    assert.ok(iteration !== undefined, done.stdout);
+    for (const cell of iteration.split('|').slice(2, -1)) assert.match(cell.trim(), /^\d+\.\d\d$/);
+    assert.ok(Number(iteration.split('|')[4]) > 0, `search took time: ${iteration}`);
   });
 
   for (const [point, activity] of [
@@ -79,6 +92,16 @@ describe('faults: a quick run survives them, bad input is named', () => {
     } finally {
       owner.kill();
     }
+  });
+
+  test('nothing secret is written: a Temporal API key stays out of the output, the database, the reports', async () => {
+    const secret = 'arbor-secret-marker-5f3a9c';
+    // An unreachable server: the run says so and goes on inline, the key having been read.
+    const done = await run(['run', configOf('secret'), '--quick'], { env: { TEMPORAL_ADDRESS: '127.0.0.1:9', TEMPORAL_API_KEY: secret } });
+    assert.equal(done.code, 0, done.stderr.slice(-2000));
+    assert.match(done.stderr, /cannot reach the configured Temporal server/);
+    assert.ok(!done.stdout.includes(secret) && !done.stderr.includes(secret), 'the key is not printed');
+    assert.deepEqual(filesContaining(join(dir(), 'secret'), secret), []);
   });
 
   test('one bad input per command: exit 2 with the input named, no stack trace', async () => {

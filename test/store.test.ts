@@ -13,7 +13,7 @@ import { RunConfigConflictError, RunStore } from '../store/run-store.ts';
 import { searchedTree } from './searched-tree.ts';
 import { useTempDir } from './temp-dir.ts';
 
-const EXPECTED_TABLES = ['evaluations', 'iterations', 'models', 'nodes', 'preference_pairs', 'prm_examples', 'problems', 'runs', 'searches', 'sft_examples'];
+const EXPECTED_TABLES = ['activity_attempts', 'evaluations', 'iterations', 'models', 'nodes', 'preference_pairs', 'prm_examples', 'problems', 'runs', 'searches', 'sft_examples'];
 
 function seededStore(path: string): { store: RunStore; searchId: number } {
   const store = new RunStore(openRunDatabase(path), 'run-a');
