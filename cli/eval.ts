@@ -1,14 +1,13 @@
 /** `arbor eval`: held-out greedy accuracy of a policy by level on a task's test split, and with --prm the PRM's quality. */
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { z } from 'zod';
 import { resolveModelPath } from '../engine/llama.ts';
 import { LogProbScorer } from '../engine/log-probs.ts';
 import { MICRO_HELD_OUT } from '../evaluate/held-out.ts';
 import { prmQuality } from '../evaluate/prm-quality.ts';
 import { accuracyTable, COMMITTED_MICRO_MODEL, evaluateHeldOut } from './micro.ts';
 import { TASK_FLAG_OPTIONS, TASK_FLAGS_HELP, taskFlagsSchema, taskFromFlags } from './task-flags.ts';
-import { asUsageError } from './usage-error.ts';
+import { asUsageError, intOption, UsageError } from './usage-error.ts';
 
 export const EVAL_HELP = `arbor eval — score models on a task's fixed held-out problems
 
@@ -37,8 +36,9 @@ export async function evalCommand(argv: string[]): Promise<number> {
     process.stdout.write(EVAL_HELP);
     return 0;
   }
-  const threads = z.coerce.number().int().positive().max(availableParallelism() * 4).parse(values.threads ?? '1');
-  const perLevel = z.coerce.number().int().positive().parse(values['per-level'] ?? '100');
+  const threads = intOption('threads', values.threads ?? '1', 1);
+  if (threads > availableParallelism() * 4) throw new UsageError(`--threads ${threads}: more than 4 per core of this machine (${availableParallelism()})`);
+  const perLevel = intOption('per-level', values['per-level'] ?? '100', 1);
   const task = taskFromFlags(taskFlagsSchema.parse(values));
   const model = await asUsageError(resolveModelPath(values.model ?? COMMITTED_MICRO_MODEL, 'model'));
   const prm = values.prm === undefined ? undefined : await asUsageError(resolveModelPath(values.prm, 'PRM'));

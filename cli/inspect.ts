@@ -13,7 +13,7 @@ import { childrenOf, nodeAt, type SearchNode, type SearchTree } from '../search/
 import { openRunDatabase } from '../store/database.ts';
 import { RunStore } from '../store/run-store.ts';
 import { runDirFromArgs } from './run-name.ts';
-import { UsageError } from './usage-error.ts';
+import { intOption, UsageError } from './usage-error.ts';
 
 export const INSPECT_HELP = `arbor models|tree|lineage|export — look into a run
 
@@ -45,13 +45,6 @@ function openStore(runDir: string): RunStore {
   const runId = db.prepare('SELECT id FROM runs').pluck().get() as string | undefined;
   if (runId === undefined) throw new UsageError(`${path} holds no run`);
   return new RunStore(db, runId);
-}
-
-/** A non-negative integer option, or a usage error naming it. */
-function intOption(name: string, value: string): number {
-  const parsed = z.coerce.number().int().nonnegative().safeParse(value);
-  if (!parsed.success || value.trim() === '') throw new UsageError(`--${name} must be a non-negative integer, got ${JSON.stringify(value)}`);
-  return parsed.data;
 }
 
 /** The tree as indented text, children in order of visits. */

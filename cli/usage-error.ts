@@ -29,3 +29,10 @@ export async function asUsageError<T>(work: Promise<T>): Promise<T> {
     throw error instanceof UsageError ? error : new UsageError(error instanceof Error ? error.message : String(error));
   }
 }
+
+/** An integer option at least `min`, or a usage error naming the option. */
+export function intOption(name: string, value: string, min = 0): number {
+  const parsed = Number(value);
+  if (value.trim() === '' || !Number.isInteger(parsed) || parsed < min) throw new UsageError(`--${name} must be an integer of at least ${min}, got ${JSON.stringify(value)}`);
+  return parsed;
+}
