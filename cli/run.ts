@@ -11,7 +11,7 @@ import { CancelledFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { SEARCH_PASS_K } from '../activities/data.ts';
 import { activities } from '../activities/index.ts';
-import { closeRunContexts, createRun } from '../activities/run-context.ts';
+import { closeRunContexts, createRun, DATABASE_FILE } from '../activities/run-context.ts';
 import { releaseModels } from '../activities/models.ts';
 import { runInline } from '../runtime/inline.ts';
 import { RunConfigConflictError } from '../store/run-store.ts';
@@ -233,12 +233,12 @@ export async function runCommand(argv: string[]): Promise<number> {
     try {
       createRun(runDir, config, new Date().toISOString());
     } catch (error) {
-      throw error instanceof RunConfigConflictError ? new UsageError(`${error.message} (${join(runDir, 'arbor.db')})`) : error;
+      throw error instanceof RunConfigConflictError ? new UsageError(`${error.message} (${join(runDir, DATABASE_FILE)})`) : error;
     }
     return await runOwned(config, runDir, flags);
   } catch (error) {
     // SQLite's errors name no file: a full disk under the database names it here.
-    const io = ioErrorMessage(error, join(runDir, 'arbor.db'));
+    const io = ioErrorMessage(error, join(runDir, DATABASE_FILE));
     throw io === null ? error : new Error(io, { cause: error });
   } finally {
     releaseOwnership();

@@ -8,7 +8,18 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { badInputs, differences, filesContaining, run, snapshot, start, TRAINER } from '../bench/fault-cases.ts';
 import { OWNER_FILE } from '../runtime/owner.ts';
+import { openRunDatabase } from '../store/database.ts';
 import { useTempDir } from './temp-dir.ts';
+
+/** The ids of the iteration-0 evaluation rows: a redone evaluation replaces them with new ones. */
+function evaluationIds(path: string): string {
+  const db = openRunDatabase(path, { readonly: true });
+  try {
+    return (db.prepare('SELECT id FROM evaluations WHERE iteration = 0 ORDER BY id').pluck().all() as number[]).join(',');
+  } finally {
+    db.close();
+  }
+}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -58,9 +69,13 @@ describe('faults: a quick run survives them, bad input is named', () => {
       assert.equal(killed.signal, 'SIGKILL', `the run ended before it could be killed while ${point}`);
       // The dead process's owner file is still there: the next start takes the run over.
       assert.ok(existsSync(join(dir(), name, OWNER_FILE)));
+      const baseEvaluation = (): string => evaluationIds(databaseOf(name));
+      const before = point === 'preparing' ? '' : baseEvaluation();
       const resumed = await run(quick(name));
       assert.equal(resumed.code, 0, resumed.stderr.slice(-2000));
       assert.deepEqual(differences(expected, snapshot(databaseOf(name))), []);
+      // The base models' evaluation, finished before the kill, was read back, not redone (rows rewritten get new ids).
+      if (point !== 'preparing') assert.equal(baseEvaluation(), before);
     });
   }
 
