@@ -56,9 +56,8 @@ export function stageReport(runDir: string): string | null {
     return `(no stage times: ${error instanceof Error ? error.message : String(error)})`;
   }
   try {
-    const runId = db.prepare('SELECT id FROM runs').pluck().get() as string | undefined;
-    if (runId === undefined) return null;
-    const store = new RunStore(db, runId);
+    const store = RunStore.ofDatabase(db);
+    if (store === null) return null;
     const iterations = runConfigSchema.parse(store.storedConfig()).iterations;
     const now = Date.now();
     const minutes = new Map<number, Map<string, number>>();

@@ -42,9 +42,9 @@ function openStore(runDir: string): RunStore {
   } catch (error) {
     throw new UsageError(`cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`);
   }
-  const runId = db.prepare('SELECT id FROM runs').pluck().get() as string | undefined;
-  if (runId === undefined) throw new UsageError(`${path} holds no run`);
-  return new RunStore(db, runId);
+  const store = RunStore.ofDatabase(db);
+  if (store === null) throw new UsageError(`${path} holds no run`);
+  return store;
 }
 
 /** The tree as indented text, children in order of visits. */
@@ -113,7 +113,7 @@ export async function inspectCommand(action: 'models' | 'tree' | 'lineage' | 'ex
           : store.db.prepare('SELECT id FROM searches WHERE run_id = ? AND iteration = ? AND problem_id = ?').get(store.runId, iteration, problemOption)) as { id: number } | undefined;
         if (row === undefined) throw new UsageError(`no search for iteration ${iteration}${problemOption === undefined ? '' : ` and problem ${problemOption}`} in ${runDir}`);
         searchId = row.id;
-      } else if (store.db.prepare('SELECT 1 FROM searches WHERE run_id = ? AND id = ?').get(store.runId, searchId) === undefined) {
+      } else if (!store.hasSearch(searchId)) {
         throw new UsageError(`--search ${searchId}: no such search in ${runDir}`);
       }
       const tree = store.tree(searchId);
@@ -124,11 +124,11 @@ export async function inspectCommand(action: 'models' | 'tree' | 'lineage' | 'ex
     if (action === 'lineage') {
       const sftId = sftOption ?? (store.db.prepare('SELECT MIN(id) FROM sft_examples WHERE run_id = ?').pluck().get(store.runId) as number | null);
       if (sftId === null) throw new UsageError(`${runDir} has no SFT examples yet`);
-      if (store.db.prepare('SELECT 1 FROM sft_examples WHERE run_id = ? AND id = ?').get(store.runId, sftId) === undefined) throw new UsageError(`--sft ${sftId}: no such SFT example in ${runDir}`);
+      if (!store.hasSftExample(sftId)) throw new UsageError(`--sft ${sftId}: no such SFT example in ${runDir}`);
       process.stdout.write(`${JSON.stringify(store.sftLineage(sftId), null, 2)}\n`);
       return 0;
     }
-    if (iterationOption !== undefined && store.db.prepare('SELECT 1 FROM searches WHERE run_id = ? AND iteration = ? LIMIT 1').get(store.runId, iterationOption) === undefined) {
+    if (iterationOption !== undefined && !store.searchedIteration(iterationOption)) {
       throw new UsageError(`--iteration ${iterationOption}: the run has no searches in that iteration (${runDir})`);
     }
     const outDir = values.out ?? join(runDir, 'export');

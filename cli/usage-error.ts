@@ -1,3 +1,7 @@
+/**
+ * How the command line reports what went wrong: bad input (UsageError, exit 2; options and files
+ * named) and I/O failures (one line with the OS reason and the path, exit 1).
+ */
 /** Bad input on the command line or in a file it names: reported as one message, exit code 2. */
 export class UsageError extends Error {
   constructor(message: string) {

@@ -140,6 +140,12 @@ export class RunStore {
   ) {}
 
   /** Records the run, or checks that an existing run of this id has the same config. */
+  /** The store of the one run a database holds, or null when it holds none yet. */
+  static ofDatabase(db: RunDatabase): RunStore | null {
+    const runId = db.prepare('SELECT id FROM runs').pluck().get() as string | undefined;
+    return runId === undefined ? null : new RunStore(db, runId);
+  }
+
   /**
    * Records the run, or checks it is the one recorded. A directory holds one run; the same run with
    * another config is refused once it has recorded a model (until then, as after a bad input, the
@@ -300,6 +306,21 @@ export class RunStore {
 
   recordEvaluation(evaluation: EvaluationInput): void {
     this.recordEvaluations([evaluation]);
+  }
+
+  /** Whether the run has a search with this id. */
+  hasSearch(searchId: number): boolean {
+    return this.db.prepare('SELECT 1 FROM searches WHERE run_id = ? AND id = ?').get(this.runId, searchId) !== undefined;
+  }
+
+  /** Whether the run searched anything in `iteration`. */
+  searchedIteration(iteration: number): boolean {
+    return this.db.prepare('SELECT 1 FROM searches WHERE run_id = ? AND iteration = ? LIMIT 1').get(this.runId, iteration) !== undefined;
+  }
+
+  /** Whether the run has an SFT example with this id. */
+  hasSftExample(sftId: number): boolean {
+    return this.db.prepare('SELECT 1 FROM sft_examples WHERE run_id = ? AND id = ?').get(this.runId, sftId) !== undefined;
   }
 
   /** The run's config as recorded (parse it with runConfigSchema). */
