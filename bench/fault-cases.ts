@@ -36,6 +36,26 @@ export function start(args: readonly string[], options: RunOptions = {}): { chil
   return { child, done, stderr: () => stderr };
 }
 
+export type Started = ReturnType<typeof start>;
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits until the child's stderr matches `pattern` (an activity's `▶` line, say) or it exits. */
+export async function waitFor(started: Started, pattern: RegExp): Promise<void> {
+  while (!pattern.test(started.stderr()) && started.child.exitCode === null) await sleep(50);
+}
+
+/** Ctrl-C twice once the run is searching; the run's end and the seconds it took after the second. */
+export async function interruptTwiceWhileSearching(started: Started): Promise<{ stopped: Finished; seconds: number }> {
+  await waitFor(started, /search shard/);
+  started.child.kill('SIGINT');
+  await sleep(200);
+  started.child.kill('SIGINT');
+  const interrupted = performance.now();
+  const stopped = await started.done;
+  return { stopped, seconds: (performance.now() - interrupted) / 1000 };
+}
+
 export const run = (args: readonly string[], options: RunOptions = {}): Promise<Finished> => start(args, options).done;
 
 /** The files under `dir` (recursively) whose bytes contain `text`. */

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openRunDatabase } from '../store/database.ts';
 import { createRng } from '../tasks/random.ts';
-import { badInputs, differences, quickRun, run, snapshot, start, TRAINER } from './fault-cases.ts';
+import { badInputs, differences, interruptTwiceWhileSearching, quickRun, run, sleep, snapshot, start, TRAINER, waitFor } from './fault-cases.ts';
 
 const { values } = parseArgs({ options: { kills: { type: 'string', default: '10' }, seed: { type: 'string', default: '1' } }, strict: true });
 const kills = Number(values.kills);
@@ -43,7 +43,6 @@ const fresh = (name: string): string => {
   rmSync(join('runs', name), { recursive: true, force: true });
   return name;
 };
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function finish(name: string, extra: readonly string[] = []): Promise<boolean> {
   const done = await run(quickRun(name, extra));
@@ -92,14 +91,7 @@ for (let attempt = 0; killed < kills && attempt < kills * 3; attempt++) {
 let doubleSigintOk = 0;
 {
   const name = fresh('faults-sigint');
-  const child = start(quickRun(name));
-  while (!/search shard/.test(child.stderr()) && child.child.exitCode === null) await sleep(100);
-  child.child.kill('SIGINT');
-  await sleep(300);
-  child.child.kill('SIGINT');
-  const interrupted = performance.now();
-  const stopped = await child.done;
-  const seconds = (performance.now() - interrupted) / 1000;
+  const { stopped, seconds } = await interruptTwiceWhileSearching(start(quickRun(name)));
   const ok = stopped.code === 3 && seconds < 10 && (await finish(name)) && identical(name);
   databases.push(dbOf(name));
   doubleSigintOk = ok ? 1 : 0;
@@ -140,7 +132,7 @@ let ownersOk = 0;
 {
   const name = fresh('faults-owner');
   const first = start(quickRun(name));
-  while (!/▶/.test(first.stderr()) && first.child.exitCode === null) await sleep(100);
+  await waitFor(first, /▶/);
   const second = await run(quickRun(name));
   const refused = second.code === 2 && second.stderr.includes(`process ${first.child.pid}`);
   console.log(`second owner: exit ${second.code}: ${second.stderr.trim().split('\n').at(-1)}`);

@@ -62,7 +62,7 @@ export class SequencePool {
    * then, only when they are spare, others of its context — ones that cache all of `prefix`, or ones
    * idle for SPARE_AFTER_MS (a search that released one moments ago is about to come back to it).
    */
-  private async acquire(prefix: readonly Token[], count: number): Promise<LlamaContextSequence[]> {
+  private async acquire(prefix: readonly Token[], count: number): Promise<{ group: LlamaContextSequence[]; cached: number[] }> {
     while (this.free.length === 0) await new Promise<void>((wake) => this.waiting.push(wake));
     const shared = new Map(this.free.map((sequence) => [sequence, sequence.compareContextTokens(prefix.slice()).firstDifferentIndex]));
     let leader = this.free[0] as LlamaContextSequence;
@@ -73,7 +73,7 @@ export class SequencePool {
     const followers = this.free.filter((sequence) => sequence !== leader && sequence.context === leader.context && spare(sequence));
     const group = [leader, ...followers].slice(0, Math.max(1, count));
     for (const sequence of group) this.free.splice(this.free.indexOf(sequence), 1);
-    return group;
+    return { group, cached: group.map((sequence) => shared.get(sequence) ?? 0) };
   }
 
   private release(group: readonly LlamaContextSequence[]): void {
@@ -94,14 +94,14 @@ export class SequencePool {
    * tokens evaluated here (a lone sequence is left for the work to align).
    */
   async withShared<T>(shared: readonly Token[], count: number, work: (sequences: LlamaContextSequence[], evaluated: number) => Promise<T>): Promise<T> {
-    const group = await this.acquire(shared, count);
+    const { group, cached } = await this.acquire(shared, count);
     try {
       let evaluated = 0;
       const [leader, ...others] = group;
       if (leader !== undefined && others.length > 0 && shared.length > 0) {
         evaluated += await evaluatePrefix(leader, shared);
         const copies = await Promise.all(
-          others.map(async (other) => (other.compareContextTokens(shared.slice()).firstDifferentIndex >= shared.length || (await copyPrefix(other, leader, shared.length)) ? 0 : evaluatePrefix(other, shared))),
+          others.map(async (other, index) => ((cached[index + 1] ?? 0) >= shared.length || (await copyPrefix(other, leader, shared.length)) ? 0 : evaluatePrefix(other, shared))),
         );
         evaluated += copies.reduce((a, b) => a + b, 0);
       }

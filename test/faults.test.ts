@@ -6,7 +6,7 @@ import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { badInputs, differences, filesContaining, run, snapshot, start, TRAINER } from '../bench/fault-cases.ts';
+import { badInputs, differences, filesContaining, interruptTwiceWhileSearching, run, sleep, snapshot, start, TRAINER, waitFor } from '../bench/fault-cases.ts';
 import { OWNER_FILE } from '../runtime/owner.ts';
 import { openRunDatabase } from '../store/database.ts';
 import { useTempDir } from './temp-dir.ts';
@@ -21,7 +21,6 @@ function evaluationIds(path: string): string {
   }
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('faults: a quick run survives them, bad input is named', () => {
   const dir = useTempDir('arbor-faults-');
@@ -62,7 +61,7 @@ describe('faults: a quick run survives them, bad input is named', () => {
     test(`kill -9 while ${point}, then the same command: the run ends as the uninterrupted one did, table by table`, async () => {
       const name = `killed-${point}`;
       const victim = start(quick(name));
-      while (!activity.test(victim.stderr()) && victim.child.exitCode === null) await sleep(50);
+      await waitFor(victim, activity);
       await sleep(300);
       victim.child.kill('SIGKILL');
       const killed = await victim.done;
@@ -80,14 +79,7 @@ describe('faults: a quick run survives them, bad input is named', () => {
   }
 
   test('Ctrl-C twice during the search stops the run within seconds (exit 3); the same command finishes it identical', async () => {
-    const victim = start(quick('interrupted'));
-    while (!/search shard/.test(victim.stderr()) && victim.child.exitCode === null) await sleep(50);
-    victim.child.kill('SIGINT');
-    await sleep(200);
-    victim.child.kill('SIGINT');
-    const interrupted = performance.now();
-    const stopped = await victim.done;
-    const seconds = (performance.now() - interrupted) / 1000;
+    const { stopped, seconds } = await interruptTwiceWhileSearching(start(quick('interrupted')));
     process.stderr.write(`# stopped ${seconds.toFixed(1)} s after the second Ctrl-C\n`);
     assert.equal(stopped.code, 3, stopped.stderr.slice(-2000));
     assert.ok(seconds < 10, `took ${seconds.toFixed(1)} s to stop`);
