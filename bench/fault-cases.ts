@@ -182,6 +182,8 @@ export function badInputs(ref: string, dir: string): BadInput[] {
     { what: 'lineage of an unknown SFT example', args: ['lineage', ref, '--sft', '999999'], names: '--sft 999999' },
     { what: 'lineage of a negative id', args: ['lineage', ref, '--sft', '-1'], names: '--sft' },
     { what: 'lineage of an unknown run', args: ['lineage', 'no-such-run'], names: 'no-such-run' },
+    { what: 'report with a non-numeric tree count', args: ['report', ref, '--trees', 'all'], names: '--trees' },
+    { what: 'report into a missing folder', args: ['report', ref, '--out', join(dir, 'no-such-folder', 'report.html')], names: 'no-such-folder' },
     { what: 'status of an unknown run', args: ['status', 'no-such-run', '--inline'], names: 'no-such-run' },
     { what: 'status without a run name', args: ['status', '--inline'], names: 'run name' },
     { what: 'pause of an unknown run', args: ['pause', 'no-such-run', '--inline'], names: 'no-such-run' },

@@ -27,6 +27,7 @@ commands:
   models        a run's models: lineage, hashes, training metrics
   tree          print one search tree
   lineage       where a training example came from (search, node, problem, models)
+  report        the run's HTML report: learning curves, PRM quality, data, time per stage, lineage, tree explorer
   micro build   build the embedded micro model from scratch (offline, ~14 min on 2 cores)
   micro eval    held-out accuracy of a model on the arithmetic task, by level (number of operators)
   standin       build or find the stand-in model (tiny qwen2, Qwen3's real tokenizer); prints its path
@@ -58,6 +59,7 @@ async function main(argv: string[]): Promise<number> {
     case 'models':
     case 'tree':
     case 'lineage':
+    case 'report':
       return inspectCommand(command, rest);
     case 'micro':
       return microCommand(rest);

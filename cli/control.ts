@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CONTROL_FILE, inlineStartInput, readControl, writeControl } from '../runtime/inline.ts';
 import { resolveTemporal } from '../temporal.config.ts';
-import { pauseSignal, progressQuery, resumeSignal, stopSignal, workflowIdOf } from '../workflows/names.ts';
+import { stageMinutes } from '../report/data.ts';
+import { REPORT_FILE } from '../report/html.ts';
+import { pauseSignal, progressQuery, resumeSignal, STAGES, stopSignal, workflowIdOf } from '../workflows/names.ts';
 import { runDirFromArgs } from './run-name.ts';
 import { DATABASE_FILE } from '../activities/run-context.ts';
 import { readOwner } from '../runtime/owner.ts';
@@ -30,17 +32,6 @@ Under Temporal these are the workflow's signals and progress query; for an inlin
 --inline) they go through <run dir>/control.json. Exit codes: 0 done, 2 bad input or unknown run.
 `;
 
-const STAGE_OF: Record<string, string> = {
-  prepareRun: 'prepare',
-  planIteration: 'plan',
-  searchShard: 'search',
-  buildData: 'data',
-  trainModel: 'train',
-  evaluateModels: 'evaluate',
-  promote: 'promote',
-};
-const STAGES = [...new Set(Object.values(STAGE_OF))];
-
 /**
  * Minutes per stage and iteration from the recorded activity attempts (every attempt counts: a
  * retried or resumed activity cost its time too), who is running the run, and an estimate of what is
@@ -59,14 +50,9 @@ export function stageReport(runDir: string): string | null {
     const store = RunStore.ofDatabase(db);
     if (store === null) return null;
     const iterations = runConfigSchema.parse(store.storedConfig()).iterations;
-    const now = Date.now();
     const minutes = new Map<number, Map<string, number>>();
-    for (const attempt of store.activityAttempts()) {
-      const ended = attempt.ended_at === null ? now : Date.parse(attempt.ended_at);
-      const row = minutes.get(attempt.iteration) ?? new Map<string, number>();
-      const stage = STAGE_OF[attempt.activity] ?? attempt.activity;
-      row.set(stage, (row.get(stage) ?? 0) + (ended - Date.parse(attempt.started_at)) / 60_000);
-      minutes.set(attempt.iteration, row);
+    for (const entry of stageMinutes(store.activityAttempts(), Date.now())) {
+      minutes.set(entry.iteration, (minutes.get(entry.iteration) ?? new Map<string, number>()).set(entry.stage, entry.minutes));
     }
     const total = (row: Map<string, number>): number => [...row.values()].reduce((a, b) => a + b, 0);
     const rows = [...minutes].sort(([a], [b]) => a - b).map(([iteration, row]) => [String(iteration), ...STAGES.map((stage) => (row.get(stage) ?? 0).toFixed(2)), total(row).toFixed(2)]);
@@ -75,6 +61,7 @@ export function stageReport(runDir: string): string | null {
     const owner = readOwner(runDir);
     const lines = [
       owner === null ? 'not running' : `running: process ${owner.pid} on ${owner.host} since ${owner.since}`,
+      ...(existsSync(join(runDir, REPORT_FILE)) ? [`report: ${join(runDir, REPORT_FILE)}`] : []),
       '',
       'minutes per stage (iteration 0: preparing the base models)',
       markdownTable(['iteration', ...STAGES, 'total'], rows),

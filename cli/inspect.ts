@@ -1,21 +1,22 @@
 /**
- * `arbor models|tree|lineage|export NAME`: read a run's database — its models with lineage and
- * metrics, one search tree drawn as text, where a training example came from, or the run's data in
- * TRL formats.
+ * `arbor models|tree|lineage|export|report NAME`: read a run's database — its models with lineage and
+ * metrics, one search tree drawn as text, where a training example came from, the run's data in
+ * TRL formats, or its HTML report.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { DATABASE_FILE } from '../activities/run-context.ts';
 import { exportRun } from '../data/export.ts';
 import { childrenOf, nodeAt, type SearchNode, type SearchTree } from '../search/tree.ts';
+import { REPORT_FILE, TREES_PER_ITERATION, writeReport } from '../report/html.ts';
 import { openRunDatabase } from '../store/database.ts';
 import { RunStore } from '../store/run-store.ts';
 import { runDirFromArgs } from './run-name.ts';
-import { intOption, UsageError } from './usage-error.ts';
+import { intOption, ioErrorMessage, UsageError } from './usage-error.ts';
 
-export const INSPECT_HELP = `arbor models|tree|lineage|export — look into a run
+export const INSPECT_HELP = `arbor models|tree|lineage|export|report — look into a run
 
 usage:
   arbor models NAME [--run-dir DIR]
@@ -29,6 +30,13 @@ usage:
       TRL files: sft.jsonl {prompt, completion}, dpo.jsonl {prompt, chosen, rejected},
       prm.jsonl {prompt, completions, labels (value >= threshold), values}, trees.jsonl; each row
       carries run_id, iteration, search_id, problem_id, policy_model_id   [out: <run dir>/export]
+  arbor report NAME [--out FILE] [--trees ${TREES_PER_ITERATION}] [--run-dir DIR]
+      one self-contained HTML page (works offline; open it in any browser): held-out accuracy per
+      level and method by iteration with the base and promoted models marked, PRM step AUC and
+      first-error accuracy, data volumes and the invalid-step share, B-STaR monitors (pass@k,
+      distinct correct answers, reward discrimination), minutes per stage, the models' lineage, and
+      a tree explorer (--trees searches per iteration; 0 leaves the trees out). A run rewrites its
+      own after every activity. Link an SFT row's node: report.html#sft=ID   [out: <run dir>/report.html]
 Exit codes: 0 done, 2 bad input or unknown run.
 `;
 
@@ -65,7 +73,7 @@ export function drawTree(tree: SearchTree, targets: ReadonlyMap<number, number |
   return lines.join('\n');
 }
 
-export async function inspectCommand(action: 'models' | 'tree' | 'lineage' | 'export', argv: string[]): Promise<number> {
+export async function inspectCommand(action: 'models' | 'tree' | 'lineage' | 'export' | 'report', argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -77,6 +85,7 @@ export async function inspectCommand(action: 'models' | 'tree' | 'lineage' | 'ex
       sft: { type: 'string' },
       out: { type: 'string' },
       threshold: { type: 'string' },
+      trees: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -91,6 +100,7 @@ export async function inspectCommand(action: 'models' | 'tree' | 'lineage' | 'ex
   const iterationOption = values.iteration === undefined ? undefined : intOption('iteration', values.iteration);
   const problemOption = values.problem === undefined ? undefined : intOption('problem', values.problem);
   const sftOption = values.sft === undefined ? undefined : intOption('sft', values.sft);
+  const treesOption = values.trees === undefined ? TREES_PER_ITERATION : intOption('trees', values.trees);
   let threshold: number | undefined;
   if (values.threshold !== undefined) {
     const parsed = z.coerce.number().min(0).max(1).safeParse(values.threshold);
@@ -100,8 +110,18 @@ export async function inspectCommand(action: 'models' | 'tree' | 'lineage' | 'ex
   const store = openStore(runDir);
   try {
     if (action === 'models') {
-      const rows = store.db.prepare('SELECT id, kind, iteration, parent_id, path, sha256, metrics_json FROM models WHERE run_id = ? ORDER BY iteration, kind').all(store.runId) as Record<string, unknown>[];
-      for (const row of rows) process.stdout.write(`#${row.id} ${row.kind} iteration ${row.iteration} parent ${row.parent_id ?? '—'}  ${row.path}  sha256 ${String(row.sha256).slice(0, 12)}…  ${row.metrics_json}\n`);
+      for (const row of store.models()) process.stdout.write(`#${row.id} ${row.kind} iteration ${row.iteration} parent ${row.parent_id ?? '—'}  ${row.path}  sha256 ${row.sha256.slice(0, 12)}…  ${row.metrics_json}\n`);
+      return 0;
+    }
+    if (action === 'report') {
+      const out = values.out ?? join(runDir, REPORT_FILE);
+      if (!existsSync(dirname(out))) throw new UsageError(`--out ${out}: no folder ${dirname(out)}`);
+      try {
+        writeReport(store, out, { treesPerIteration: treesOption });
+      } catch (error) {
+        throw new UsageError(`cannot write the report: ${ioErrorMessage(error, out) ?? (error instanceof Error ? error.message : String(error))} (--out FILE writes it elsewhere)`);
+      }
+      process.stdout.write(`report: ${out}\n`);
       return 0;
     }
     if (action === 'tree') {
@@ -126,6 +146,8 @@ export async function inspectCommand(action: 'models' | 'tree' | 'lineage' | 'ex
       if (sftId === null) throw new UsageError(`${runDir} has no SFT examples yet`);
       if (!store.hasSftExample(sftId)) throw new UsageError(`--sft ${sftId}: no such SFT example in ${runDir}`);
       process.stdout.write(`${JSON.stringify(store.sftLineage(sftId), null, 2)}\n`);
+      const report = join(runDir, REPORT_FILE);
+      if (existsSync(report)) process.stdout.write(`its node in the report: ${report}#sft=${sftId}\n`);
       return 0;
     }
     if (iterationOption !== undefined && !store.searchedIteration(iterationOption)) {

@@ -13,6 +13,7 @@ import { SEARCH_PASS_K } from '../activities/data.ts';
 import { activities } from '../activities/index.ts';
 import { closeRunContexts, createRun, DATABASE_FILE } from '../activities/run-context.ts';
 import { releaseModels } from '../activities/models.ts';
+import { REPORT_FILE } from '../report/html.ts';
 import { runInline } from '../runtime/inline.ts';
 import { RunConfigConflictError } from '../store/run-store.ts';
 import { RunOwnedError, takeOwnership } from '../runtime/owner.ts';
@@ -32,7 +33,8 @@ usage: arbor run [CONFIG.json] [options]
 
 Runs iterations of: MCTS* search on training problems → value targets → SFT / PRM / pair data →
 fine-tune policy and PRM → held-out evaluation → promotion. Everything lands in the run directory
-(runs/<name>/: arbor.db, models/, data/, report.md). Re-running the same name continues where the
+(runs/<name>/: arbor.db, models/, data/, report.html — charts and a tree explorer, rewritten after
+every activity — and report.md). Re-running the same name continues where the
 run stopped (nothing is searched or trained twice); the same name with another config is refused.
 
 options:
@@ -302,8 +304,28 @@ async function runOwned(config: RunConfig, runDir: string, flags: z.infer<typeof
   await releaseModels();
   closeRunContexts();
   const table = await writeReport(runDir, result);
-  process.stdout.write(`${table}\n\nrun ${result.status}; report: ${join(runDir, 'report.md')}\n`);
+  process.stdout.write(`${table}\n\nrun ${result.status}; report: ${join(runDir, REPORT_FILE)} (charts, tree explorer; ${join(runDir, 'report.md')}: these tables)\n`);
   return result.status === 'completed' ? 0 : 3;
+}
+
+/**
+ * How a run's workflow starts: one id per run name, its summary and details in the Temporal UI, and
+ * the report's path in both the details and the memo (the UI shows it; clients read `memo.report`).
+ */
+export function workflowStartOptions(config: RunConfig, runDir: string) {
+  const input: RunInput = { runDir: resolve(runDir), iterations: config.iterations, iteration: 1, best: null, history: [] };
+  const report = resolve(runDir, REPORT_FILE);
+  return {
+    workflowId: workflowIdOf(config.name),
+    taskQueue: TASK_QUEUES.cpu,
+    args: [input] as [RunInput],
+    // The same run name joins the execution already running instead of starting a second one.
+    workflowIdConflictPolicy: 'USE_EXISTING' as const,
+    staticSummary: `Arbor run ${config.name}: ${config.iterations} iteration(s) on ${config.policy.model}`,
+    staticDetails: `run directory ${resolve(runDir)}\nreport ${report} (open it in a browser; rewritten after every activity)\n\nconfig:\n${JSON.stringify(config, null, 2)}`,
+    memo: { report },
+    typedSearchAttributes: [{ key: ARBOR_SEARCH_ATTRIBUTES.iteration, value: 0 }],
+  };
 }
 
 async function runUnderTemporal(
@@ -313,17 +335,7 @@ async function runUnderTemporal(
   withWorker: boolean,
   printer: ReturnType<typeof progressPrinter>,
 ): Promise<RunResult> {
-  const input: RunInput = { runDir: resolve(runDir), iterations: config.iterations, iteration: 1, best: null, history: [] };
-  const handle = await temporal.client.workflow.start('arborRun', {
-    workflowId: workflowIdOf(config.name),
-    taskQueue: TASK_QUEUES.cpu,
-    args: [input],
-    // The same run name joins the execution already running instead of starting a second one.
-    workflowIdConflictPolicy: 'USE_EXISTING',
-    staticSummary: `Arbor run ${config.name}: ${config.iterations} iteration(s) on ${config.policy.model}`,
-    staticDetails: `run directory ${resolve(runDir)}\n\nconfig:\n${JSON.stringify(config, null, 2)}`,
-    typedSearchAttributes: [{ key: ARBOR_SEARCH_ATTRIBUTES.iteration, value: 0 }],
-  });
+  const handle = await temporal.client.workflow.start('arborRun', workflowStartOptions(config, runDir));
   const workers = withWorker ? await createWorkers(temporal.workerConnection, temporal.namespace) : [];
   const running = workers.map((worker) => worker.run());
   let last = '';

@@ -104,6 +104,36 @@ export interface PreferencePairRow {
   rejectedQ: number;
 }
 
+export const IterationRowSchema = z.object({
+  number: z.number().int(),
+  status: z.enum(['running', 'done']),
+  policy_model_id: z.number().int().nullable(),
+  prm_model_id: z.number().int().nullable(),
+  promoted: bool.nullable(),
+  promotion_reason: z.string().nullable(),
+});
+export type IterationRow = z.infer<typeof IterationRowSchema>;
+
+export const EvaluationRowSchema = z.object({
+  iteration: z.number().int(),
+  model_id: z.number().int().nullable(),
+  method: z.string(),
+  split: z.string(),
+  metric: z.string(),
+  value: z.number(),
+});
+export type EvaluationRow = z.infer<typeof EvaluationRowSchema>;
+
+/** A search as the report lists it: its problem and outcome, no tree. */
+export const SearchSummarySchema = z.object({
+  id: z.number().int(),
+  problem_id: z.number().int(),
+  question: z.string(),
+  difficulty: z.number().int().nullable(),
+  correct: bool.nullable(),
+});
+export type SearchSummary = z.infer<typeof SearchSummarySchema>;
+
 /** sha256 of the canonical JSON of a config: two runs with equal configs hash equal. */
 export function configHash(config: unknown): string {
   const canonical = (value: unknown): unknown =>
@@ -347,6 +377,53 @@ export class RunStore {
       .prepare('SELECT activity, iteration, attempt, started_at, ended_at, outcome FROM activity_attempts WHERE run_id = ? ORDER BY id')
       .all(this.runId)
       .map((row) => ActivityAttemptRowSchema.parse(row));
+  }
+
+  /** Every model of the run, by iteration and kind. */
+  models(): ModelRow[] {
+    return this.db
+      .prepare('SELECT * FROM models WHERE run_id = ? ORDER BY iteration, kind, id')
+      .all(this.runId)
+      .map((row) => ModelRowSchema.parse(row));
+  }
+
+  /** The run's iterations as recorded (started or done), with their candidate models and promotion. */
+  iterationRows(): IterationRow[] {
+    return this.db
+      .prepare('SELECT number, status, policy_model_id, prm_model_id, promoted, promotion_reason FROM iterations WHERE run_id = ? ORDER BY number')
+      .all(this.runId)
+      .map((row) => IterationRowSchema.parse(row));
+  }
+
+  /** Every metric the run recorded. */
+  allEvaluations(): EvaluationRow[] {
+    return this.db
+      .prepare('SELECT iteration, model_id, method, split, metric, value FROM evaluations WHERE run_id = ? ORDER BY iteration, method, metric')
+      .all(this.runId)
+      .map((row) => EvaluationRowSchema.parse(row));
+  }
+
+  /** The iteration's searches of training problems by one algorithm, in id order. */
+  searchSummaries(iteration: number, algorithm: string): SearchSummary[] {
+    return this.db
+      .prepare(
+        `SELECT s.id, s.problem_id, p.question, p.difficulty, s.correct FROM searches s JOIN problems p ON p.id = s.problem_id
+         WHERE s.run_id = ? AND s.iteration = ? AND s.algorithm = ? ORDER BY s.id`,
+      )
+      .all(this.runId, iteration, algorithm)
+      .map((row) => SearchSummarySchema.parse(row));
+  }
+
+  /** The SFT rows a search gave (any iteration's data may draw on it), with the node each ends at. */
+  searchSftRows(searchId: number): { id: number; nodeIndex: number }[] {
+    return this.db.prepare('SELECT id, node_index AS nodeIndex FROM sft_examples WHERE search_id = ? ORDER BY id').all(searchId) as { id: number; nodeIndex: number }[];
+  }
+
+  /** The step preference pairs chosen from a search's tree, as node indices. */
+  searchPairs(searchId: number): { parent: number; chosen: number; rejected: number }[] {
+    return this.db
+      .prepare('SELECT parent_index AS parent, chosen_index AS chosen, rejected_index AS rejected FROM preference_pairs WHERE search_id = ? ORDER BY id')
+      .all(searchId) as { parent: number; chosen: number; rejected: number }[];
   }
 
   /** A model's recorded metrics of one iteration and method, by metric name. */

@@ -87,3 +87,11 @@ export type TaskConfig = z.output<typeof taskConfigSchema>;
 export type TaskConfigInput = z.input<typeof taskConfigSchema>;
 export type TaskKind = TaskConfig['kind'];
 export const TASK_KINDS = taskConfigSchema.options.map((option) => option.shape.kind.value);
+
+/** What a task's difficulty level counts, for tables and charts. */
+export const LEVEL_NAMES: Record<TaskKind, string> = {
+  arithmetic: 'operators',
+  gsm8k: 'reference steps',
+  math: 'MATH level',
+  jsonl: 'level',
+};

@@ -116,11 +116,11 @@ describe('faults: a quick run survives them, bad input is named', () => {
     mkdirSync(scratch, { recursive: true });
     const all = badInputs('reference', scratch);
     const firstOf = (command: string, trainer = false) => all.find((bad) => bad.args[0] === command && (bad.trainer ?? false) === trainer);
-    const chosen = [...['run', 'eval', 'export', 'tree', 'lineage', 'status', 'pause'].map((command) => firstOf(command)), firstOf('train', true)];
+    const chosen = [...['run', 'eval', 'export', 'tree', 'lineage', 'report', 'status', 'pause'].map((command) => firstOf(command)), firstOf('train', true)];
     for (const bad of chosen) {
       assert.ok(bad !== undefined);
       // The inspection commands find runs under runs/ by name: point them at the temporary one.
-      const args = ['export', 'tree', 'lineage', 'status', 'pause'].includes(bad.args[0] ?? '') && bad.args[1] === 'reference' ? [...bad.args, '--run-dir', join(dir(), 'reference')] : bad.args;
+      const args = ['export', 'tree', 'lineage', 'report', 'status', 'pause'].includes(bad.args[0] ?? '') && bad.args[1] === 'reference' ? [...bad.args, '--run-dir', join(dir(), 'reference')] : bad.args;
       const done = await run(args, bad.trainer ? { executable: TRAINER } : {});
       assert.equal(done.code, 2, `${bad.what}: ${done.stderr}`);
       assert.ok(done.stderr.includes(bad.names), `${bad.what}: the message names ${bad.names}: ${done.stderr}`);

@@ -31,6 +31,23 @@ export const ACTIVITY_QUEUES = {
   promote: 'cpu',
 } as const satisfies Record<keyof ActivityTypes, keyof typeof TASK_QUEUES>;
 
+/** The stage of the loop each activity is (time per stage: `arbor status`, the HTML report), in loop order. */
+export const STAGE_OF_ACTIVITY = {
+  prepareRun: 'prepare',
+  planIteration: 'plan',
+  searchShard: 'search',
+  buildData: 'data',
+  trainModel: 'train',
+  evaluateModels: 'evaluate',
+  promote: 'promote',
+} as const satisfies Record<keyof ActivityTypes, string>;
+export const STAGES: readonly string[] = Object.values(STAGE_OF_ACTIVITY);
+
+/** The stage an activity name belongs to (a name from an older run stands for itself). */
+export function stageOf(activity: string): string {
+  return (STAGE_OF_ACTIVITY as Record<string, string>)[activity] ?? activity;
+}
+
 /**
  * Activities at once per queue in one process: a worker's maxConcurrentActivityTaskExecutions, and
  * the inline runtime's limits too. Inference and training take the whole machine (every decoder,
