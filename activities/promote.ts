@@ -22,11 +22,6 @@ export async function promote({ runDir, iteration, candidate, best }: { runDir: 
       : `policy not promoted: held-out accuracy ${percentOf(candidate.accuracy)} is ${(-delta * 100).toFixed(1)} points below the best ${percentOf(best.accuracy)}`;
   const prmReason = `PRM ${prmPromoted ? 'promoted' : 'not promoted'}: step AUC ${auc(candidate.prmAuc)} vs ${auc(best.prmAuc)}`;
   const reason = `${policyReason}; ${prmReason}`;
-  store.db
-    .prepare(
-      `INSERT INTO iterations (run_id, number, status, policy_model_id, prm_model_id, promoted, promotion_reason) VALUES (?, ?, 'done', ?, ?, ?, ?)
-       ON CONFLICT (run_id, number) DO UPDATE SET status = 'done', policy_model_id = excluded.policy_model_id, prm_model_id = excluded.prm_model_id, promoted = excluded.promoted, promotion_reason = excluded.promotion_reason`,
-    )
-    .run(store.runId, iteration, store.modelIdByPath(candidate.policyPath), store.modelIdByPath(candidate.prmPath), Number(promoted), reason);
+  store.recordPromotion({ iteration, policyModelId: store.modelIdByPath(candidate.policyPath), prmModelId: store.modelIdByPath(candidate.prmPath), promoted, reason });
   return { promoted, prmPromoted, reason };
 }

@@ -6,7 +6,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { closeRunDatabase, openRunDatabase } from '../store/database.ts';
 import { RunStore } from '../store/run-store.ts';
 import { loadTask, type Task } from '../tasks/index.ts';
 import { runConfigSchema, type RunConfig } from '../workflows/config.ts';
@@ -32,10 +31,9 @@ export function runContext(runDir: string): RunContext {
   if (cached) return cached;
   const path = join(runDir, DATABASE_FILE);
   if (!existsSync(path)) throw configError(`${path} does not exist: create the run with \`arbor run\` first`);
-  const db = openRunDatabase(path);
-  const row = db.prepare('SELECT id, config_json FROM runs').get() as { id: string; config_json: string } | undefined;
-  if (row === undefined) throw configError(`${path} holds no run`);
-  const parsed = runConfigSchema.safeParse(JSON.parse(row.config_json));
+  const store = RunStore.open(path);
+  if (store === null) throw configError(`${path} holds no run`);
+  const parsed = runConfigSchema.safeParse(store.storedConfig());
   if (!parsed.success) throw configError(`${path}: stored run config is invalid: ${parsed.error.message}`);
   let task: Task;
   try {
@@ -43,23 +41,22 @@ export function runContext(runDir: string): RunContext {
   } catch (error) {
     throw configError(`the run's task: ${error instanceof Error ? error.message : String(error)}`);
   }
-  const context = { runDir, store: new RunStore(db, row.id), config: parsed.data, task };
+  const context = { runDir, store, config: parsed.data, task };
   contexts.set(runDir, context);
   return context;
 }
 
 /** Creates the run directory's database and records the run (idempotent for the same config). */
 export function createRun(runDir: string, config: RunConfig, now: string): RunContext {
-  const db = openRunDatabase(join(runDir, DATABASE_FILE));
-  const store = new RunStore(db, config.name);
+  const store = RunStore.create(join(runDir, DATABASE_FILE), config.name);
   store.ensureRun(config, now);
-  closeRunDatabase(db);
+  store.close();
   contexts.delete(runDir);
   return runContext(runDir);
 }
 
 export function closeRunContexts(): void {
-  for (const context of contexts.values()) closeRunDatabase(context.store.db);
+  for (const context of contexts.values()) context.store.close();
   contexts.clear();
 }
 

@@ -31,11 +31,7 @@ export async function planIteration({ runDir, iteration }: { runDir: string; ite
   );
   const ids = problems.map((problem) => store.upsertProblem({ task: task.kind, split: 'train', question: problem.question, answer: problem.answer, difficulty: problem.level }));
   // Solve rate = share of correct answer leaves in this problem's earlier searches (null if never searched).
-  const rateOf = store.db.prepare(
-    `SELECT AVG(n.correct) FROM nodes n JOIN searches s ON s.id = n.search_id
-     WHERE s.run_id = ? AND s.problem_id = ? AND s.iteration < ? AND n.state = 'end' AND n.answer IS NOT NULL`,
-  );
-  const rates = ids.map((id) => (rateOf.pluck().get(store.runId, id, iteration) as number | null) ?? null);
+  const rates = ids.map((id) => store.problemSolveRate(id, iteration));
   const budgets = allocateBudget(rates, { total: search.iterationsPerProblem * ids.length, floor: 2, cap: search.iterationsPerProblem * 3 });
   const shard = ids.map((problemId, index) => ({ problemId, budget: budgets[index] ?? 0 }));
   const shards: IterationPlan['shards'] = [];

@@ -3,10 +3,11 @@
  * `arbor` as a child process, a run database's content table by table (for comparing a resumed run
  * with an uninterrupted one), and the bad inputs every command must refuse by name with exit 2.
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openRunDatabase } from '../store/database.ts';
+import { RunStore } from '../store/run-store.ts';
 
 export const TRAINER = 'native/build/arbor-trainer';
 
@@ -70,35 +71,17 @@ export function filesContaining(dir: string, text: string): string[] {
 /** The quick run every fault is applied to: inline, a fixed name per case. */
 export const quickRun = (name: string, extra: readonly string[] = []): string[] => ['run', '--quick', '--inline', '--name', name, ...extra];
 
-/**
- * A run database's content per table, with database ids replaced by what they stand for (problem
- * question, model kind and iteration), rows in a fixed order. Model files are compared by what they
- * were trained on and their loss, not their bytes: a trained GGUF records its parent's path, which
- * holds the run's name.
- */
+/** A run database's content per table (RunStore.comparableContent), rows in a fixed order. */
 export type Snapshot = Map<string, unknown[][]>;
 
 export function snapshot(databasePath: string): Snapshot {
-  const db = openRunDatabase(databasePath, { readonly: true });
+  const store = RunStore.open(databasePath, { readonly: true }) ?? assert.fail(`${databasePath} holds no run`);
   try {
-    const queries: Record<string, string> = {
-      models: `SELECT kind, iteration, parent_id IS NULL AS root, json_extract(metrics_json, '$.examples'), json_extract(metrics_json, '$.steps'), json_extract(metrics_json, '$.loss') FROM models`,
-      iterations: `SELECT number, status, promoted, promotion_reason FROM iterations`,
-      problems: `SELECT task, split, question, answer, difficulty FROM problems`,
-      searches: `SELECT s.iteration, p.question, s.algorithm, s.budget, s.stats_json, s.answer, s.correct FROM searches s JOIN problems p ON p.id = s.problem_id`,
-      nodes: `SELECT s.iteration, p.question, n.node_index, n.parent_index, n.depth, n.step, n.visits, n.value, n.prm_score, n.state, n.answer, n.correct,
-                     n.generated_tokens, n.value_target, n.reasoning_distance
-              FROM nodes n JOIN searches s ON s.id = n.search_id JOIN problems p ON p.id = s.problem_id`,
-      sft_examples: `SELECT x.iteration, p.question, x.node_index, x.prompt, x.completion, x.value FROM sft_examples x JOIN searches s ON s.id = x.search_id JOIN problems p ON p.id = s.problem_id`,
-      prm_examples: `SELECT x.iteration, p.question, x.node_index, x.prompt, x.steps_json, x.target, x.source FROM prm_examples x JOIN searches s ON s.id = x.search_id JOIN problems p ON p.id = s.problem_id`,
-      preference_pairs: `SELECT x.iteration, p.question, x.parent_index, x.chosen_index, x.rejected_index, x.chosen, x.rejected FROM preference_pairs x JOIN searches s ON s.id = x.search_id JOIN problems p ON p.id = s.problem_id`,
-      evaluations: `SELECT e.iteration, m.kind, m.iteration AS model_iteration, e.method, e.split, e.metric, e.value FROM evaluations e LEFT JOIN models m ON m.id = e.model_id`,
-    };
     // Ordered by everything but the fractional numbers, which may differ in their last digits.
     const key = (row: unknown[]): string => JSON.stringify(row.map((value) => (typeof value === 'number' && !Number.isInteger(value) ? null : value)));
-    return new Map(Object.entries(queries).map(([table, sql]) => [table, (db.prepare(sql).raw().all() as unknown[][]).sort((a, b) => key(a).localeCompare(key(b)))]));
+    return new Map(Object.entries(store.comparableContent()).map(([table, rows]) => [table, rows.sort((a, b) => key(a).localeCompare(key(b)))]));
   } finally {
-    db.close();
+    store.close();
   }
 }
 

@@ -17,7 +17,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { openRunDatabase } from '../store/database.ts';
+import { RunStore } from '../store/run-store.ts';
 import { createRng } from '../tasks/random.ts';
 import { badInputs, differences, interruptTwiceWhileSearching, quickRun, run, sleep, snapshot, start, TRAINER, waitFor } from './fault-cases.ts';
 
@@ -27,15 +27,16 @@ const rng = createRng(Number(values.seed));
 const databases: string[] = [];
 let integrityOk = 1;
 function checkIntegrity(path: string): void {
-  const db = openRunDatabase(path, { readonly: true });
+  const store = RunStore.open(path, { readonly: true });
+  if (store === null) return;
   try {
-    const result = db.pragma('integrity_check', { simple: true });
+    const result = store.integrityCheck();
     if (result !== 'ok') {
-      console.log(`integrity_check ${path}: ${String(result)}`);
+      console.log(`integrity_check ${path}: ${result}`);
       integrityOk = 0;
     }
   } finally {
-    db.close();
+    store.close();
   }
 }
 const dbOf = (name: string): string => join('runs', name, 'arbor.db');

@@ -8,6 +8,7 @@
  * SOLVED (the levels below it are the ones the base solves); *_next is the level above it. Last line:
  * RESULT weak_level=… base_weak=… final_weak=… control_weak=… bon_final_weak=… base_next=… final_next=… in_range_drop=… prm_auc=… sft_invalid=… minutes=…
  */
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,7 +16,6 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { evaluateGreedy } from '../evaluate/greedy.ts';
 import { heldOutProblems } from '../evaluate/held-out.ts';
-import { openRunDatabase } from '../store/database.ts';
 import { RunStore } from '../store/run-store.ts';
 import { loadTask } from '../tasks/index.ts';
 import { MICRO_RECIPE, microTrainingProblems, writeSolutionsJsonl } from '../train/micro-model.ts';
@@ -79,7 +79,7 @@ const bonTokens = bon.result.iterations.reduce((sum, record) => sum + (record.tr
 console.log(`best-of-N loop: ${bonTokens} generated tokens (MCTS* loop: ${tokens}), ${bon.minutes.toFixed(1)} min`);
 
 // 3. The control: as many optimizer steps as the final policy's lineage took, on the base's own gold data.
-const store = new RunStore(openRunDatabase(join(runDir, 'arbor.db'), { readonly: true }), values.name);
+const store = RunStore.open(join(runDir, 'arbor.db'), { readonly: true }) ?? assert.fail(`${runDir} holds no run`);
 let steps = 0;
 for (let id = store.modelIdByPath(final.policyPath); id !== null; ) {
   const model = store.model(id);

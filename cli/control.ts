@@ -14,7 +14,6 @@ import { pauseSignal, progressQuery, resumeSignal, STAGES, stopSignal, workflowI
 import { runDirFromArgs } from './run-name.ts';
 import { DATABASE_FILE } from '../activities/run-context.ts';
 import { readOwner } from '../runtime/owner.ts';
-import { openRunDatabase } from '../store/database.ts';
 import { RunStore } from '../store/run-store.ts';
 import { runConfigSchema } from '../workflows/config.ts';
 import { iterationTable, markdownTable } from './run.ts';
@@ -40,15 +39,14 @@ Under Temporal these are the workflow's signals and progress query; for an inlin
 export function stageReport(runDir: string): string | null {
   const path = join(runDir, DATABASE_FILE);
   if (!existsSync(path)) return null;
-  let db;
+  let store;
   try {
-    db = openRunDatabase(path, { readonly: true });
+    store = RunStore.open(path, { readonly: true });
   } catch (error) {
     return `(no stage times: ${error instanceof Error ? error.message : String(error)})`;
   }
+  if (store === null) return null;
   try {
-    const store = RunStore.ofDatabase(db);
-    if (store === null) return null;
     const iterations = runConfigSchema.parse(store.storedConfig()).iterations;
     const minutes = new Map<number, Map<string, number>>();
     for (const entry of stageMinutes(store.activityAttempts(), Date.now())) {
@@ -72,7 +70,7 @@ export function stageReport(runDir: string): string | null {
     }
     return lines.join('\n');
   } finally {
-    db.close();
+    store.close();
   }
 }
 

@@ -11,7 +11,6 @@ import { DATABASE_FILE } from '../activities/run-context.ts';
 import { exportRun } from '../data/export.ts';
 import { childrenOf, nodeAt, type SearchNode, type SearchTree } from '../search/tree.ts';
 import { REPORT_FILE, TREES_PER_ITERATION, writeReport } from '../report/html.ts';
-import { openRunDatabase } from '../store/database.ts';
 import { RunStore } from '../store/run-store.ts';
 import { runDirFromArgs } from './run-name.ts';
 import { intOption, ioErrorMessage, UsageError } from './usage-error.ts';
@@ -44,13 +43,12 @@ Exit codes: 0 done, 2 bad input or unknown run.
 function openStore(runDir: string): RunStore {
   const path = join(runDir, DATABASE_FILE);
   if (!existsSync(path)) throw new UsageError(`no run database at ${path} (is the run name right? --run-dir for another folder)`);
-  let db;
+  let store;
   try {
-    db = openRunDatabase(path, { readonly: true });
+    store = RunStore.open(path, { readonly: true });
   } catch (error) {
     throw new UsageError(`cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`);
   }
-  const store = RunStore.ofDatabase(db);
   if (store === null) throw new UsageError(`${path} holds no run`);
   return store;
 }
@@ -128,11 +126,8 @@ export async function inspectCommand(action: 'models' | 'tree' | 'lineage' | 'ex
       let searchId = searchOption;
       if (searchId === null) {
         const iteration = iterationOption ?? 1;
-        const row = (problemOption === undefined
-          ? store.db.prepare('SELECT id FROM searches WHERE run_id = ? AND iteration = ? ORDER BY id LIMIT 1').get(store.runId, iteration)
-          : store.db.prepare('SELECT id FROM searches WHERE run_id = ? AND iteration = ? AND problem_id = ?').get(store.runId, iteration, problemOption)) as { id: number } | undefined;
-        if (row === undefined) throw new UsageError(`no search for iteration ${iteration}${problemOption === undefined ? '' : ` and problem ${problemOption}`} in ${runDir}`);
-        searchId = row.id;
+        searchId = store.firstSearchId(iteration, problemOption);
+        if (searchId === null) throw new UsageError(`no search for iteration ${iteration}${problemOption === undefined ? '' : ` and problem ${problemOption}`} in ${runDir}`);
       } else if (!store.hasSearch(searchId)) {
         throw new UsageError(`--search ${searchId}: no such search in ${runDir}`);
       }
@@ -142,7 +137,7 @@ export async function inspectCommand(action: 'models' | 'tree' | 'lineage' | 'ex
       return 0;
     }
     if (action === 'lineage') {
-      const sftId = sftOption ?? (store.db.prepare('SELECT MIN(id) FROM sft_examples WHERE run_id = ?').pluck().get(store.runId) as number | null);
+      const sftId = sftOption ?? store.firstSftId();
       if (sftId === null) throw new UsageError(`${runDir} has no SFT examples yet`);
       if (!store.hasSftExample(sftId)) throw new UsageError(`--sft ${sftId}: no such SFT example in ${runDir}`);
       process.stdout.write(`${JSON.stringify(store.sftLineage(sftId), null, 2)}\n`);
@@ -163,6 +158,6 @@ export async function inspectCommand(action: 'models' | 'tree' | 'lineage' | 'ex
     process.stdout.write(`exported to ${outDir}: sft ${counts.sft}, dpo ${counts.dpo}, prm ${counts.prm}, trees ${counts.trees}\n`);
     return 0;
   } finally {
-    store.db.close();
+    store.close();
   }
 }

@@ -6,11 +6,9 @@
  * Idempotent: a re-run after a crash inserts nothing twice and rewrites the same files.
  */
 import { writeFile } from 'node:fs/promises';
-import { z } from 'zod';
 import { stepPreferencePairs } from '../reward/preference-pairs.ts';
 import { qualityValueTargets } from '../reward/value-targets.ts';
 import { answerLeaves, stepsTo, type SearchNode, type SearchTree } from '../search/tree.ts';
-import { writeTransaction } from '../store/database.ts';
 import type { RunStore } from '../store/run-store.ts';
 import { dataSettingsSchema, type DataSettingsInput } from '../workflows/config.ts';
 
@@ -70,9 +68,8 @@ export async function buildIterationData(options: {
 }): Promise<DataCounts> {
   const { store, iteration } = options;
   const settings = dataSettingsSchema.parse(options.data ?? {});
-  const db = store.db;
   // In problem order, not the order searches finished in (concurrency), so the same seeds give the same data files.
-  const searchIds = db.prepare('SELECT id FROM searches WHERE run_id = ? AND iteration = ? ORDER BY problem_id, algorithm').pluck().all(store.runId, iteration) as number[];
+  const searchIds = store.iterationSearchIds(iteration, 'problem');
 
   for (const searchId of searchIds) {
     const tree = store.tree(searchId);
@@ -98,38 +95,28 @@ export async function buildIterationData(options: {
       })
       .slice(0, settings.sftPerProblem);
     const pairs = stepPreferencePairs(tree, targets, settings.pairs);
-    writeTransaction(db, () => {
-      const insertSft = db.prepare(
-        'INSERT INTO sft_examples (run_id, iteration, search_id, node_index, prompt, completion, value) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
-      );
-      for (const { leaf, score, completion } of keptSft) insertSft.run(store.runId, iteration, searchId, leaf.id, prompt, completion, score);
-      const insertPrm = db.prepare(
-        "INSERT INTO prm_examples (run_id, iteration, search_id, node_index, prompt, steps_json, target, source) VALUES (?, ?, ?, ?, ?, ?, ?, 'quality-value') ON CONFLICT DO NOTHING",
-      );
-      for (const target of targets) {
+    store.saveTrainingRows(iteration, searchId, {
+      sft: keptSft.map(({ leaf, score, completion }) => ({ nodeIndex: leaf.id, prompt, completion, value: score })),
+      prm: targets.flatMap((target) => {
         const node = tree.nodes[target.nodeId];
-        if (node !== undefined) insertPrm.run(store.runId, iteration, searchId, node.id, prmPrompt, JSON.stringify(stepsTo(tree, node)), target.value);
-      }
-      const insertPair = db.prepare(
-        'INSERT INTO preference_pairs (run_id, iteration, search_id, parent_index, chosen_index, rejected_index, prompt, chosen, rejected, chosen_q, rejected_q) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
-      );
-      for (const pair of pairs) {
-        const pairPrompt = prompt + pair.prefix.map((step) => step + options.delimiter).join('');
-        insertPair.run(store.runId, iteration, searchId, pair.parentId, pair.chosenId, pair.rejectedId, pairPrompt, pair.chosen, pair.rejected, pair.chosenQ, pair.rejectedQ);
-      }
+        return node === undefined ? [] : [{ nodeIndex: node.id, prompt: prmPrompt, steps: stepsTo(tree, node), target: target.value }];
+      }),
+      pairs: pairs.map((pair) => ({
+        parentIndex: pair.parentId,
+        chosenIndex: pair.chosenId,
+        rejectedIndex: pair.rejectedId,
+        prompt: prompt + pair.prefix.map((step) => step + options.delimiter).join(''),
+        chosen: pair.chosen,
+        rejected: pair.rejected,
+        chosenQ: pair.chosenQ,
+        rejectedQ: pair.rejectedQ,
+      })),
     });
   }
 
-  const count = (table: string): number => db.prepare(`SELECT COUNT(*) FROM ${table} WHERE run_id = ? AND iteration = ?`).pluck().get(store.runId, iteration) as number;
-  // A row whose search also ended wrong somewhere is contested: it shows what the policy does not do reliably yet.
-  const sftRows = (
-    db
-      .prepare(
-        `SELECT x.prompt, x.completion, EXISTS (SELECT 1 FROM nodes n WHERE n.search_id = x.search_id AND n.state = 'end' AND n.correct IS NOT 1) AS contested
-         FROM sft_examples x WHERE x.run_id = ? AND x.iteration BETWEEN ? AND ? ORDER BY x.iteration, x.id`,
-      )
-      .all(store.runId, iteration - settings.mixPreviousIterations, iteration) as { prompt: string; completion: string; contested: number }[]
-  ).flatMap(({ prompt, completion, contested }) => Array.from({ length: contested ? settings.sftContestedRepeat : 1 }, () => ({ prompt, completion })));
+  const sftRows = store
+    .sftExamplesBetween(iteration - settings.mixPreviousIterations, iteration)
+    .flatMap(({ prompt, completion, contested }) => Array.from({ length: contested ? settings.sftContestedRepeat : 1 }, () => ({ prompt, completion })));
   await writeJsonl(options.sftPath, sftRows);
   const prmRows = prmTrainingRows(store, iteration);
   await writeJsonl(options.prmPath, prmRows.map(({ prompt, completions, labels }) => ({ prompt, completions, labels })));
@@ -137,9 +124,7 @@ export async function buildIterationData(options: {
   await writeJsonl(options.dpoPath, dpoRows);
   return {
     searches: searchIds.length,
-    sft: count('sft_examples'),
-    prm: count('prm_examples'),
-    pairs: count('preference_pairs'),
+    ...store.trainingRowCounts(iteration),
     sftRowsWritten: sftRows.length,
     prmRowsWritten: prmRows.length,
     dpoRowsWritten: dpoRows.length,
@@ -152,23 +137,16 @@ export async function buildIterationData(options: {
  * every labelled node along that path as per-step labels.
  */
 export function prmTrainingRows(store: RunStore, iteration: number): { searchId: number; nodeIndex: number; prompt: string; completions: string[]; labels: number[] }[] {
-  const rows = store.db
-    .prepare(
-      `SELECT e.search_id, e.node_index, e.prompt, e.steps_json, e.target, n.parent_index FROM prm_examples e
-       JOIN nodes n ON n.search_id = e.search_id AND n.node_index = e.node_index JOIN searches s ON s.id = e.search_id
-       WHERE e.run_id = ? AND e.iteration = ? AND e.source = 'quality-value' ORDER BY s.problem_id, s.algorithm, e.node_index`,
-    )
-    .all(store.runId, iteration) as { search_id: number; node_index: number; prompt: string; steps_json: string; target: number; parent_index: number | null }[];
+  const rows = store.prmExamples(iteration);
   const key = (searchId: number, nodeIndex: number | null): string => `${searchId}:${nodeIndex}`;
-  const targetOf = new Map(rows.map((row) => [key(row.search_id, row.node_index), row]));
-  const hasLabelledChild = new Set(rows.map((row) => key(row.search_id, row.parent_index)));
+  const targetOf = new Map(rows.map((row) => [key(row.searchId, row.nodeIndex), row]));
+  const hasLabelledChild = new Set(rows.map((row) => key(row.searchId, row.parentIndex)));
   return rows
-    .filter((row) => !hasLabelledChild.has(key(row.search_id, row.node_index)))
+    .filter((row) => !hasLabelledChild.has(key(row.searchId, row.nodeIndex)))
     .map((row) => {
       const labels: number[] = [];
-      for (let current: typeof row | undefined = row; current !== undefined; current = targetOf.get(key(current.search_id, current.parent_index))) labels.unshift(current.target);
-      const completions = z.array(z.string()).parse(JSON.parse(row.steps_json));
-      if (labels.length !== completions.length) throw new Error(`search ${row.search_id} node ${row.node_index}: ${labels.length} labels for ${completions.length} steps`);
-      return { searchId: row.search_id, nodeIndex: row.node_index, prompt: row.prompt, completions, labels };
+      for (let current: typeof row | undefined = row; current !== undefined; current = targetOf.get(key(current.searchId, current.parentIndex))) labels.unshift(current.target);
+      if (labels.length !== row.steps.length) throw new Error(`search ${row.searchId} node ${row.nodeIndex}: ${labels.length} labels for ${row.steps.length} steps`);
+      return { searchId: row.searchId, nodeIndex: row.nodeIndex, prompt: row.prompt, completions: row.steps, labels };
     });
 }

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { SearchNodeSchema, type SearchTree } from '../search/tree.ts';
 import { levelMetric } from '../workflows/types.ts';
-import { writeTransaction, type RunDatabase } from './database.ts';
+import { closeRunDatabase, openRunDatabase, writeTransaction, type RunDatabase } from './database.ts';
 
 const bool = z.union([z.literal(0), z.literal(1)]).transform((value) => value === 1);
 
@@ -94,6 +94,15 @@ export const SftLineageSchema = z.strictObject({
 });
 export type SftLineage = z.infer<typeof SftLineageSchema>;
 
+export const SearchLineageSchema = z.strictObject({
+  run_id: z.string(),
+  iteration: z.number().int(),
+  search_id: z.number().int(),
+  problem_id: z.number().int(),
+  policy_model_id: z.number().int().nullable(),
+});
+export type SearchLineage = z.infer<typeof SearchLineageSchema>;
+
 /** One stored step preference pair (RunStore.iterationPairs). */
 export interface PreferencePairRow {
   searchId: number;
@@ -165,15 +174,33 @@ export type ActivityAttemptRow = z.infer<typeof ActivityAttemptRowSchema>;
 
 export class RunStore {
   constructor(
-    readonly db: RunDatabase,
+    /** The connection is the store's alone: every query is a method here. */
+    private readonly db: RunDatabase,
     readonly runId: string,
   ) {}
 
-  /** Records the run, or checks that an existing run of this id has the same config. */
-  /** The store of the one run a database holds, or null when it holds none yet. */
-  static ofDatabase(db: RunDatabase): RunStore | null {
+  /** Closes the connection (a writer leaves the database in rollback-journal mode: closeRunDatabase). */
+  close(): void {
+    closeRunDatabase(this.db);
+  }
+
+  /** The store of the run a database file holds, or null when it holds none yet (read-only: never writes, never migrates). */
+  static open(path: string, options: { readonly?: boolean } = {}): RunStore | null {
+    const db = openRunDatabase(path, options);
     const runId = db.prepare('SELECT id FROM runs').pluck().get() as string | undefined;
-    return runId === undefined ? null : new RunStore(db, runId);
+    if (runId !== undefined) return new RunStore(db, runId);
+    db.close();
+    return null;
+  }
+
+  /** The store of run `runId` in a database file, created and migrated when needed (`ensureRun` records the run). */
+  static create(path: string, runId: string): RunStore {
+    return new RunStore(openRunDatabase(path), runId);
+  }
+
+  /** SQLite's own consistency check of the whole file: 'ok', or what is wrong. */
+  integrityCheck(): string {
+    return String(this.db.pragma('integrity_check', { simple: true }));
   }
 
   /**
@@ -321,8 +348,7 @@ export class RunStore {
     return SftLineageSchema.parse(row);
   }
 
-  /** Records (or replaces) one metric; `model_id IS ?` because SQLite's UNIQUE treats NULL model ids as all distinct. */
-  /** Records evaluations (each replacing the same key's), all or none. */
+  /** Records evaluations (each replacing the same key's), all or none; `model_id IS ?` because SQLite's UNIQUE treats NULL model ids as all distinct. */
   recordEvaluations(evaluations: readonly EvaluationInput[]): void {
     const rows = evaluations.map((evaluation) => EvaluationInputSchema.parse(evaluation));
     writeTransaction(this.db, () => {
@@ -336,6 +362,149 @@ export class RunStore {
 
   recordEvaluation(evaluation: EvaluationInput): void {
     this.recordEvaluations([evaluation]);
+  }
+
+  /** Share of correct answer leaves in a problem's searches before `iteration`; null if it was never searched. */
+  problemSolveRate(problemId: number, beforeIteration: number): number | null {
+    return (
+      (this.db
+        .prepare(
+          `SELECT AVG(n.correct) FROM nodes n JOIN searches s ON s.id = n.search_id
+           WHERE s.run_id = ? AND s.problem_id = ? AND s.iteration < ? AND n.state = 'end' AND n.answer IS NOT NULL`,
+        )
+        .pluck()
+        .get(this.runId, problemId, beforeIteration) as number | null) ?? null
+    );
+  }
+
+  /** An iteration is done: its candidate models and the promotion decision (a re-run replaces them). */
+  recordPromotion(promotion: { iteration: number; policyModelId: number | null; prmModelId: number | null; promoted: boolean; reason: string }): void {
+    this.db
+      .prepare(
+        `INSERT INTO iterations (run_id, number, status, policy_model_id, prm_model_id, promoted, promotion_reason) VALUES (?, ?, 'done', ?, ?, ?, ?)
+         ON CONFLICT (run_id, number) DO UPDATE SET status = 'done', policy_model_id = excluded.policy_model_id, prm_model_id = excluded.prm_model_id, promoted = excluded.promoted, promotion_reason = excluded.promotion_reason`,
+      )
+      .run(this.runId, promotion.iteration, promotion.policyModelId, promotion.prmModelId, Number(promotion.promoted), promotion.reason);
+  }
+
+  /** The iteration's search ids, in problem order (`problem`) or in the order they were stored (`id`). */
+  iterationSearchIds(iteration: number, order: 'problem' | 'id'): number[] {
+    const orderBy = order === 'problem' ? 'problem_id, algorithm' : 'id';
+    return this.db.prepare(`SELECT id FROM searches WHERE run_id = ? AND iteration = ? ORDER BY ${orderBy}`).pluck().all(this.runId, iteration) as number[];
+  }
+
+  /** The first search of an iteration, or of one problem in it; null when there is none. */
+  firstSearchId(iteration: number, problemId?: number): number | null {
+    const id =
+      problemId === undefined
+        ? this.db.prepare('SELECT id FROM searches WHERE run_id = ? AND iteration = ? ORDER BY id LIMIT 1').pluck().get(this.runId, iteration)
+        : this.db.prepare('SELECT id FROM searches WHERE run_id = ? AND iteration = ? AND problem_id = ? ORDER BY id LIMIT 1').pluck().get(this.runId, iteration, problemId);
+    return (id as number | undefined) ?? null;
+  }
+
+  /** The iterations that searched anything, in order. */
+  searchedIterations(): number[] {
+    return this.db.prepare('SELECT DISTINCT iteration FROM searches WHERE run_id = ? ORDER BY iteration').pluck().all(this.runId) as number[];
+  }
+
+  /** Where a search's rows came from: run, iteration, search, problem and the policy that searched. */
+  searchLineage(searchId: number): SearchLineage {
+    return SearchLineageSchema.parse(this.db.prepare('SELECT run_id, iteration, id AS search_id, problem_id, policy_model_id FROM searches WHERE id = ?').get(searchId));
+  }
+
+  /** The run's first SFT example, or null before any. */
+  firstSftId(): number | null {
+    return this.db.prepare('SELECT MIN(id) FROM sft_examples WHERE run_id = ?').pluck().get(this.runId) as number | null;
+  }
+
+  /** The SFT examples an iteration kept, in id order. */
+  iterationSftExamples(iteration: number): { id: number; searchId: number; nodeIndex: number; prompt: string; completion: string }[] {
+    return this.db
+      .prepare('SELECT id, search_id AS searchId, node_index AS nodeIndex, prompt, completion FROM sft_examples WHERE run_id = ? AND iteration = ? ORDER BY id')
+      .all(this.runId, iteration) as { id: number; searchId: number; nodeIndex: number; prompt: string; completion: string }[];
+  }
+
+  /** Stores what one search gave an iteration's data, all or none; rows already stored are kept (a re-run adds nothing). */
+  saveTrainingRows(
+    iteration: number,
+    searchId: number,
+    rows: {
+      sft: readonly { nodeIndex: number; prompt: string; completion: string; value: number }[];
+      prm: readonly { nodeIndex: number; prompt: string; steps: readonly string[]; target: number }[];
+      pairs: readonly { parentIndex: number; chosenIndex: number; rejectedIndex: number; prompt: string; chosen: string; rejected: string; chosenQ: number; rejectedQ: number }[];
+    },
+  ): void {
+    writeTransaction(this.db, () => {
+      const insertSft = this.db.prepare('INSERT INTO sft_examples (run_id, iteration, search_id, node_index, prompt, completion, value) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING');
+      for (const row of rows.sft) insertSft.run(this.runId, iteration, searchId, row.nodeIndex, row.prompt, row.completion, row.value);
+      const insertPrm = this.db.prepare(
+        "INSERT INTO prm_examples (run_id, iteration, search_id, node_index, prompt, steps_json, target, source) VALUES (?, ?, ?, ?, ?, ?, ?, 'quality-value') ON CONFLICT DO NOTHING",
+      );
+      for (const row of rows.prm) insertPrm.run(this.runId, iteration, searchId, row.nodeIndex, row.prompt, JSON.stringify(row.steps), row.target);
+      const insertPair = this.db.prepare(
+        'INSERT INTO preference_pairs (run_id, iteration, search_id, parent_index, chosen_index, rejected_index, prompt, chosen, rejected, chosen_q, rejected_q) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      );
+      for (const pair of rows.pairs) {
+        insertPair.run(this.runId, iteration, searchId, pair.parentIndex, pair.chosenIndex, pair.rejectedIndex, pair.prompt, pair.chosen, pair.rejected, pair.chosenQ, pair.rejectedQ);
+      }
+    });
+  }
+
+  /** How many SFT, PRM and pair rows an iteration stored. */
+  trainingRowCounts(iteration: number): { sft: number; prm: number; pairs: number } {
+    const count = (table: 'sft_examples' | 'prm_examples' | 'preference_pairs'): number =>
+      this.db.prepare(`SELECT COUNT(*) FROM ${table} WHERE run_id = ? AND iteration = ?`).pluck().get(this.runId, iteration) as number;
+    return { sft: count('sft_examples'), prm: count('prm_examples'), pairs: count('preference_pairs') };
+  }
+
+  /**
+   * The SFT examples of iterations `from`..`to`, in iteration and id order; `contested` when their
+   * search also ended wrong somewhere (what the policy does not do reliably yet).
+   */
+  sftExamplesBetween(from: number, to: number): { prompt: string; completion: string; contested: boolean }[] {
+    return (
+      this.db
+        .prepare(
+          `SELECT x.prompt, x.completion, EXISTS (SELECT 1 FROM nodes n WHERE n.search_id = x.search_id AND n.state = 'end' AND n.correct IS NOT 1) AS contested
+           FROM sft_examples x WHERE x.run_id = ? AND x.iteration BETWEEN ? AND ? ORDER BY x.iteration, x.id`,
+        )
+        .all(this.runId, from, to) as { prompt: string; completion: string; contested: number }[]
+    ).map((row) => ({ ...row, contested: row.contested === 1 }));
+  }
+
+  /** The iteration's PRM examples labelled by quality values, with their node's parent, in problem and node order. */
+  prmExamples(iteration: number): { searchId: number; nodeIndex: number; parentIndex: number | null; prompt: string; steps: string[]; target: number }[] {
+    const rows = this.db
+      .prepare(
+        `SELECT e.search_id AS searchId, e.node_index AS nodeIndex, n.parent_index AS parentIndex, e.prompt, e.steps_json, e.target FROM prm_examples e
+         JOIN nodes n ON n.search_id = e.search_id AND n.node_index = e.node_index JOIN searches s ON s.id = e.search_id
+         WHERE e.run_id = ? AND e.iteration = ? AND e.source = 'quality-value' ORDER BY s.problem_id, s.algorithm, e.node_index`,
+      )
+      .all(this.runId, iteration) as { searchId: number; nodeIndex: number; parentIndex: number | null; prompt: string; steps_json: string; target: number }[];
+    return rows.map(({ steps_json, ...row }) => ({ ...row, steps: z.array(z.string()).parse(JSON.parse(steps_json)) }));
+  }
+
+  /**
+   * The run's content per table with database ids replaced by what they stand for (problem question,
+   * model kind and iteration), for comparing two runs of the same config (bench/fault-cases.ts).
+   * Models are compared by what they were trained on and their loss, not their bytes: a trained GGUF
+   * records its parent's path, which holds the run's name.
+   */
+  comparableContent(): Record<string, unknown[][]> {
+    const queries: Record<string, string> = {
+      models: `SELECT kind, iteration, parent_id IS NULL AS root, json_extract(metrics_json, '$.examples'), json_extract(metrics_json, '$.steps'), json_extract(metrics_json, '$.loss') FROM models`,
+      iterations: `SELECT number, status, promoted, promotion_reason FROM iterations`,
+      problems: `SELECT task, split, question, answer, difficulty FROM problems`,
+      searches: `SELECT s.iteration, p.question, s.algorithm, s.budget, s.stats_json, s.answer, s.correct FROM searches s JOIN problems p ON p.id = s.problem_id`,
+      nodes: `SELECT s.iteration, p.question, n.node_index, n.parent_index, n.depth, n.step, n.visits, n.value, n.prm_score, n.state, n.answer, n.correct,
+                     n.generated_tokens, n.value_target, n.reasoning_distance
+              FROM nodes n JOIN searches s ON s.id = n.search_id JOIN problems p ON p.id = s.problem_id`,
+      sft_examples: `SELECT x.iteration, p.question, x.node_index, x.prompt, x.completion, x.value FROM sft_examples x JOIN searches s ON s.id = x.search_id JOIN problems p ON p.id = s.problem_id`,
+      prm_examples: `SELECT x.iteration, p.question, x.node_index, x.prompt, x.steps_json, x.target, x.source FROM prm_examples x JOIN searches s ON s.id = x.search_id JOIN problems p ON p.id = s.problem_id`,
+      preference_pairs: `SELECT x.iteration, p.question, x.parent_index, x.chosen_index, x.rejected_index, x.chosen, x.rejected FROM preference_pairs x JOIN searches s ON s.id = x.search_id JOIN problems p ON p.id = s.problem_id`,
+      evaluations: `SELECT e.iteration, m.kind, m.iteration AS model_iteration, e.method, e.split, e.metric, e.value FROM evaluations e LEFT JOIN models m ON m.id = e.model_id`,
+    };
+    return Object.fromEntries(Object.entries(queries).map(([table, sql]) => [table, this.db.prepare(sql).raw().all() as unknown[][]]));
   }
 
   /** Whether the run has a search with this id. */

@@ -73,7 +73,7 @@ describe('activities under MockActivityEnvironment (committed micro model)', () 
     // A retry without details still redoes nothing: the searches are in the database.
     const again = await run(environment().env, searchShard, { runDir, iteration: 1, shard, ...models });
     assert.deepEqual([again.searched, again.skipped], [0, 3]);
-    assert.equal(store.db.prepare('SELECT COUNT(*) FROM searches WHERE algorithm = ?').pluck().get('mcts'), 3);
+    assert.equal(store.searchSummaries(1, 'mcts').length, 3);
   });
 
   test('training cancelled mid-run resumes from its checkpoint on the next attempt', async () => {

@@ -15,7 +15,6 @@ import { trainingObjective, trainModel } from '../activities/train.ts';
 import { COMMITTED_MICRO_MODEL } from '../cli/micro.ts';
 import { buildIterationData } from '../data/build-sets.ts';
 import { LogProbScorer } from '../engine/log-probs.ts';
-import { openRunDatabase } from '../store/database.ts';
 import { RunStore } from '../store/run-store.ts';
 import { sha256File } from '../train/arbtok.ts';
 import { readTrainingJsonl } from '../train/schema.ts';
@@ -82,7 +81,7 @@ describe('dpo.jsonl: the iteration’s step pairs as the trainer’s rows', () =
   const dir = useTempDir('arbor-dpo-data-');
 
   test('each side ends with the delimiter, the prompt is the policy’s prompt and the path; only this iteration’s pairs, while SFT mixes earlier rows', async () => {
-    const store = new RunStore(openRunDatabase(join(dir(), 'run.db')), 'run-a');
+    const store = RunStore.create(join(dir(), 'run.db'), 'run-a');
     store.ensureRun({ task: 'arithmetic' }, 'now');
     const problemId = store.upsertProblem({ task: 'arithmetic', split: 'train', question: '2+3*4', answer: '14', difficulty: 2 });
     const paths = (iteration: number) => ({ sftPath: join(dir(), `sft-${iteration}.jsonl`), prmPath: join(dir(), `prm-${iteration}.jsonl`), dpoPath: join(dir(), `dpo-${iteration}.jsonl`) });

@@ -218,14 +218,13 @@ describe('the loop with LoRA (inline, micro model)', () => {
     for (const iteration of [1, 2]) {
       const policyId = modelRow(store, join(models, `policy-${iteration}.lora.gguf`)).id;
       const prmId = modelRow(store, join(models, `prm-${iteration}.lora.gguf`)).id;
-      const metrics = store.db.prepare('SELECT method, metric FROM evaluations WHERE iteration = ? AND model_id IN (?, ?)').all(iteration, policyId, prmId) as { method: string; metric: string }[];
-      assert.ok(metrics.some((row) => row.method === 'greedy' && row.metric === 'accuracy'), JSON.stringify(metrics));
-      assert.ok(metrics.some((row) => row.method === 'prm'), JSON.stringify(metrics));
+      assert.ok(store.evaluations(iteration, policyId, 'greedy').has('accuracy'), `iteration ${iteration}: greedy accuracy of the adapter`);
+      assert.ok(store.evaluations(iteration, prmId, 'prm').size > 0, `iteration ${iteration}: the PRM adapter's quality`);
     }
 
     // Lineage and export read adapter paths like any other model path.
-    const sftId = store.db.prepare('SELECT MIN(id) FROM sft_examples WHERE iteration = 2').pluck().get() as number | null;
-    assert.notEqual(sftId, null, 'iteration 2 found correct solutions');
+    const sftId = store.iterationSftExamples(2)[0]?.id;
+    assert.notEqual(sftId, undefined, 'iteration 2 found correct solutions');
     assert.equal(store.sftLineage(sftId ?? 0).policy_model, join(models, 'policy-1.lora.gguf'));
     const counts = await exportRun({ store, outDir: join(runDir, 'export') });
     assert.ok(counts.sft > 0 && counts.trees > 0, JSON.stringify(counts));
@@ -251,6 +250,6 @@ describe('the loop with LoRA (inline, micro model)', () => {
     assert.ok((base?.accuracyByLevel['2'] ?? 0) >= 0.5, JSON.stringify(base?.accuracyByLevel));
     assert.ok((first?.accuracyByLevel['2'] ?? 0) >= 0.5, JSON.stringify(first?.accuracyByLevel));
     const policyId = modelRow(store, join(models, 'policy-1.lora.gguf')).id;
-    assert.equal(store.db.prepare("SELECT COUNT(*) FROM evaluations WHERE model_id = ? AND method = 'greedy'").pluck().get(policyId), 3, 'accuracy at levels 2 and 3 and overall');
+    assert.equal(store.evaluations(1, policyId, 'greedy').size, 3, 'accuracy at levels 2 and 3 and overall');
   });
 });

@@ -6,7 +6,6 @@ import { after, before, describe, test } from 'node:test';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { REPORT_FILE } from '../report/html.ts';
 import { reportData, stageMinutes, type ReportData } from '../report/data.ts';
-import { openRunDatabase } from '../store/database.ts';
 import { RunStore } from '../store/run-store.ts';
 import { workflowStartOptions } from '../cli/run.ts';
 import { runConfigSchema } from '../workflows/config.ts';
@@ -50,10 +49,10 @@ describe('the HTML report of a quick run', () => {
     await writeFile(join(runDir, 'config.json'), JSON.stringify({ runDir }));
     const run = await arbor('run', join(runDir, 'config.json'), '--quick', '--inline', '--name', 'test-report');
     assert.equal(run.code, 0, run.stderr);
-    store = RunStore.ofDatabase(openRunDatabase(join(runDir, 'arbor.db'), { readonly: true })) ?? assert.fail('no run recorded');
+    store = RunStore.open(join(runDir, 'arbor.db'), { readonly: true }) ?? assert.fail('no run recorded');
     data = reportData(store, { treesPerIteration: 200, now: new Date() });
   });
-  after(() => store?.db.close());
+  after(() => store?.close());
 
   test('the run wrote report.html itself, after its last activity', async () => {
     const html = await readFile(join(runDir, REPORT_FILE), 'utf8');

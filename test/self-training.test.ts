@@ -18,7 +18,6 @@ const arithmetic = loadTask({ kind: 'arithmetic' });
 const stepLabels = (question: string, steps: readonly string[]): boolean[] => arithmetic.stepLabels?.(question, steps) ?? assert.fail('arithmetic checks steps');
 import { problemsPerLevel } from '../search/budget.ts';
 import { addChild, createTree, nodeAt } from '../search/tree.ts';
-import { openRunDatabase } from '../store/database.ts';
 import { RunStore } from '../store/run-store.ts';
 import { seedPrmRecipeSchema, writeSeedPrmData } from '../train/seed-prm.ts';
 import { scriptedPolicy } from './search-fakes.ts';
@@ -83,7 +82,7 @@ describe('SFT value floor and the invalid-step measure', () => {
 
   /** 2+3*4: "2+12"(0.8) → "14"(0.9) → "A: 14"(0.95) is sound; "5*4"(0.1) → "A: 14"(0.9) is right by luck. */
   function store(path: string): RunStore {
-    const run = new RunStore(openRunDatabase(path), 'floor');
+    const run = RunStore.create(path, 'floor');
     run.ensureRun({ name: 'floor' }, '2026-11-30T00:00:00Z');
     const tree = createTree('2+3*4');
     const add = (parent: number, step: string, score: number) =>

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { buildIterationData } from '../data/build-sets.ts';
 import { exportRun, TrlDpoRowSchema, TrlPrmRowSchema, TrlSftRowSchema } from '../data/export.ts';
 
-import { DatabaseVersionError, migrate, openRunDatabase } from '../store/database.ts';
+import { DatabaseVersionError, migrate, openRunDatabase, type RunDatabase } from '../store/database.ts';
 import { LATEST_VERSION, MIGRATIONS } from '../store/migrations.ts';
 import { RunConfigConflictError, RunStore } from '../store/run-store.ts';
 import { searchedTree } from './searched-tree.ts';
@@ -15,14 +15,16 @@ import { useTempDir } from './temp-dir.ts';
 
 const EXPECTED_TABLES = ['activity_attempts', 'evaluations', 'iterations', 'models', 'nodes', 'preference_pairs', 'prm_examples', 'problems', 'runs', 'searches', 'sft_examples'];
 
-function seededStore(path: string): { store: RunStore; searchId: number } {
-  const store = new RunStore(openRunDatabase(path), 'run-a');
+/** A store with one search, and its connection: these tests of the store read its tables directly. */
+function seededStore(path: string): { store: RunStore; db: RunDatabase; searchId: number } {
+  const db = openRunDatabase(path);
+  const store = new RunStore(db, 'run-a');
   store.ensureRun({ task: 'arithmetic', iterations: 3 }, '2026-11-22T00:00:00Z');
   const policy = store.recordModel({ kind: 'policy', path: 'models/micro/arbor-micro.gguf', sha256: 'ab'.repeat(32), parentId: null, iteration: 0 });
   const prm = store.recordModel({ kind: 'prm', path: 'runs/x/prm-0.gguf', sha256: 'cd'.repeat(32), parentId: policy, iteration: 0 });
   const problemId = store.upsertProblem({ task: 'arithmetic', split: 'train', question: '2+3*4', answer: '14', difficulty: 2 });
   const searchId = store.saveSearch({ iteration: 1, problemId, policyModelId: policy, prmModelId: prm, algorithm: 'mcts', budget: 50, stats: { generatedTokens: 30 }, answer: '14', correct: true, tree: searchedTree() });
-  return { store, searchId };
+  return { store, db, searchId };
 }
 
 describe('run database', () => {
@@ -56,7 +58,7 @@ describe('run database', () => {
   });
 
   test('re-saving a shard and re-building data inserts nothing twice', async () => {
-    const { store, searchId } = seededStore(join(dir(), 'idem.db'));
+    const { store, db, searchId } = seededStore(join(dir(), 'idem.db'));
     const again = store.saveSearch({ iteration: 1, problemId: store.upsertProblem({ task: 'arithmetic', split: 'train', question: '2+3*4', answer: '14', difficulty: 2 }), policyModelId: null, prmModelId: null, algorithm: 'mcts', budget: 50, stats: {}, answer: '14', correct: true, tree: searchedTree() });
     assert.equal(again, searchId);
     // The policy's prompt (a chat template, say) goes to SFT rows; the PRM's plain prompt to PRM rows.
@@ -67,11 +69,11 @@ describe('run database', () => {
     assert.equal(first.sft, 1);
     assert.equal(first.prm, 6, 'every node leading to an answer has a target');
     assert.equal(first.pairs, 2, 'root: 2+12 over 5*4; under 14: A: 14 over A: 15');
-    const count = (table: string) => store.db.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get();
+    const count = (table: string) => db.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get();
     assert.deepEqual([count('searches'), count('nodes'), count('problems'), count('models')], [1, 7, 1, 2]);
     // Metrics without a model (NULL model_id) are replaced too, not added again.
     for (const value of [0.5, 0.75]) store.recordEvaluation({ iteration: 1, modelId: null, method: 'search', split: 'train', metric: 'pass@4', value });
-    assert.deepEqual(store.db.prepare('SELECT value FROM evaluations').pluck().all(), [0.75]);
+    assert.deepEqual(db.prepare('SELECT value FROM evaluations').pluck().all(), [0.75]);
     // The search also ended wrong (A: 15, A: 20): a contested problem, so its solution is written 4 times (data.sftContestedRepeat).
     assert.equal(await readFile(join(dir(), 'sft.jsonl'), 'utf8'), '{"prompt":"Q: 2+3*4\\n","completion":"2+12\\n14\\nA: 14\\n"}\n'.repeat(4));
     const prmRows = (await readFile(join(dir(), 'prm.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { prompt: string; completions: string[]; labels: number[] });
@@ -87,13 +89,14 @@ describe('run database', () => {
   });
 
   test('a run directory holds one run; before any model is recorded a corrected config replaces the old', () => {
-    const { store } = seededStore(join(dir(), 'owned.db'));
-    assert.throws(() => new RunStore(store.db, 'run-b').ensureRun({ task: 'arithmetic', iterations: 3 }, 'later'), /belongs to run 'run-a', not 'run-b'/);
-    assert.equal(store.db.prepare('SELECT COUNT(*) FROM runs').pluck().get(), 1, 'no second run recorded');
-    const fresh = new RunStore(openRunDatabase(join(dir(), 'fresh.db')), 'run-c');
+    const { db } = seededStore(join(dir(), 'owned.db'));
+    assert.throws(() => new RunStore(db, 'run-b').ensureRun({ task: 'arithmetic', iterations: 3 }, 'later'), /belongs to run 'run-a', not 'run-b'/);
+    assert.equal(db.prepare('SELECT COUNT(*) FROM runs').pluck().get(), 1, 'no second run recorded');
+    const freshDb = openRunDatabase(join(dir(), 'fresh.db'));
+    const fresh = new RunStore(freshDb, 'run-c');
     fresh.ensureRun({ policy: 'missing.gguf' }, 'first');
     fresh.ensureRun({ policy: 'fixed.gguf' }, 'second');
-    assert.equal(fresh.db.prepare('SELECT config_json FROM runs').pluck().get(), JSON.stringify({ policy: 'fixed.gguf' }));
+    assert.equal(freshDb.prepare('SELECT config_json FROM runs').pluck().get(), JSON.stringify({ policy: 'fixed.gguf' }));
     fresh.recordModel({ kind: 'policy', path: 'fixed.gguf', sha256: 'ef'.repeat(32), parentId: null, iteration: 0 });
     assert.throws(() => fresh.ensureRun({ policy: 'other.gguf' }, 'third'), /already exists with a different config/);
   });
@@ -110,9 +113,9 @@ describe('run database', () => {
   });
 
   test('an SFT row traces back to its search, node, problem and models', async () => {
-    const { store, searchId } = seededStore(join(dir(), 'lineage.db'));
+    const { store, db, searchId } = seededStore(join(dir(), 'lineage.db'));
     await buildIterationData({ store, iteration: 1, promptOf: (q) => `Q: ${q}\n`, prmPromptOf: (q) => `Q: ${q}\n`, delimiter: '\n', sftPath: join(dir(), 'l-sft.jsonl'), prmPath: join(dir(), 'l-prm.jsonl'), dpoPath: join(dir(), 'l-dpo.jsonl') });
-    const sftId = store.db.prepare('SELECT id FROM sft_examples').pluck().get() as number;
+    const sftId = db.prepare('SELECT id FROM sft_examples').pluck().get() as number;
     const lineage = store.sftLineage(sftId);
     assert.equal(lineage.search_id, searchId);
     assert.equal(lineage.question, '2+3*4');
@@ -141,7 +144,7 @@ describe('run database', () => {
 
   test('a writer killed mid-transaction leaves an intact database with only committed rows', async () => {
     const path = join(dir(), 'killed.db');
-    seededStore(path).store.db.close();
+    seededStore(path).store.close();
     // The child commits one transaction, then starts a huge one and reports; it is killed inside it.
     const script = `
       import Database from 'better-sqlite3';
