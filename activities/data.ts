@@ -11,23 +11,23 @@ import { buildIterationData } from '../data/build-sets.ts';
 import { plainPrompt } from '../engine/prompt.ts';
 import { bStarMonitors, invalidStepShare, type ProblemSamples } from '../evaluate/metrics.ts';
 import { answerLeaves, stepsTo } from '../search/tree.ts';
-import { levelMetric } from '../workflows/types.ts';
+import { levelMetric, type DataResult } from '../workflows/types.ts';
 import { heartbeat } from './heartbeat.ts';
 import { policyPrompt } from './models.ts';
+import { ingestSearches } from './ingest.ts';
 import { runContext } from './run-context.ts';
-
-export function iterationDataDir(runDir: string, iteration: number): string {
-  return join(runDir, 'data', `iteration-${iteration}`);
-}
+import { iterationDataDir } from './run-dir.ts';
 
 /** pass@k of the data searches (B-STaR exploration). */
 export const SEARCH_PASS_K = 4;
 
-export async function buildData({ runDir, iteration }: { runDir: string; iteration: number }): Promise<{ sft: number; prm: number; pairs: number }> {
+export async function buildData({ runDir, iteration }: { runDir: string; iteration: number }): Promise<DataResult> {
   const { store, config, task } = runContext(runDir);
   const dir = iterationDataDir(runDir, iteration);
   await mkdir(dir, { recursive: true });
   heartbeat({ stage: 'data', done: 0, total: 1 });
+  // The searches' trees come from their shards' artifacts (the inference queue does not open the database).
+  ingestSearches(store, runDir, iteration);
   const counts = await buildIterationData({
     store,
     iteration,
@@ -81,5 +81,5 @@ export async function buildData({ runDir, iteration }: { runDir: string; iterati
   record('prm_examples', counts.prm);
   record('preference_pairs', counts.pairs);
   heartbeat({ stage: 'data', done: 1, total: 1 });
-  return { sft: counts.sft, prm: counts.prm, pairs: counts.pairs };
+  return { sft: counts.sft, prm: counts.prm, pairs: counts.pairs, training: store.trainingMetrics(iteration) };
 }

@@ -2,35 +2,28 @@
  * The evaluation activity: held-out greedy accuracy of the candidate policy by level (fixed
  * problems: evaluate/held-out.ts), search-based accuracy on a subset, and the candidate PRM's
  * quality on the greedy solutions (step AUC against exact labels where the task checks steps,
- * outcome AUC elsewhere). Everything is recorded in the database at once, at the end: an
- * evaluation found recorded (a resumed run, a retry) is read back, never redone.
+ * outcome AUC elsewhere). Inference queue, no database: everything goes into the iteration's
+ * evaluation artifact at once, at the end, which the CPU queue records; an evaluation found
+ * written (a resumed run, a retry) is read back, never redone.
  */
 import { evaluateGreedy } from '../evaluate/greedy.ts';
 import { heldOutProblems, HELD_OUT_SEED } from '../evaluate/held-out.ts';
 import { prmQuality } from '../evaluate/prm-quality.ts';
 import { evaluateSearchMethods } from '../evaluate/search-methods.ts';
 import { runLevels } from '../tasks/index.ts';
-import type { EvaluationInput } from '../store/run-store.ts';
-import { levelMetric, levelOfMetric, type EvaluationSummary } from '../workflows/types.ts';
+import { levelMetric, type EvaluationSummary } from '../workflows/types.ts';
+import { EvaluationArtifactSchema, readJsonArtifact, writeJsonArtifact, type EvaluationArtifact } from './artifacts.ts';
 import { heartbeat } from './heartbeat.ts';
 import { policyGenerator, prmScorer } from './models.ts';
-import { runContext } from './run-context.ts';
+import { runFiles } from './run-context.ts';
+import { evaluationArtifact } from './run-dir.ts';
 
 export async function evaluateModels({ runDir, iteration, policyPath, prmPath }: { runDir: string; iteration: number; policyPath: string; prmPath: string }): Promise<EvaluationSummary> {
-  const { store, config, task } = runContext(runDir);
-  const policyModelId = store.modelIdByPath(policyPath);
-  const prmModelId = store.modelIdByPath(prmPath);
-  const recorded = store.evaluations(iteration, policyModelId, 'greedy');
-  if (recorded.has('accuracy')) {
-    const accuracyByLevel = Object.fromEntries([...recorded].flatMap(([metric, value]) => {
-      const level = levelOfMetric('accuracy', metric);
-      return level === null ? [] : [[String(level), value]];
-    }));
-    const prm = store.evaluations(iteration, prmModelId, 'prm');
-    const prmAuc = prm.get('step_auc') ?? prm.get('outcome_auc') ?? null;
-    return { iteration, accuracyByLevel, accuracy: recorded.get('accuracy') ?? 0, prmAuc, training: store.trainingMetrics(iteration), policyPath, prmPath };
-  }
-  const records: EvaluationInput[] = [];
+  const { config, task } = runFiles(runDir);
+  const artifact = evaluationArtifact(runDir, iteration);
+  const done = readJsonArtifact(artifact, EvaluationArtifactSchema);
+  if (done !== null) return done.summary;
+  const records: EvaluationArtifact['metrics'] = [];
   const levels = runLevels(task, config.task).eval;
   const perLevel = (count: number) => Object.fromEntries(levels.map((level) => [level, count]));
   const problems = heldOutProblems(task, perLevel(config.task.evalProblemsPerLevel));
@@ -44,9 +37,9 @@ export async function evaluateModels({ runDir, iteration, policyPath, prmPath }:
   const quality = await prmQuality(await prmScorer(prmPath, config, task), task, greedy.samples, (done) => heartbeat({ stage: 'evaluate PRM', done: problems.length + done, total }));
 
   for (const [level, tally] of Object.entries(greedy.byLevel)) {
-    records.push({ iteration, modelId: policyModelId, method: 'greedy', split: 'test', metric: levelMetric('accuracy', level), value: tally.accuracy });
+    records.push({ modelPath: policyPath, method: 'greedy', split: 'test', metric: levelMetric('accuracy', level), value: tally.accuracy });
   }
-  records.push({ iteration, modelId: policyModelId, method: 'greedy', split: 'test', metric: 'accuracy', value: accuracy });
+  records.push({ modelPath: policyPath, method: 'greedy', split: 'test', metric: 'accuracy', value: accuracy });
   // Search-based answers on a held-out subset: vote@k, PRM-ranked best-of-k, MCTS*, and pass@k.
   const searchPerLevel = config.task.evalSearchProblemsPerLevel;
   if (searchPerLevel > 0) {
@@ -66,12 +59,14 @@ export async function evaluateModels({ runDir, iteration, policyPath, prmPath }:
     });
     const k = config.task.evalSamples;
     for (const [method, byLevel] of Object.entries({ [`vote@${k}`]: methods.accuracy.vote, [`prm-best-of-${k}`]: methods.accuracy['prm-best-of-k'], mcts: methods.accuracy.mcts })) {
-      for (const [level, value] of Object.entries(byLevel)) records.push({ iteration, modelId: policyModelId, method, split: 'test', metric: levelMetric('accuracy', level), value });
+      for (const [level, value] of Object.entries(byLevel)) records.push({ modelPath: policyPath, method, split: 'test', metric: levelMetric('accuracy', level), value });
     }
-    for (const [level, value] of Object.entries(methods.passAtK)) records.push({ iteration, modelId: policyModelId, method: 'samples', split: 'test', metric: levelMetric(`pass@${k}`, level), value });
+    for (const [level, value] of Object.entries(methods.passAtK)) records.push({ modelPath: policyPath, method: 'samples', split: 'test', metric: levelMetric(`pass@${k}`, level), value });
   }
-  if (quality.auc !== null) records.push({ iteration, modelId: prmModelId, method: 'prm', split: 'test', metric: `${quality.kind}_auc`, value: quality.auc });
-  if (quality.firstErrorAccuracy !== null) records.push({ iteration, modelId: prmModelId, method: 'prm', split: 'test', metric: 'first_error_accuracy', value: quality.firstErrorAccuracy });
-  store.recordEvaluations(records);
-  return { iteration, accuracyByLevel, accuracy, prmAuc: quality.auc, training: store.trainingMetrics(iteration), policyPath, prmPath };
+  if (quality.auc !== null) records.push({ modelPath: prmPath, method: 'prm', split: 'test', metric: `${quality.kind}_auc`, value: quality.auc });
+  if (quality.firstErrorAccuracy !== null) records.push({ modelPath: prmPath, method: 'prm', split: 'test', metric: 'first_error_accuracy', value: quality.firstErrorAccuracy });
+  const summary = { iteration, accuracyByLevel, accuracy, prmAuc: quality.auc, policyPath, prmPath };
+  // The CPU queue records the metrics from this file (ingest.ts); a retry or a resumed run reads it back.
+  writeJsonArtifact(artifact, { summary, metrics: records } satisfies EvaluationArtifact);
+  return summary;
 }

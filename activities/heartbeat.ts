@@ -11,8 +11,6 @@ export const ProgressDetailsSchema = z.object({
   done: z.number().int().nonnegative(),
   total: z.number().int().nonnegative(),
   note: z.string().optional(),
-  /** Ids of the items already finished (a search shard's problems), so a retry skips them. */
-  completed: z.array(z.number().int()).optional(),
 });
 export type ProgressDetails = z.infer<typeof ProgressDetailsSchema>;
 
@@ -21,12 +19,6 @@ export function heartbeat(details: ProgressDetails): void {
   const context = Context.current();
   context.heartbeat(details);
   context.cancellationSignal.throwIfAborted();
-}
-
-/** Heartbeat details of the previous attempt, when this is a retry that got some. */
-export function previousProgress(): ProgressDetails | null {
-  const parsed = ProgressDetailsSchema.safeParse(Context.current().info.heartbeatDetails);
-  return parsed.success ? parsed.data : null;
 }
 
 export function cancellationSignal(): AbortSignal {

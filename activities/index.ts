@@ -1,49 +1,71 @@
 /**
  * Every activity of the pipeline, by the names workflows/types.ts declares (ActivityTypes).
  * Register this object with a worker, or call it through runtime/inline.ts. Each attempt's start,
- * end and outcome is recorded in the run database (time per stage: `arbor status`), and the run's
- * report.html is rewritten after it.
+ * end and outcome is recorded (time per stage: `arbor status`, the report): in the database by the
+ * CPU queue's activities, which also record the attempt files the other queues leave (they never
+ * open the database), and rewrite the run's report.html after they end.
  */
-import { join } from 'node:path';
 import { CancelledFailure } from '@temporalio/common';
 import { Context, log } from '@temporalio/activity';
-import { REPORT_FILE, writeReport } from '../report/html.ts';
+import { writeReport } from '../report/html.ts';
+import { ACTIVITY_QUEUES } from '../workflows/names.ts';
 import type { ActivityTypes } from '../workflows/types.ts';
+import { writeAttemptRecord, type AttemptRecord } from './artifacts.ts';
 import { buildData } from './data.ts';
 import { evaluateModels } from './evaluate.ts';
+import { ingestAttempts } from './ingest.ts';
 import { prepareRun } from './prepare.ts';
 import { promote } from './promote.ts';
 import { runContext } from './run-context.ts';
+import { reportPath } from './run-dir.ts';
 import { planIteration, searchShard } from './search.ts';
 import { trainModel } from './train.ts';
 
 /** Rewrites the run's report.html; a report that cannot be written is a warning, never the activity's failure. */
 function refreshReport(runDir: string): void {
   try {
-    writeReport(runContext(runDir).store, join(runDir, REPORT_FILE));
+    writeReport(runContext(runDir).store, reportPath(runDir));
   } catch (error) {
     log.warn(`report not written: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
 
+let attempts = 0;
+
+/** Where an attempt is recorded: the database on the CPU queue, a file (the key its name) elsewhere. */
+function attemptRecorder(name: keyof ActivityTypes, runDir: string, iteration: number): (ended: Pick<AttemptRecord, 'endedAt' | 'outcome' | 'error'>) => void {
+  const { attempt } = Context.current().info;
+  const startedAt = new Date().toISOString();
+  if (ACTIVITY_QUEUES[name] === 'cpu') {
+    const { store } = runContext(runDir);
+    ingestAttempts(store, runDir);
+    const id = store.activityStarted({ activity: name, iteration, attempt, startedAt });
+    return (ended) => store.activityEnded(id, { endedAt: ended.endedAt ?? new Date().toISOString(), outcome: ended.outcome ?? 'completed', ...(ended.error === null ? {} : { error: ended.error }) });
+  }
+  // Unique per attempt across processes and machines: host-free, but pid, a counter and the start time.
+  const record = { key: `${iteration}-${name}-${Date.parse(startedAt)}-${process.pid}-${attempts++}`, activity: name, iteration, attempt, startedAt, endedAt: null, outcome: null, error: null };
+  writeAttemptRecord(runDir, record);
+  return (ended) => writeAttemptRecord(runDir, { ...record, ...ended });
+}
+
 function timed<K extends keyof ActivityTypes>(name: K, activity: ActivityTypes[K]): ActivityTypes[K] {
   const run = activity as (input: { runDir: string; iteration?: number }) => Promise<unknown>;
   return (async (input: { runDir: string; iteration?: number }) => {
-    const { store } = runContext(input.runDir);
-    const id = store.activityStarted({ activity: name, iteration: input.iteration ?? 0, attempt: Context.current().info.attempt, startedAt: new Date().toISOString() });
+    const ended = attemptRecorder(name, input.runDir, input.iteration ?? 0);
+    const cpu = ACTIVITY_QUEUES[name] === 'cpu';
     try {
       const result = await run(input);
-      store.activityEnded(id, { endedAt: new Date().toISOString(), outcome: 'completed' });
-      refreshReport(input.runDir);
+      ended({ endedAt: new Date().toISOString(), outcome: 'completed', error: null });
+      if (cpu) refreshReport(input.runDir);
       return result;
     } catch (error) {
       const cancelled = error instanceof CancelledFailure;
       try {
-        store.activityEnded(id, { endedAt: new Date().toISOString(), outcome: cancelled ? 'cancelled' : 'failed', error: error instanceof Error ? error.message : String(error) });
+        ended({ endedAt: new Date().toISOString(), outcome: cancelled ? 'cancelled' : 'failed', error: error instanceof Error ? error.message : String(error) });
       } catch {
         // the database itself failed (a full disk): the activity's own error says more
       }
-      if (!cancelled) refreshReport(input.runDir);
+      if (cpu && !cancelled) refreshReport(input.runDir);
       throw error;
     }
   }) as ActivityTypes[K];

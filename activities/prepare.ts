@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { resolveModelPath } from '../engine/llama.ts';
 import { runLevels } from '../tasks/index.ts';
 import { levelMetric, type PrepareResult } from '../workflows/types.ts';
@@ -15,7 +15,9 @@ import { buildSeedPrm } from '../train/seed-prm.ts';
 import { evaluateModels } from './evaluate.ts';
 import { cancellationSignal, heartbeat } from './heartbeat.ts';
 import { configError, runContext } from './run-context.ts';
-import { adapterLineage, modelPathOf } from './train.ts';
+import { ingestEvaluation } from './ingest.ts';
+import { modelPathOf, workDir } from './run-dir.ts';
+import { adapterLineage } from './train.ts';
 
 export async function prepareRun({ runDir }: { runDir: string }): Promise<PrepareResult> {
   const { store, config, task } = runContext(runDir);
@@ -40,8 +42,8 @@ export async function prepareRun({ runDir }: { runDir: string }): Promise<Prepar
   } else {
     prmPath = modelPathOf(runDir, 'prm', 0, config.train.prm.method);
     if (!existsSync(prmPath)) {
-      const workDir = join(runDir, 'work', 'seed-prm');
-      await mkdir(workDir, { recursive: true });
+      const seedDir = workDir(runDir, 'seed-prm');
+      await mkdir(seedDir, { recursive: true });
       await mkdir(dirname(prmPath), { recursive: true });
       cancellationSignal().throwIfAborted();
       const seed = await buildSeedPrm({
@@ -49,7 +51,7 @@ export async function prepareRun({ runDir }: { runDir: string }): Promise<Prepar
         ...(config.prm.base === undefined ? {} : { prmBase: await checked(resolveModelPath(config.prm.base, 'PRM base model')) }),
         method: config.train.prm,
         out: prmPath,
-        workDir,
+        workDir: seedDir,
         threads: config.threads,
         sequences: config.sequences,
         engine: config.engine,
@@ -72,5 +74,6 @@ export async function prepareRun({ runDir }: { runDir: string }): Promise<Prepar
   }
   if (store.modelIdByPath(prmPath) === null) store.recordModel({ kind: 'prm', path: prmPath, sha256: await sha256File(prmPath), parentId: policyId, iteration: 0, metrics: await adapterLineage(prmPath) });
   const evaluation = await evaluateModels({ runDir, iteration: 0, policyPath, prmPath });
-  return { policyPath, prmPath, baseline: { ...evaluation, promoted: true, reason: 'base models' } };
+  ingestEvaluation(store, runDir, 0);
+  return { policyPath, prmPath, baseline: { ...evaluation, training: store.trainingMetrics(0), promoted: true, reason: 'base models' } };
 }

@@ -1,11 +1,19 @@
-/** The promotion activity: the new policy replaces the best one unless held-out accuracy regressed; the reason is recorded. */
+/**
+ * The promotion activity: records the iteration's trained models and their evaluation (artifacts of
+ * the training and inference queues), then the new policy replaces the best one unless held-out
+ * accuracy regressed; the reason is recorded.
+ */
 import type { BestModels, EvaluationSummary, Promotion } from '../workflows/types.ts';
-import { runContext } from './run-context.ts';
+import { ingestEvaluation, ingestModel } from './ingest.ts';
+import { configError, runContext } from './run-context.ts';
+import { evaluationArtifact } from './run-dir.ts';
 
 const percentOf = (value: number): string => `${(value * 100).toFixed(1)}%`;
 
 export async function promote({ runDir, iteration, candidate, best }: { runDir: string; iteration: number; candidate: EvaluationSummary; best: BestModels }): Promise<Promotion> {
   const { store, config } = runContext(runDir);
+  for (const path of [candidate.policyPath, candidate.prmPath]) ingestModel(store, path);
+  if (!ingestEvaluation(store, runDir, iteration)) throw configError(`the evaluation of iteration ${iteration} is missing (${evaluationArtifact(runDir, iteration)})`);
   const delta = candidate.accuracy - best.accuracy;
   // No level may drop by more than the tolerance, whatever the mean gains: a gain on one level never buys a loss on another.
   const dropped = Object.entries(best.accuracyByLevel)

@@ -1,7 +1,8 @@
 /**
  * Search activities: plan an iteration (pick training problems, split the MCTS* budget by solve
- * rate) and search a shard of problems. A shard stores each finished search at once, so a retry
- * skips every problem already searched and resumes at the first one that is not.
+ * rate; CPU queue) and search a shard of problems (inference queue, no database: the problems come
+ * from the plan's file, the trees go to the shard's artifact, which data building ingests). A shard
+ * keeps each finished search at once, so a retry resumes at the first problem not searched.
  */
 import { samplingSchema } from '../engine/step-generator.ts';
 import { enginePolicy } from '../engine/policy.ts';
@@ -14,9 +15,11 @@ import { bestOfNSearch } from '../search/baselines.ts';
 import { mapConcurrent } from '../engine/map-concurrent.ts';
 import { runLevels } from '../tasks/index.ts';
 import type { IterationPlan, SearchShardInput, ShardResult } from '../workflows/types.ts';
-import { heartbeat, previousProgress } from './heartbeat.ts';
+import { appendSearchRecord, finishShard, ProblemsArtifactSchema, readJsonArtifact, shardRecords, writeJsonArtifact } from './artifacts.ts';
+import { heartbeat } from './heartbeat.ts';
 import { policyGenerator, prmScorer } from './models.ts';
-import { runContext } from './run-context.ts';
+import { configError, runContext, runFiles } from './run-context.ts';
+import { problemsArtifact } from './run-dir.ts';
 
 export async function planIteration({ runDir, iteration }: { runDir: string; iteration: number }): Promise<IterationPlan> {
   const { store, config, task } = runContext(runDir);
@@ -36,36 +39,38 @@ export async function planIteration({ runDir, iteration }: { runDir: string; ite
   const shard = ids.map((problemId, index) => ({ problemId, budget: budgets[index] ?? 0 }));
   const shards: IterationPlan['shards'] = [];
   for (let start = 0; start < shard.length; start += search.shardSize) shards.push(shard.slice(start, start + search.shardSize));
+  // The searches read their problems from this file: they do not open the database.
+  writeJsonArtifact(
+    problemsArtifact(runDir, iteration),
+    problems.map((problem, index) => ({ id: ids[index], question: problem.question, answer: problem.answer, level: problem.level })),
+  );
   return { shards };
 }
 
 export async function searchShard(input: SearchShardInput): Promise<ShardResult> {
-  const { store, config, task } = runContext(input.runDir);
-  const policyModelId = store.modelIdByPath(input.policyPath);
-  const prmModelId = store.modelIdByPath(input.prmPath);
+  const { config, task } = runFiles(input.runDir);
+  const problems = readJsonArtifact(problemsArtifact(input.runDir, input.iteration), ProblemsArtifactSchema);
+  if (problems === null) throw configError(`${problemsArtifact(input.runDir, input.iteration)} does not exist: the iteration was not planned in this run directory`);
+  const problemOf = new Map(problems.map((problem) => [problem.id, problem]));
   const sampling = samplingSchema.parse({ temperature: config.search.temperature, maxStepTokens: task.maxStepTokens });
   const { algorithm } = config.search;
-  let searched = 0;
-  let solved = 0;
-  // A retry starts after the problems its previous attempt reported finished (they are stored).
-  const completed = new Set(previousProgress()?.completed ?? []);
+  // A retry starts after the searches its previous attempts kept (they are in the shard's file).
+  const records = shardRecords(input.runDir, input.iteration, input.index);
+  const completed = new Set(records.map((record) => record.problemId));
   const queue = input.shard.filter((item) => !completed.has(item.problemId));
-  let skipped = input.shard.length - queue.length;
+  const skipped = input.shard.length - queue.length;
+  let solved = records.filter((record) => record.correct === true).length;
   const total = input.shard.length;
-  heartbeat({ stage: 'search', done: completed.size, total, completed: [...completed] });
-  if (queue.length === 0) return { searched: 0, skipped, solved: 0 };
-  const { generator, prompt } = await policyGenerator(input.policyPath, config, task);
-  const scorer = await prmScorer(input.prmPath, config, task);
-  await mapConcurrent(queue, config.sequences, async (item) => {
-    const existing = store.findSearch(input.iteration, item.problemId, algorithm);
-    if (existing !== null) {
-      skipped += 1;
-      if (existing.correct === true) solved += 1;
-    } else {
-      const problem = store.problem(item.problemId);
+  heartbeat({ stage: 'search', done: completed.size, total });
+  if (queue.length > 0) {
+    const { generator, prompt } = await policyGenerator(input.policyPath, config, task);
+    const scorer = await prmScorer(input.prmPath, config, task);
+    await mapConcurrent(queue, config.sequences, async (item) => {
+      const problem = problemOf.get(item.problemId);
+      if (problem === undefined) throw configError(`problem ${item.problemId} is not in ${problemsArtifact(input.runDir, input.iteration)}`);
       const policy = enginePolicy({ generator, prompt, question: problem.question, sampling, seed: input.iteration });
       const value = prmValue(scorer, plainPrompt(task.prompt, problem.question));
-      const maxDepth = task.maxDepth({ question: problem.question, answer: problem.answer, level: problem.difficulty ?? 1 });
+      const maxDepth = task.maxDepth({ question: problem.question, answer: problem.answer, level: problem.level });
       const outcome =
         algorithm === 'mcts'
           ? await mctsSearch({
@@ -89,23 +94,16 @@ export async function searchShard(input: SearchShardInput): Promise<ShardResult>
             });
       markCorrectness(outcome.tree, task, problem.answer);
       const correct = outcome.answer === null ? null : task.isCorrect(outcome.answer, problem.answer);
-      store.saveSearch({
-        iteration: input.iteration,
-        problemId: item.problemId,
-        policyModelId,
-        prmModelId,
-        algorithm,
-        budget: item.budget,
-        stats: { ...outcome.stats },
-        answer: outcome.answer,
-        correct,
-        tree: outcome.tree,
-      });
-      searched += 1;
+      const record = { problemId: item.problemId, algorithm, budget: item.budget, stats: { ...outcome.stats }, answer: outcome.answer, correct, tree: outcome.tree, policyPath: input.policyPath, prmPath: input.prmPath };
+      appendSearchRecord(input.runDir, input.iteration, input.index, record);
+      records.push(record);
       if (correct === true) solved += 1;
-    }
-    completed.add(item.problemId);
-    heartbeat({ stage: 'search', done: completed.size, total, note: `${solved} solved`, completed: [...completed] });
-  });
-  return { searched, skipped, solved };
+      completed.add(item.problemId);
+      heartbeat({ stage: 'search', done: completed.size, total, note: `${solved} solved` });
+    });
+  }
+  // In the shard's order, whatever order the searches finished in: the same seeds give the same file.
+  const order = new Map(input.shard.map((item, index) => [item.problemId, index]));
+  finishShard(input.runDir, input.iteration, input.index, records.sort((a, b) => (order.get(a.problemId) ?? 0) - (order.get(b.problemId) ?? 0)));
+  return { searched: queue.length, skipped, solved };
 }

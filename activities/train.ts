@@ -3,7 +3,7 @@
  * pairs: `train.policy.objective`) or the PRM on the iteration's data with the native trainer, every
  * weight or a LoRA adapter (`train.*.method`: train/method.ts), streaming its progress into
  * heartbeats. The trainer checkpoints as it goes, so a retried attempt resumes from the checkpoint;
- * a finished model is recorded and never retrained.
+ * a finished model gets its record file (the CPU queue records it) and is never retrained. No database.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
@@ -13,16 +13,12 @@ import { sha256File } from '../train/arbtok.ts';
 import { methodTrainOptions } from '../train/method.ts';
 import { prepareTrainingData, runTrainer } from '../train/trainer.ts';
 import type { Objective } from '../train/schema.ts';
-import type { PolicyTrainSettings, TrainSettings } from '../workflows/config.ts';
+import type { PolicyTrainSettings } from '../workflows/config.ts';
 import type { TrainResult } from '../workflows/types.ts';
-import { iterationDataDir } from './data.ts';
+import { writeJsonArtifact, type ModelRecord } from './artifacts.ts';
 import { cancellationSignal, heartbeat } from './heartbeat.ts';
-import { runContext, requireFile } from './run-context.ts';
-
-/** An iteration's model file; with LoRA it is the adapter (a new file each iteration: llama.cpp caches adapters by path). */
-export function modelPathOf(runDir: string, kind: 'policy' | 'prm', iteration: number, method: TrainSettings['method']): string {
-  return join(runDir, 'models', `${kind}-${iteration}${method === 'lora' ? '.lora' : ''}.gguf`);
-}
+import { requireFile, runFiles } from './run-context.ts';
+import { checkpointPath, iterationDataDir, modelPathOf, modelRecordPath, modelsDir } from './run-dir.ts';
 
 /** An adapter's lineage for its model row's metrics: method and base (`arbor models` shows them); nothing for a full model. */
 export async function adapterLineage(path: string): Promise<{ method?: 'lora'; base?: string }> {
@@ -47,25 +43,21 @@ export function trainingObjective(
 }
 
 export async function trainModel({ runDir, iteration, kind, parentPath }: { runDir: string; iteration: number; kind: 'policy' | 'prm'; parentPath: string }): Promise<TrainResult> {
-  const { store, config } = runContext(runDir);
+  const { config } = runFiles(runDir);
   const settings = kind === 'policy' ? config.train.policy : config.train.prm;
   const learns = trainingObjective(kind, config.train.policy);
   const out = modelPathOf(runDir, kind, iteration, settings.method);
-  const recorded = store.modelIdByPath(out);
-  if (recorded !== null && existsSync(out)) return { modelId: recorded, path: out };
+  // Trained before (its record is written last): never trained twice.
+  if (existsSync(out) && existsSync(modelRecordPath(out))) return { path: out };
   requireFile(parentPath, `parent ${kind} model`);
   const dataDir = iterationDataDir(runDir, iteration);
   const data = join(dataDir, learns.file);
   requireFile(data, `${kind} training data`);
-  await mkdir(join(runDir, 'models'), { recursive: true });
+  await mkdir(modelsDir(runDir), { recursive: true });
   if ((await readFile(data, 'utf8')).trim() === '') {
     // Nothing to learn from (no correct solution, or no preference pair, found): the parent goes on unchanged.
     heartbeat({ stage: `train ${kind}`, done: 1, total: 1, note: `no training data in ${learns.file}: parent kept` });
-    const parentId = store.modelIdByPath(parentPath);
-    return {
-      modelId: parentId ?? store.recordModel({ kind, path: parentPath, sha256: await sha256File(parentPath), parentId: null, iteration, metrics: await adapterLineage(parentPath) }),
-      path: parentPath,
-    };
+    return { path: parentPath };
   }
   const trained = await methodTrainOptions(parentPath, settings);
   // The model the trainer loads (an adapter's base) tokenizes the data and bounds its length.
@@ -90,7 +82,7 @@ export async function trainModel({ runDir, iteration, kind, parentPath }: { runD
       warmup: settings.warmup,
       weightDecay: settings.weightDecay,
       clip: 1,
-      checkpoint: join(runDir, 'models', `${kind}-${iteration}.ckpt`),
+      checkpoint: checkpointPath(runDir, kind, iteration),
       checkpointEvery: 50,
       resume: true,
       logEvery: 5,
@@ -108,6 +100,7 @@ export async function trainModel({ runDir, iteration, kind, parentPath }: { runD
     },
   );
   const metrics = { method: settings.method, base: (await adapterLineage(out)).base, ...(loraRank > 0 ? { lora_rank: loraRank } : {}), ...learns.metrics, examples: prepared.train.examples, loss: done.loss, tok_s: done.tok_s, steps: done.step };
-  const modelId = store.recordModel({ kind, path: out, sha256: await sha256File(out), parentId: store.modelIdByPath(parentPath), iteration, metrics });
-  return { modelId, path: out };
+  // The CPU queue records the model from this file (ingest.ts).
+  writeJsonArtifact(modelRecordPath(out), { kind, path: out, sha256: await sha256File(out), parentPath, iteration, metrics } satisfies ModelRecord);
+  return { path: out };
 }

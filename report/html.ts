@@ -10,7 +10,6 @@ import { fileURLToPath } from 'node:url';
 import type { RunStore } from '../store/run-store.ts';
 import { reportData, type ReportData } from './data.ts';
 
-export const REPORT_FILE = 'report.html';
 /** Search trees per iteration the explorer holds by default: enough to browse every level, small enough to reload quickly. */
 export const TREES_PER_ITERATION = 200;
 

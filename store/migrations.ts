@@ -154,6 +154,14 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX activity_attempts_by_iteration ON activity_attempts (run_id, iteration);
     `,
   },
+  {
+    version: 3,
+    description: 'activity attempts recorded from files (the inference and training queues do not open the database): a unique key each',
+    sql: `
+      ALTER TABLE activity_attempts ADD COLUMN key TEXT;
+      CREATE UNIQUE INDEX activity_attempts_by_key ON activity_attempts (key);
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

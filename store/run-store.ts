@@ -540,10 +540,20 @@ export class RunStore {
     this.db.prepare('UPDATE activity_attempts SET ended_at = ?, outcome = ?, error = ? WHERE id = ?').run(ended.endedAt, ended.outcome, ended.error ?? null, id);
   }
 
+  /** Records an attempt another process reported in a file (its key unique), or updates it: the file is rewritten when the attempt ends. */
+  recordAttempt(attempt: { key: string; activity: string; iteration: number; attempt: number; startedAt: string; endedAt: string | null; outcome: 'completed' | 'failed' | 'cancelled' | null; error: string | null }): void {
+    this.db
+      .prepare(
+        `INSERT INTO activity_attempts (run_id, key, activity, iteration, attempt, started_at, ended_at, outcome, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (key) DO UPDATE SET ended_at = excluded.ended_at, outcome = excluded.outcome, error = excluded.error`,
+      )
+      .run(this.runId, attempt.key, attempt.activity, attempt.iteration, attempt.attempt, attempt.startedAt, attempt.endedAt, attempt.outcome, attempt.error);
+  }
+
   /** Every activity attempt of the run, in the order they started. */
   activityAttempts(): ActivityAttemptRow[] {
     return this.db
-      .prepare('SELECT activity, iteration, attempt, started_at, ended_at, outcome FROM activity_attempts WHERE run_id = ? ORDER BY id')
+      .prepare('SELECT activity, iteration, attempt, started_at, ended_at, outcome FROM activity_attempts WHERE run_id = ? ORDER BY started_at, id')
       .all(this.runId)
       .map((row) => ActivityAttemptRowSchema.parse(row));
   }

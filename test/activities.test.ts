@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { shardRecords, writeJsonArtifact } from '../activities/artifacts.ts';
 import type { ProgressDetails } from '../activities/heartbeat.ts';
+import { ingestModel, ingestSearches } from '../activities/ingest.ts';
+import { evaluationArtifact, searchArtifact } from '../activities/run-dir.ts';
 import { releaseModels } from '../activities/models.ts';
 import { closeRunContexts, createRun, runContext } from '../activities/run-context.ts';
 import { planIteration, searchShard } from '../activities/search.ts';
@@ -46,7 +50,7 @@ describe('activities under MockActivityEnvironment (committed micro model)', () 
       sequences: 1,
     });
 
-  test('a search shard retried with heartbeat details skips what its last attempt finished; stored searches are never redone', async () => {
+  test('a search shard keeps each search in its file: a retry skips them, and data building ingests the shard once however often', async () => {
     const runDir = join(dir(), 'run');
     await mkdir(runDir, { recursive: true });
     createRun(runDir, config(), 'now');
@@ -55,25 +59,35 @@ describe('activities under MockActivityEnvironment (committed micro model)', () 
     const plan = await run(new MockActivityEnvironment(), planIteration, { runDir, iteration: 1 });
     const shard = plan.shards[0] ?? [];
     assert.equal(shard.length, 3);
-    const models = { policyPath: COMMITTED_MICRO_MODEL, prmPath: COMMITTED_MICRO_MODEL };
+    const input = { runDir, iteration: 1, index: 0, shard, policyPath: COMMITTED_MICRO_MODEL, prmPath: COMMITTED_MICRO_MODEL };
 
-    // First attempt: only the first problem (as if the worker died after it).
+    // First attempt: cancelled once its first search is done (as if the worker died after it).
     const first = environment();
-    const one = await run(first.env, searchShard, { runDir, iteration: 1, shard: shard.slice(0, 1), ...models });
-    assert.deepEqual([one.searched, one.skipped], [1, 0]);
-    const last = first.beats.at(-1);
-    assert.deepEqual(last?.completed, [shard[0]?.problemId]);
+    first.env.on('heartbeat', (details: ProgressDetails) => {
+      if (details.done >= 1) first.env.cancel();
+    });
+    await assert.rejects(run(first.env, searchShard, input));
+    assert.equal(shardRecords(runDir, 1, 0).length, 1, 'the finished search is in the shard file');
+    assert.equal(existsSync(searchArtifact(runDir, 1, 0)), false, 'the shard is not finished');
 
-    // Retry of the whole shard with those heartbeat details: the finished problem is skipped.
-    const retry = environment(last);
-    const rest = await run(retry.env, searchShard, { runDir, iteration: 1, shard, ...models });
+    // The retry searches the other two only, and finishes the shard.
+    const retry = environment();
+    const rest = await run(retry.env, searchShard, input);
     assert.deepEqual([rest.searched, rest.skipped], [2, 1]);
-    assert.equal(retry.beats[0]?.done, 1, 'the retry starts where the heartbeat left off');
-
-    // A retry without details still redoes nothing: the searches are in the database.
-    const again = await run(environment().env, searchShard, { runDir, iteration: 1, shard, ...models });
+    assert.equal(retry.beats[0]?.done, 1, 'the retry starts where the last attempt stopped');
+    assert.deepEqual(
+      shardRecords(runDir, 1, 0).map((record) => record.problemId),
+      shard.map((item) => item.problemId),
+    );
+    const again = await run(environment().env, searchShard, input);
     assert.deepEqual([again.searched, again.skipped], [0, 3]);
+
+    // The search never opened the database; ingesting the shard twice stores it once.
+    assert.equal(store.searchSummaries(1, 'mcts').length, 0);
+    assert.equal(ingestSearches(store, runDir, 1), 3);
+    assert.equal(ingestSearches(store, runDir, 1), 3);
     assert.equal(store.searchSummaries(1, 'mcts').length, 3);
+    assert.equal(store.nodes(store.searchSummaries(1, 'mcts')[0]!.id).length, shardRecords(runDir, 1, 0)[0]!.tree.nodes.length);
   });
 
   test('training cancelled mid-run resumes from its checkpoint on the next attempt', async () => {
@@ -95,8 +109,11 @@ describe('activities under MockActivityEnvironment (committed micro model)', () 
     assert.ok(start !== undefined && start.done >= 10, `resumed at step ${start?.done}`);
     assert.equal(start?.note, 'resumed from checkpoint');
     assert.equal(trained.path, join(runDir, 'models', 'policy-1.gguf'));
-    assert.equal(store.modelIdByPath(trained.path), trained.modelId);
-    // A third attempt finds the model recorded and does not train again.
+    // The training queue leaves a record file; the CPU queue records the model from it, once.
+    const modelId = ingestModel(store, trained.path);
+    assert.equal(modelId !== null && store.model(modelId).path, trained.path);
+    assert.equal(ingestModel(store, trained.path), modelId);
+    // A third attempt finds the model trained and does not train again.
     const third = environment();
     assert.deepEqual(await run(third.env, trainModel, input), trained);
     assert.equal(third.beats.length, 0);
@@ -112,11 +129,13 @@ describe('activities under MockActivityEnvironment (committed micro model)', () 
       accuracyByLevel: byLevel,
       accuracy: Object.values(byLevel).reduce((a, b) => a + b, 0) / 3,
       prmAuc,
-      training: {},
       policyPath: 'p1',
       prmPath: 'r1',
     });
-    const decide = (byLevel: Record<string, number>, prmAuc?: number) => run(new MockActivityEnvironment(), promote, { runDir, iteration: 1, candidate: candidate(byLevel, prmAuc), best });
+    const decide = (byLevel: Record<string, number>, prmAuc?: number) => {
+      writeJsonArtifact(evaluationArtifact(runDir, 1), { summary: candidate(byLevel, prmAuc), metrics: [] });
+      return run(new MockActivityEnvironment(), promote, { runDir, iteration: 1, candidate: candidate(byLevel, prmAuc), best });
+    };
     const gain = await decide({ '1': 0.9, '2': 0.99, '3': 0.7 });
     assert.equal(gain.promoted, true, gain.reason);
     const tradeOff = await decide({ '1': 1, '2': 1, '3': 0.44 });

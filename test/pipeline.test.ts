@@ -15,14 +15,13 @@ function fakeActivities(accuracyOf: (iteration: number) => number, hooks: { afte
     accuracyByLevel: { '3': accuracyOf(iteration) },
     accuracy: accuracyOf(iteration),
     prmAuc: 0.9,
-    training: {},
     policyPath,
     prmPath,
   });
   const activities: ActivityTypes = {
     async prepareRun() {
       calls.push('prepare');
-      return { policyPath: 'policy-0', prmPath: 'prm-0', baseline: { ...summary(0, 'policy-0', 'prm-0'), promoted: true, reason: 'base' } };
+      return { policyPath: 'policy-0', prmPath: 'prm-0', baseline: { ...summary(0, 'policy-0', 'prm-0'), training: {}, promoted: true, reason: 'base' } };
     },
     async planIteration({ iteration }) {
       calls.push(`plan ${iteration}`);
@@ -36,11 +35,11 @@ function fakeActivities(accuracyOf: (iteration: number) => number, hooks: { afte
     },
     async buildData({ iteration }) {
       calls.push(`data ${iteration}`);
-      return { sft: 1, prm: 1, pairs: 0 };
+      return { sft: 1, prm: 1, pairs: 0, training: { searches: 2 } };
     },
     async trainModel({ iteration, kind, parentPath }) {
       calls.push(`train ${kind} ${iteration} from ${parentPath}`);
-      return { modelId: iteration, path: `${kind}-${iteration}` };
+      return { path: `${kind}-${iteration}` };
     },
     async evaluateModels({ iteration, policyPath, prmPath }) {
       calls.push(`evaluate ${iteration}`);

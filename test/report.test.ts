@@ -4,7 +4,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
-import { REPORT_FILE } from '../report/html.ts';
+import { REPORT_FILE } from '../activities/run-dir.ts';
 import { reportData, stageMinutes, type ReportData } from '../report/data.ts';
 import { RunStore } from '../store/run-store.ts';
 import { workflowStartOptions } from '../cli/run.ts';

@@ -66,11 +66,11 @@ export async function runPipeline(host: PipelineHost, input: RunInput): Promise<
 
   report('searching');
   // Shards run in parallel: each is one activity, so more workers on the inference queue search more at once.
-  await Promise.all(plan.shards.map((shard, index) => host.run('searchShard', `${label}: search shard ${index + 1}/${plan.shards.length} (${shard.length} problems)`, { runDir, iteration, shard, policyPath: current.policyPath, prmPath: current.prmPath })));
+  await Promise.all(plan.shards.map((shard, index) => host.run('searchShard', `${label}: search shard ${index + 1}/${plan.shards.length} (${shard.length} problems)`, { runDir, iteration, index, shard, policyPath: current.policyPath, prmPath: current.prmPath })));
   if (await stopped()) return { status: 'stopped', iterations: progress.history, best };
 
   report('building data');
-  await host.run('buildData', `${label}: value targets, SFT / PRM / pair sets`, { runDir, iteration });
+  const data = await host.run('buildData', `${label}: value targets, SFT / PRM / pair sets`, { runDir, iteration });
   if (await stopped()) return { status: 'stopped', iterations: progress.history, best };
 
   report('training');
@@ -97,7 +97,7 @@ export async function runPipeline(host: PipelineHost, input: RunInput): Promise<
       : { iteration: current.iteration, accuracy: current.accuracy, accuracyByLevel: current.accuracyByLevel, policyPath: current.policyPath }),
     ...(promotion.prmPromoted ? { prmAuc: evaluation.prmAuc, prmPath: prm.path } : { prmAuc: current.prmAuc, prmPath: current.prmPath }),
   };
-  progress.history.push({ ...evaluation, promoted: promotion.promoted, reason: promotion.reason });
+  progress.history.push({ ...evaluation, training: data.training, promoted: promotion.promoted, reason: promotion.reason });
   progress.bestAccuracy = best.accuracy;
   progress.policyModel = best.policyPath;
   report(iteration < input.iterations ? 'iteration done' : 'done');

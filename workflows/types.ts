@@ -34,7 +34,8 @@ export const IterationRecordSchema = z.strictObject({
   prmPath: z.string(),
 });
 export type IterationRecord = z.infer<typeof IterationRecordSchema>;
-export type EvaluationSummary = Omit<IterationRecord, 'promoted' | 'reason'>;
+/** What an evaluation measures of an iteration's candidates (the iteration's data metrics come from building it). */
+export type EvaluationSummary = Omit<IterationRecord, 'promoted' | 'reason' | 'training'>;
 
 export const BestModelsSchema = z.strictObject({
   iteration: z.number().int().nonnegative(),
@@ -80,6 +81,8 @@ export interface RunResult {
 export const RunDirInputSchema = z.strictObject({ runDir: z.string().min(1) });
 export const IterationInputSchema = RunDirInputSchema.extend({ iteration: z.number().int().positive() });
 export const SearchShardInputSchema = IterationInputSchema.extend({
+  /** The shard's place in the plan: its artifact's name. */
+  index: z.number().int().nonnegative(),
   policyPath: z.string(),
   prmPath: z.string(),
   /** Problem ids with their MCTS* iteration budgets. */
@@ -92,7 +95,7 @@ export const TrainInputSchema = IterationInputSchema.extend({
 });
 export const EvaluateInputSchema = IterationInputSchema.extend({ policyPath: z.string(), prmPath: z.string() });
 export const PromoteInputSchema = IterationInputSchema.extend({
-  candidate: IterationRecordSchema.omit({ promoted: true, reason: true }),
+  candidate: IterationRecordSchema.omit({ promoted: true, reason: true, training: true }),
   best: BestModelsSchema,
 });
 
@@ -111,8 +114,15 @@ export interface ShardResult {
   skipped: number;
   solved: number;
 }
+export interface DataResult {
+  sft: number;
+  prm: number;
+  pairs: number;
+  /** What the iteration's searches and data looked like (IterationRecord.training). */
+  training: Record<string, number>;
+}
 export interface TrainResult {
-  modelId: number;
+  /** The trained model, or the parent when there was nothing to learn from. */
   path: string;
 }
 export interface Promotion {
@@ -128,7 +138,7 @@ export interface ActivityTypes {
   prepareRun(input: z.infer<typeof RunDirInputSchema>): Promise<PrepareResult>;
   planIteration(input: z.infer<typeof IterationInputSchema>): Promise<IterationPlan>;
   searchShard(input: SearchShardInput): Promise<ShardResult>;
-  buildData(input: z.infer<typeof IterationInputSchema>): Promise<{ sft: number; prm: number; pairs: number }>;
+  buildData(input: z.infer<typeof IterationInputSchema>): Promise<DataResult>;
   trainModel(input: z.infer<typeof TrainInputSchema>): Promise<TrainResult>;
   evaluateModels(input: z.infer<typeof EvaluateInputSchema>): Promise<EvaluationSummary>;
   promote(input: z.infer<typeof PromoteInputSchema>): Promise<Promotion>;
