@@ -18,7 +18,8 @@ import { prepareRun } from './prepare.ts';
 import { promote } from './promote.ts';
 import { runContext } from './run-context.ts';
 import { reportPath } from './run-dir.ts';
-import { planIteration, searchShard } from './search.ts';
+import { planIteration } from './plan.ts';
+import { searchShard } from './search.ts';
 import { trainModel } from './train.ts';
 
 /** Rewrites the run's report.html; a report that cannot be written is a warning, never the activity's failure. */

@@ -1,51 +1,23 @@
 /**
- * Search activities: plan an iteration (pick training problems, split the MCTS* budget by solve
- * rate; CPU queue) and search a shard of problems (inference queue, no database: the problems come
- * from the plan's file, the trees go to the shard's artifact, which data building ingests). A shard
- * keeps each finished search at once, so a retry resumes at the first problem not searched.
+ * The search activity: search a shard of an iteration's problems (inference queue, no database:
+ * the problems come from the plan's file, the trees go to the shard's artifact, which data building
+ * ingests). A shard keeps each finished search at once, so a retry resumes at the first problem not
+ * searched.
  */
 import { samplingSchema } from '../engine/step-generator.ts';
 import { enginePolicy } from '../engine/policy.ts';
 import { prmValue } from '../reward/prm-scorer.ts';
 import { markCorrectness } from '../reward/verifiers.ts';
 import { plainPrompt } from '../engine/prompt.ts';
-import { allocateBudget, problemsPerLevel } from '../search/budget.ts';
 import { mctsSearch } from '../search/mcts.ts';
 import { bestOfNSearch } from '../search/baselines.ts';
 import { mapConcurrent } from '../engine/map-concurrent.ts';
-import { runLevels } from '../tasks/index.ts';
-import type { IterationPlan, SearchShardInput, ShardResult } from '../workflows/types.ts';
-import { appendSearchRecord, finishShard, ProblemsArtifactSchema, readJsonArtifact, shardRecords, writeJsonArtifact } from './artifacts.ts';
+import type { SearchShardInput, ShardResult } from '../workflows/types.ts';
+import { appendSearchRecord, finishShard, ProblemsArtifactSchema, readJsonArtifact, shardRecords } from './artifacts.ts';
 import { heartbeat } from './heartbeat.ts';
 import { policyGenerator, prmScorer } from './models.ts';
-import { configError, runContext, runFiles } from './run-context.ts';
+import { configError, runFiles } from './run-context.ts';
 import { problemsArtifact } from './run-dir.ts';
-
-export async function planIteration({ runDir, iteration }: { runDir: string; iteration: number }): Promise<IterationPlan> {
-  const { store, config, task } = runContext(runDir);
-  const { search } = config;
-  const settings = config.task;
-  // The frontier from the last measured solve rates (iteration 0: the seed PRM's samples of the base policy).
-  const levels = runLevels(task, settings).train;
-  const levelRates = new Map(levels.map((level) => [level, store.solveRate(iteration - 1, level)]));
-  const counts = problemsPerLevel(levelRates, settings.problemsPerIteration, settings.curriculum);
-  const problems = levels.flatMap((level) =>
-    task.sample('train', { seed: settings.seed * 1000 + iteration, level, count: Math.min(counts.get(level) ?? 0, task.count('train', level)) }),
-  );
-  const ids = problems.map((problem) => store.upsertProblem({ task: task.kind, split: 'train', question: problem.question, answer: problem.answer, difficulty: problem.level }));
-  // Solve rate = share of correct answer leaves in this problem's earlier searches (null if never searched).
-  const rates = ids.map((id) => store.problemSolveRate(id, iteration));
-  const budgets = allocateBudget(rates, { total: search.iterationsPerProblem * ids.length, floor: 2, cap: search.iterationsPerProblem * 3 });
-  const shard = ids.map((problemId, index) => ({ problemId, budget: budgets[index] ?? 0 }));
-  const shards: IterationPlan['shards'] = [];
-  for (let start = 0; start < shard.length; start += search.shardSize) shards.push(shard.slice(start, start + search.shardSize));
-  // The searches read their problems from this file: they do not open the database.
-  writeJsonArtifact(
-    problemsArtifact(runDir, iteration),
-    problems.map((problem, index) => ({ id: ids[index], question: problem.question, answer: problem.answer, level: problem.level })),
-  );
-  return { shards };
-}
 
 export async function searchShard(input: SearchShardInput): Promise<ShardResult> {
   const { config, task } = runFiles(input.runDir);
