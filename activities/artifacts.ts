@@ -40,7 +40,7 @@ export const ModelRecordSchema = z.strictObject({
 export type ModelRecord = z.infer<typeof ModelRecordSchema>;
 
 export const EvaluationArtifactSchema = z.strictObject({
-  summary: IterationRecordSchema.omit({ promoted: true, reason: true, training: true }),
+  summary: IterationRecordSchema.omit({ policyPromoted: true, reason: true, training: true }),
   /** Each metric of the evaluated models, by model path (null: about the data, not a model). */
   metrics: z.array(z.strictObject({ modelPath: z.string().nullable(), method: z.string(), split: z.string(), metric: z.string(), value: z.number() })),
 });

@@ -11,7 +11,7 @@ import { buildIterationData } from '../data/build-sets.ts';
 import { plainPrompt } from '../engine/prompt.ts';
 import { bStarMonitors, invalidStepShare, type ProblemSamples } from '../evaluate/metrics.ts';
 import { answerLeaves, stepsTo } from '../search/tree.ts';
-import { levelMetric, type DataResult } from '../workflows/types.ts';
+import { levelMetric, type ActivityInput, type DataResult } from '../workflows/types.ts';
 import { heartbeat } from './heartbeat.ts';
 import { policyPrompt } from './models.ts';
 import { ingestSearches } from './ingest.ts';
@@ -21,7 +21,7 @@ import { iterationDataDir } from './run-dir.ts';
 /** pass@k of the data searches (B-STaR exploration). */
 export const SEARCH_PASS_K = 4;
 
-export async function buildData({ runDir, iteration }: { runDir: string; iteration: number }): Promise<DataResult> {
+export async function buildData({ runDir, iteration }: ActivityInput<'buildData'>): Promise<DataResult> {
   const { store, config, task } = runContext(runDir);
   const dir = iterationDataDir(runDir, iteration);
   await mkdir(dir, { recursive: true });

@@ -11,14 +11,14 @@ import { heldOutProblems, HELD_OUT_SEED } from '../evaluate/held-out.ts';
 import { prmQuality } from '../evaluate/prm-quality.ts';
 import { evaluateSearchMethods } from '../evaluate/search-methods.ts';
 import { runLevels } from '../tasks/index.ts';
-import { levelMetric, type EvaluationSummary } from '../workflows/types.ts';
+import { levelMetric, type ActivityInput, type EvaluationSummary } from '../workflows/types.ts';
 import { EvaluationArtifactSchema, readJsonArtifact, writeJsonArtifact, type EvaluationArtifact } from './artifacts.ts';
 import { heartbeat } from './heartbeat.ts';
 import { policyGenerator, prmScorer } from './models.ts';
 import { runFiles } from './run-context.ts';
 import { evaluationArtifact } from './run-dir.ts';
 
-export async function evaluateModels({ runDir, iteration, policyPath, prmPath }: { runDir: string; iteration: number; policyPath: string; prmPath: string }): Promise<EvaluationSummary> {
+export async function evaluateModels({ runDir, iteration, policyPath, prmPath }: ActivityInput<'evaluateModels'>): Promise<EvaluationSummary> {
   const { config, task } = runFiles(runDir);
   const artifact = evaluationArtifact(runDir, iteration);
   const done = readJsonArtifact(artifact, EvaluationArtifactSchema);

@@ -5,18 +5,19 @@
  * CPU queue's activities, which also record the attempt files the other queues leave (they never
  * open the database), and rewrite the run's report.html after they end.
  */
+import { z } from 'zod';
 import { CancelledFailure } from '@temporalio/common';
 import { Context, log } from '@temporalio/activity';
 import { writeReport } from '../report/html.ts';
 import { ACTIVITY_QUEUES } from '../workflows/names.ts';
-import type { ActivityTypes } from '../workflows/types.ts';
+import { ACTIVITY_INPUTS, type ActivityTypes } from '../workflows/types.ts';
 import { writeAttemptRecord, type AttemptRecord } from './artifacts.ts';
 import { buildData } from './data.ts';
 import { evaluateModels } from './evaluate.ts';
 import { ingestAttempts } from './ingest.ts';
 import { prepareRun } from './prepare.ts';
 import { promote } from './promote.ts';
-import { runContext } from './run-context.ts';
+import { configError, runContext } from './run-context.ts';
 import { reportPath } from './run-dir.ts';
 import { planIteration } from './plan.ts';
 import { searchShard } from './search.ts';
@@ -51,7 +52,11 @@ function attemptRecorder(name: keyof ActivityTypes, runDir: string, iteration: n
 
 function timed<K extends keyof ActivityTypes>(name: K, activity: ActivityTypes[K]): ActivityTypes[K] {
   const run = activity as (input: { runDir: string; iteration?: number }) => Promise<unknown>;
-  return (async (input: { runDir: string; iteration?: number }) => {
+  return (async (raw: unknown) => {
+    // The boundary: what arrives from the workflow is checked against the activity's schema.
+    const parsed = ACTIVITY_INPUTS[name].safeParse(raw);
+    if (!parsed.success) throw configError(`${name}: invalid input: ${z.prettifyError(parsed.error)}`);
+    const input = parsed.data as { runDir: string; iteration?: number };
     const ended = attemptRecorder(name, input.runDir, input.iteration ?? 0);
     const cpu = ACTIVITY_QUEUES[name] === 'cpu';
     try {

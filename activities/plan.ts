@@ -5,12 +5,12 @@
  */
 import { allocateBudget, problemsPerLevel } from '../search/budget.ts';
 import { runLevels } from '../tasks/index.ts';
-import type { IterationPlan } from '../workflows/types.ts';
+import type { ActivityInput, IterationPlan } from '../workflows/types.ts';
 import { writeJsonArtifact } from './artifacts.ts';
 import { runContext } from './run-context.ts';
 import { problemsArtifact } from './run-dir.ts';
 
-export async function planIteration({ runDir, iteration }: { runDir: string; iteration: number }): Promise<IterationPlan> {
+export async function planIteration({ runDir, iteration }: ActivityInput<'planIteration'>): Promise<IterationPlan> {
   const { store, config, task } = runContext(runDir);
   const { search } = config;
   const settings = config.task;

@@ -8,7 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { resolveModelPath } from '../engine/llama.ts';
 import { runLevels } from '../tasks/index.ts';
-import { levelMetric, type PrepareResult } from '../workflows/types.ts';
+import { levelMetric, type ActivityInput, type PrepareResult } from '../workflows/types.ts';
 import { sha256File } from '../train/arbtok.ts';
 import { methodTrainOptions } from '../train/method.ts';
 import { buildSeedPrm } from '../train/seed-prm.ts';
@@ -19,7 +19,7 @@ import { ingestEvaluation } from './ingest.ts';
 import { modelPathOf, workDir } from './run-dir.ts';
 import { adapterLineage } from './train.ts';
 
-export async function prepareRun({ runDir }: { runDir: string }): Promise<PrepareResult> {
+export async function prepareRun({ runDir }: ActivityInput<'prepareRun'>): Promise<PrepareResult> {
   const { store, config, task } = runContext(runDir);
   // A model file that cannot be read, or that its training method cannot train (an adapter with
   // method full), is a config error: the run stops here, not after the first search.
@@ -75,5 +75,5 @@ export async function prepareRun({ runDir }: { runDir: string }): Promise<Prepar
   if (store.modelIdByPath(prmPath) === null) store.recordModel({ kind: 'prm', path: prmPath, sha256: await sha256File(prmPath), parentId: policyId, iteration: 0, metrics: await adapterLineage(prmPath) });
   const evaluation = await evaluateModels({ runDir, iteration: 0, policyPath, prmPath });
   ingestEvaluation(store, runDir, 0);
-  return { policyPath, prmPath, baseline: { ...evaluation, training: store.trainingMetrics(0), promoted: true, reason: 'base models' } };
+  return { policyPath, prmPath, baseline: { ...evaluation, training: store.trainingMetrics(0), policyPromoted: true, reason: 'base models' } };
 }

@@ -12,14 +12,14 @@ import { plainPrompt } from '../engine/prompt.ts';
 import { mctsSearch } from '../search/mcts.ts';
 import { bestOfNSearch } from '../search/baselines.ts';
 import { mapConcurrent } from '../engine/map-concurrent.ts';
-import type { SearchShardInput, ShardResult } from '../workflows/types.ts';
+import type { ActivityInput, ShardResult } from '../workflows/types.ts';
 import { appendSearchRecord, finishShard, ProblemsArtifactSchema, readJsonArtifact, shardRecords } from './artifacts.ts';
 import { heartbeat } from './heartbeat.ts';
 import { policyGenerator, prmScorer } from './models.ts';
 import { configError, runFiles } from './run-context.ts';
 import { problemsArtifact } from './run-dir.ts';
 
-export async function searchShard(input: SearchShardInput): Promise<ShardResult> {
+export async function searchShard(input: ActivityInput<'searchShard'>): Promise<ShardResult> {
   const { config, task } = runFiles(input.runDir);
   const problems = readJsonArtifact(problemsArtifact(input.runDir, input.iteration), ProblemsArtifactSchema);
   if (problems === null) throw configError(`${problemsArtifact(input.runDir, input.iteration)} does not exist: the iteration was not planned in this run directory`);

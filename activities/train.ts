@@ -14,7 +14,7 @@ import { methodTrainOptions } from '../train/method.ts';
 import { prepareTrainingData, runTrainer } from '../train/trainer.ts';
 import type { Objective } from '../train/schema.ts';
 import type { PolicyTrainSettings } from '../workflows/config.ts';
-import type { TrainResult } from '../workflows/types.ts';
+import type { ActivityInput, TrainResult } from '../workflows/types.ts';
 import { writeJsonArtifact, type ModelRecord } from './artifacts.ts';
 import { cancellationSignal, heartbeat } from './heartbeat.ts';
 import { requireFile, runFiles } from './run-context.ts';
@@ -42,7 +42,7 @@ export function trainingObjective(
   return { objective: 'dpo', file: 'dpo.jsonl', options, metrics: { objective: policy.objective, dpo_beta: options.dpoBeta, dpo_sft_weight: options.dpoSftWeight } };
 }
 
-export async function trainModel({ runDir, iteration, kind, parentPath }: { runDir: string; iteration: number; kind: 'policy' | 'prm'; parentPath: string }): Promise<TrainResult> {
+export async function trainModel({ runDir, iteration, kind, parentPath }: ActivityInput<'trainModel'>): Promise<TrainResult> {
   const { config } = runFiles(runDir);
   const settings = kind === 'policy' ? config.train.policy : config.train.prm;
   const learns = trainingObjective(kind, config.train.policy);

@@ -51,7 +51,7 @@ const baseOf = (result: RunResult): IterationRecord => {
   return base;
 };
 // The final policy is the last promoted one (or the base when none was).
-const finalOf = (result: RunResult): IterationRecord => [...result.iterations].reverse().find((record) => record.iteration > 0 && record.promoted) ?? baseOf(result);
+const finalOf = (result: RunResult): IterationRecord => [...result.iterations].reverse().find((record) => record.iteration > 0 && record.policyPromoted) ?? baseOf(result);
 const accuracyAt = (record: IterationRecord, level: number): number => record.accuracyByLevel[String(level)] ?? NaN;
 
 // 1. The default run.

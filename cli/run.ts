@@ -134,7 +134,7 @@ export function iterationTable(records: readonly IterationRecord[]): string {
     ...evaluated.map((k) => percent(record.accuracyByLevel[k])),
     percent(record.accuracy),
     record.prmAuc === null ? '—' : record.prmAuc.toFixed(3),
-    record.iteration === 0 ? 'base' : record.promoted ? 'yes' : 'no',
+    record.iteration === 0 ? 'base' : record.policyPromoted ? 'yes' : 'no',
     record.policyPath,
   ]);
   const searched = records.flatMap((record) => Object.keys(record.training).flatMap((metric) => levelOfMetric('searched', metric) ?? []).map(String));

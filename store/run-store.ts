@@ -378,13 +378,13 @@ export class RunStore {
   }
 
   /** An iteration is done: its candidate models and the promotion decision (a re-run replaces them). */
-  recordPromotion(promotion: { iteration: number; policyModelId: number | null; prmModelId: number | null; promoted: boolean; reason: string }): void {
+  recordPromotion(promotion: { iteration: number; policyModelId: number | null; prmModelId: number | null; policyPromoted: boolean; reason: string }): void {
     this.db
       .prepare(
         `INSERT INTO iterations (run_id, number, status, policy_model_id, prm_model_id, promoted, promotion_reason) VALUES (?, ?, 'done', ?, ?, ?, ?)
          ON CONFLICT (run_id, number) DO UPDATE SET status = 'done', policy_model_id = excluded.policy_model_id, prm_model_id = excluded.prm_model_id, promoted = excluded.promoted, promotion_reason = excluded.promotion_reason`,
       )
-      .run(this.runId, promotion.iteration, promotion.policyModelId, promotion.prmModelId, Number(promotion.promoted), promotion.reason);
+      .run(this.runId, promotion.iteration, promotion.policyModelId, promotion.prmModelId, Number(promotion.policyPromoted), promotion.reason);
   }
 
   /** The iteration's search ids, in problem order (`problem`) or in the order they were stored (`id`). */

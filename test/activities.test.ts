@@ -138,11 +138,15 @@ describe('activities under MockActivityEnvironment (committed micro model)', () 
       return run(new MockActivityEnvironment(), promote, { runDir, iteration: 1, candidate: candidate(byLevel, prmAuc), best });
     };
     const gain = await decide({ '1': 0.9, '2': 0.99, '3': 0.7 });
-    assert.equal(gain.promoted, true, gain.reason);
+    assert.equal(gain.policyPromoted, true, gain.reason);
+    assert.equal(gain.best.policyPath, 'p1');
+    assert.deepEqual(gain.best.accuracyByLevel, { '1': 0.9, '2': 1, '3': 0.7 }, 'the reference at each level never goes down (2: 1, not 0.99)');
     const tradeOff = await decide({ '1': 1, '2': 1, '3': 0.44 });
-    assert.equal(tradeOff.promoted, false, 'a gain at 1 operator does not buy a 6-point loss at 3');
+    assert.equal(tradeOff.policyPromoted, false, 'a gain at 1 operator does not buy a 6-point loss at 3');
     assert.match(tradeOff.reason, /a level dropped \(level 3 44\.0% < 50\.0%\)/);
+    assert.deepEqual([tradeOff.best.policyPath, tradeOff.best.accuracy], ['p0', 0.6], 'the best policy stays');
     const prm = await decide({ '1': 0.9, '2': 1, '3': 0.5 }, 0.85);
-    assert.deepEqual([prm.promoted, prm.prmPromoted], [true, false]);
+    assert.deepEqual([prm.policyPromoted, prm.prmPromoted], [true, false]);
+    assert.deepEqual([prm.best.policyPath, prm.best.prmPath, prm.best.prmAuc], ['p1', 'r0', 0.9], 'the PRM that was not promoted does not replace the current one')
   });
 });

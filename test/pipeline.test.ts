@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { heartbeat } from '../activities/heartbeat.ts';
 import { runInline, writeControl } from '../runtime/inline.ts';
+import { decidePromotion } from '../workflows/promotion.ts';
 import type { ActivityTypes, EvaluationSummary } from '../workflows/types.ts';
 import { useTempDir } from './temp-dir.ts';
 
@@ -21,7 +22,7 @@ function fakeActivities(accuracyOf: (iteration: number) => number, hooks: { afte
   const activities: ActivityTypes = {
     async prepareRun() {
       calls.push('prepare');
-      return { policyPath: 'policy-0', prmPath: 'prm-0', baseline: { ...summary(0, 'policy-0', 'prm-0'), training: {}, promoted: true, reason: 'base' } };
+      return { policyPath: 'policy-0', prmPath: 'prm-0', baseline: { ...summary(0, 'policy-0', 'prm-0'), training: {}, policyPromoted: true, reason: 'base' } };
     },
     async planIteration({ iteration }) {
       calls.push(`plan ${iteration}`);
@@ -46,8 +47,10 @@ function fakeActivities(accuracyOf: (iteration: number) => number, hooks: { afte
       return summary(iteration, policyPath, prmPath);
     },
     async promote({ iteration, candidate, best }) {
-      const promoted = candidate.accuracy >= best.accuracy - 0.02;
-      return { promoted, prmPromoted: hooks.prmPromoted?.(iteration) ?? true, reason: promoted ? 'better' : 'regressed' };
+      const decided = decidePromotion(candidate, best, 0.02);
+      // The scripted PRM decision replaces the measured one (every PRM here measures 0.9).
+      const prmPromoted = hooks.prmPromoted?.(iteration) ?? true;
+      return { ...decided, prmPromoted, best: { ...decided.best, ...(prmPromoted ? { prmAuc: candidate.prmAuc, prmPath: candidate.prmPath } : { prmAuc: best.prmAuc, prmPath: best.prmPath }) } };
     },
   };
   return { activities, calls };
@@ -67,7 +70,7 @@ describe('pipeline under the inline runtime (fake activities)', () => {
     const run = runInline({ runDir, iterations: 3, activities, events: { onHeartbeat: (details) => heartbeats.push(details) } });
     const result = await run.result;
     assert.equal(result.status, 'completed');
-    assert.deepEqual(result.iterations.map((record) => [record.iteration, record.promoted]), [[0, true], [1, true], [2, false], [3, true]]);
+    assert.deepEqual(result.iterations.map((record) => [record.iteration, record.policyPromoted]), [[0, true], [1, true], [2, false], [3, true]]);
     assert.ok(calls.includes('train policy 3 from policy-1'), calls.join('\n'));
     assert.ok(calls.includes('train prm 3 from prm-2'), 'the PRM is promoted on its own measure, even when the policy is not');
     assert.ok(calls.includes('search 3 1 with policy-1'));

@@ -6,6 +6,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, test } from 'node:test';
+import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { shardRecords } from '../activities/artifacts.ts';
 import { activities } from '../activities/index.ts';
@@ -56,4 +57,14 @@ test('a search shard run in another process without the database leaves an artif
   assert.equal(store.searchSummaries(1, config.search.algorithm).length, shard.length);
   // The remote attempt is recorded by the next CPU activity.
   assert.ok(store.activityAttempts().some((attempt) => attempt.activity === 'searchShard' && attempt.outcome === 'completed'));
+});
+
+test('an activity checks its input where it starts: a malformed one fails at once, naming the field', async () => {
+  // What a workflow of another version could send: the shard's index is missing.
+  const malformed = activities.searchShard as unknown as (input: unknown) => Promise<unknown>;
+  await assert.rejects(new MockActivityEnvironment().run(malformed, { runDir: join(dir(), 'cpu-box'), iteration: 1, shard: [] }), (error: unknown) => {
+    assert.ok(error instanceof ApplicationFailure && error.nonRetryable, 'retrying cannot fix it');
+    assert.match(error.message, /searchShard: invalid input[\s\S]*index/);
+    return true;
+  });
 });

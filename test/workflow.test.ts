@@ -76,7 +76,7 @@ const input: RunInput = { runDir: '/runs/r', iterations: 2, iteration: 1, best: 
 const prepared: PrepareResult = {
   policyPath: 'models/micro/arbor-micro.gguf',
   prmPath: '/runs/r/models/prm-0.gguf',
-  baseline: { iteration: 0, accuracyByLevel: { '3': 0.1 }, accuracy: 0.1, prmAuc: 0.8, training: {}, promoted: true, reason: 'base models', policyPath: 'models/micro/arbor-micro.gguf', prmPath: '/runs/r/models/prm-0.gguf' },
+  baseline: { iteration: 0, accuracyByLevel: { '3': 0.1 }, accuracy: 0.1, prmAuc: 0.8, training: {}, policyPromoted: true, reason: 'base models', policyPath: 'models/micro/arbor-micro.gguf', prmPath: '/runs/r/models/prm-0.gguf' },
 };
 
 describe('Temporal workflow', () => {

@@ -84,20 +84,8 @@ export async function runPipeline(host: PipelineHost, input: RunInput): Promise<
   const evaluation: EvaluationSummary = await host.run('evaluateModels', `${label}: held-out accuracy and PRM quality`, { runDir, iteration, policyPath: policy.path, prmPath: prm.path });
   report('promoting');
   const promotion = await host.run('promote', `${label}: promote if no regression`, { runDir, iteration, candidate: evaluation, best });
-  // Policy and PRM are promoted separately, each only when its own held-out measure did not regress.
-  best = {
-    // The reference accuracy never goes down, so a chain of drops each within tolerance cannot drift it.
-    ...(promotion.promoted
-      ? {
-          iteration,
-          accuracy: Math.max(evaluation.accuracy, current.accuracy),
-          accuracyByLevel: Object.fromEntries(Object.entries(evaluation.accuracyByLevel).map(([k, value]) => [k, Math.max(value, current.accuracyByLevel[k] ?? 0)])),
-          policyPath: policy.path,
-        }
-      : { iteration: current.iteration, accuracy: current.accuracy, accuracyByLevel: current.accuracyByLevel, policyPath: current.policyPath }),
-    ...(promotion.prmPromoted ? { prmAuc: evaluation.prmAuc, prmPath: prm.path } : { prmAuc: current.prmAuc, prmPath: current.prmPath }),
-  };
-  progress.history.push({ ...evaluation, training: data.training, promoted: promotion.promoted, reason: promotion.reason });
+  best = promotion.best;
+  progress.history.push({ ...evaluation, training: data.training, policyPromoted: promotion.policyPromoted, reason: promotion.reason });
   progress.bestAccuracy = best.accuracy;
   progress.policyModel = best.policyPath;
   report(iteration < input.iterations ? 'iteration done' : 'done');

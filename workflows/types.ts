@@ -28,14 +28,15 @@ export const IterationRecordSchema = z.strictObject({
    * `searched_L3`, `solve_rate_L3`, `pass@4_L3`, `distinct_correct_L3`, `sft_rows_L3`, `sft_invalid_L3`, `sft_invalid`, ...
    */
   training: z.record(z.string(), z.number()),
-  promoted: z.boolean(),
+  /** The candidate policy replaced the best one (iteration 0: the base, true). */
+  policyPromoted: z.boolean(),
   reason: z.string(),
   policyPath: z.string(),
   prmPath: z.string(),
 });
 export type IterationRecord = z.infer<typeof IterationRecordSchema>;
 /** What an evaluation measures of an iteration's candidates (the iteration's data metrics come from building it). */
-export type EvaluationSummary = Omit<IterationRecord, 'promoted' | 'reason' | 'training'>;
+export type EvaluationSummary = Omit<IterationRecord, 'policyPromoted' | 'reason' | 'training'>;
 
 export const BestModelsSchema = z.strictObject({
   iteration: z.number().int().nonnegative(),
@@ -93,13 +94,13 @@ export const TrainInputSchema = IterationInputSchema.extend({
   /** The model fine-tuned: the current best policy or PRM. */
   parentPath: z.string(),
 });
-export const EvaluateInputSchema = IterationInputSchema.extend({ policyPath: z.string(), prmPath: z.string() });
+/** Iteration 0 evaluates the base models (inside preparation). */
+export const EvaluateInputSchema = RunDirInputSchema.extend({ iteration: z.number().int().nonnegative(), policyPath: z.string(), prmPath: z.string() });
 export const PromoteInputSchema = IterationInputSchema.extend({
-  candidate: IterationRecordSchema.omit({ promoted: true, reason: true, training: true }),
+  candidate: IterationRecordSchema.omit({ policyPromoted: true, reason: true, training: true }),
   best: BestModelsSchema,
 });
 
-export type SearchShardInput = z.infer<typeof SearchShardInputSchema>;
 
 export interface PrepareResult {
   policyPath: string;
@@ -107,7 +108,7 @@ export interface PrepareResult {
   baseline: IterationRecord;
 }
 export interface IterationPlan {
-  shards: SearchShardInput['shard'][];
+  shards: ActivityInput<'searchShard'>['shard'][];
 }
 export interface ShardResult {
   searched: number;
@@ -127,19 +128,32 @@ export interface TrainResult {
 }
 export interface Promotion {
   /** The new policy replaces the best one. */
-  promoted: boolean;
+  policyPromoted: boolean;
   /** The new PRM replaces the current one. */
   prmPromoted: boolean;
   reason: string;
+  /** The best models after this decision. */
+  best: BestModels;
 }
+/** Each activity's input, parsed where the activity starts (activities/index.ts); the input types derive from these. */
+export const ACTIVITY_INPUTS = {
+  prepareRun: RunDirInputSchema,
+  planIteration: IterationInputSchema,
+  searchShard: SearchShardInputSchema,
+  buildData: IterationInputSchema,
+  trainModel: TrainInputSchema,
+  evaluateModels: EvaluateInputSchema,
+  promote: PromoteInputSchema,
+} as const;
+export type ActivityInput<K extends keyof typeof ACTIVITY_INPUTS> = z.infer<(typeof ACTIVITY_INPUTS)[K]>;
 
 /** The activities the pipeline calls, by name (activities/index.ts implements them). */
 export interface ActivityTypes {
-  prepareRun(input: z.infer<typeof RunDirInputSchema>): Promise<PrepareResult>;
-  planIteration(input: z.infer<typeof IterationInputSchema>): Promise<IterationPlan>;
-  searchShard(input: SearchShardInput): Promise<ShardResult>;
-  buildData(input: z.infer<typeof IterationInputSchema>): Promise<DataResult>;
-  trainModel(input: z.infer<typeof TrainInputSchema>): Promise<TrainResult>;
-  evaluateModels(input: z.infer<typeof EvaluateInputSchema>): Promise<EvaluationSummary>;
-  promote(input: z.infer<typeof PromoteInputSchema>): Promise<Promotion>;
+  prepareRun(input: ActivityInput<'prepareRun'>): Promise<PrepareResult>;
+  planIteration(input: ActivityInput<'planIteration'>): Promise<IterationPlan>;
+  searchShard(input: ActivityInput<'searchShard'>): Promise<ShardResult>;
+  buildData(input: ActivityInput<'buildData'>): Promise<DataResult>;
+  trainModel(input: ActivityInput<'trainModel'>): Promise<TrainResult>;
+  evaluateModels(input: ActivityInput<'evaluateModels'>): Promise<EvaluationSummary>;
+  promote(input: ActivityInput<'promote'>): Promise<Promotion>;
 }
