@@ -1,90 +1,16 @@
 /**
- * Where Arbor finds Temporal. In order:
- *  1. a configured server: `@temporalio/envconfig` (TOML profiles, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
- *     TEMPORAL_API_KEY, TLS variables; `--profile` picks a profile);
- *  2. a local dev server started through `@temporalio/testing` with a persistent database file and
- *     the Web UI: the `temporal` CLI at TEMPORAL_CLI_PATH, else the one the SDK downloads (needs a network);
- *  3. none: the caller says so in one line and runs inline.
+ * Temporal settings (the connection itself: runtime/temporal.ts). Where the server is comes from
+ * @temporalio/envconfig: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TLS variables or a
+ * TOML profile; TEMPORAL_CLI_PATH names a `temporal` CLI for a local dev server.
  */
-import { Client, Connection } from '@temporalio/client';
-import { loadClientConnectConfig } from '@temporalio/envconfig';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { NativeConnection } from '@temporalio/worker';
-import { ARBOR_SEARCH_ATTRIBUTES } from './workflows/names.ts';
-
-export interface TemporalTarget {
-  /** How the server was found, for one line of output. */
-  description: string;
-  namespace: string;
-  client: Client;
-  /** Connection for workers in this process. */
-  workerConnection: NativeConnection;
-  close(): Promise<void>;
-}
-
-export interface ResolveOptions {
-  profile?: string;
-  /** Start a local dev server when nothing is configured (its database goes here). */
-  devServerDatabase?: string;
-  /** Give up connecting after this long. */
-  connectTimeoutMs?: number;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: no answer within ${ms / 1000} s`)), ms).unref())]);
-}
-
-/** The configured or started Temporal server, or a one-line reason why there is none. */
-export async function resolveTemporal(options: ResolveOptions = {}): Promise<TemporalTarget | { unavailable: string }> {
-  const timeout = options.connectTimeoutMs ?? 5_000;
-  const config = loadClientConnectConfig({ profile: options.profile });
-  const address = config.connectionOptions.address;
-  if (address !== undefined) {
-    const namespace = config.namespace ?? 'default';
-    try {
-      const connection = await withTimeout(Connection.connect(config.connectionOptions), timeout, `Temporal at ${address}`);
-      const workerConnection = await withTimeout(NativeConnection.connect(config.connectionOptions), timeout, `Temporal at ${address}`);
-      return {
-        description: `Temporal at ${address} (namespace ${namespace})`,
-        namespace,
-        client: new Client({ connection, namespace }),
-        workerConnection,
-        close: async () => {
-          await connection.close();
-          await workerConnection.close();
-        },
-      };
-    } catch (error) {
-      return { unavailable: `cannot reach the configured Temporal server at ${address}: ${error instanceof Error ? error.message : String(error)}` };
-    }
-  }
-  if (options.devServerDatabase === undefined) return { unavailable: 'no Temporal server is configured (set TEMPORAL_ADDRESS or a profile)' };
-  const cliPath = process.env.TEMPORAL_CLI_PATH;
-  try {
-    const env = await withTimeout(
-      TestWorkflowEnvironment.createLocal({
-        server: {
-          ...(cliPath === undefined ? {} : { executable: { type: 'existing-path', path: cliPath } }),
-          dbFilename: options.devServerDatabase,
-          ui: true,
-          searchAttributes: Object.values(ARBOR_SEARCH_ATTRIBUTES),
-        },
-      }),
-      cliPath === undefined ? 60_000 : 30_000,
-      'starting a local Temporal dev server',
-    );
-    return {
-      description: `local Temporal dev server (${cliPath ?? 'downloaded CLI'}, database ${options.devServerDatabase})`,
-      namespace: env.namespace ?? 'default',
-      client: env.client,
-      workerConnection: env.nativeConnection,
-      close: () => env.teardown(),
-    };
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    // The SDK's download error is a long URL chain; what the user needs is the cause and the fix.
-    const why = /download/i.test(message) ? 'the SDK could not download the Temporal CLI (offline?)' : (message.split('\n')[0] ?? '').slice(0, 160);
-    const fix = cliPath === undefined ? 'set TEMPORAL_ADDRESS for a server or TEMPORAL_CLI_PATH for a local temporal CLI' : `check TEMPORAL_CLI_PATH=${cliPath}`;
-    return { unavailable: `no Temporal server configured and none could be started: ${why}; ${fix}` };
-  }
-}
+export const TEMPORAL_SETTINGS = {
+  /** How long to wait for a configured server before running inline. */
+  connectTimeoutMs: 5_000,
+  devServer: {
+    /** The Web UI beside the local dev server. */
+    ui: true,
+    /** Starting it from TEMPORAL_CLI_PATH, and when the SDK downloads the CLI first. */
+    startTimeoutMs: 30_000,
+    downloadTimeoutMs: 60_000,
+  },
+} as const;

@@ -7,8 +7,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CONTROL_FILE, inlineStartInput, readControl, writeControl } from '../runtime/inline.ts';
-import { resolveTemporal } from '../temporal.config.ts';
+import { resolveTemporal } from '../runtime/temporal.ts';
 import { stageMinutes } from '../report/data.ts';
+import type { arborRun } from '../workflows/run-workflow.ts';
 import { pauseSignal, progressQuery, resumeSignal, STAGES, stopSignal, workflowIdOf } from '../workflows/names.ts';
 import { runDirFromArgs } from './run-name.ts';
 import { DATABASE_FILE, REPORT_FILE } from '../activities/run-dir.ts';
@@ -88,7 +89,7 @@ export async function controlCommand(action: 'status' | 'pause' | 'resume' | 'st
   const temporal = values.inline ? { unavailable: '--inline' } : await resolveTemporal({ profile: values.profile });
   if (!('unavailable' in temporal)) {
     try {
-      const handle = temporal.client.workflow.getHandle(workflowIdOf(name));
+      const handle = temporal.client.workflow.getHandle<typeof arborRun>(workflowIdOf(name));
       if (action === 'status') {
         const progress = await handle.query(progressQuery);
         process.stdout.write(progress === null ? `run '${name}': starting\n` : `${progress.line}\n\n${iterationTable(progress.history)}\n`);

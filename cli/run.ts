@@ -1,6 +1,6 @@
 /**
  * `arbor run`: start (or rejoin) a run. Under Temporal when a server is configured or can be
- * started (temporal.config.ts), else inline in this process with one line saying why. Re-running
+ * started (runtime/temporal.ts), else inline in this process with one line saying why. Re-running
  * the same name with the same config continues the run; a different config is refused.
  */
 import { existsSync } from 'node:fs';
@@ -18,8 +18,9 @@ import { runInline } from '../runtime/inline.ts';
 import { RunConfigConflictError } from '../store/run-store.ts';
 import { RunOwnedError, takeOwnership } from '../runtime/owner.ts';
 import { createWorkers } from '../runtime/worker.ts';
-import { resolveTemporal } from '../temporal.config.ts';
+import { resolveTemporal, type TemporalTarget } from '../runtime/temporal.ts';
 import { QUICK_PRESET, runConfigSchema, runDirOf, type RunConfig } from '../workflows/config.ts';
+import { arborRun } from '../workflows/run-workflow.ts';
 import { ARBOR_SEARCH_ATTRIBUTES, progressQuery, TASK_QUEUES, workflowIdOf } from '../workflows/names.ts';
 import { levelMetric, levelOfMetric, type IterationRecord, type RunInput, type RunProgress, type RunResult } from '../workflows/types.ts';
 import { createProgressBar, type ProgressBar } from './progress.ts';
@@ -329,13 +330,16 @@ export function workflowStartOptions(config: RunConfig, runDir: string) {
 }
 
 async function runUnderTemporal(
-  temporal: Exclude<Awaited<ReturnType<typeof resolveTemporal>>, { unavailable: string }>,
+  temporal: TemporalTarget,
   config: RunConfig,
   runDir: string,
   withWorker: boolean,
   printer: ReturnType<typeof progressPrinter>,
 ): Promise<RunResult> {
-  const handle = await temporal.client.workflow.start('arborRun', workflowStartOptions(config, runDir));
+  // The workflow sets Arbor's search attributes: a namespace without them would fail its first task.
+  const missing = await temporal.searchAttributesMissing();
+  if (missing !== null) throw new UsageError(missing);
+  const handle = await temporal.client.workflow.start(arborRun, workflowStartOptions(config, runDir));
   const workers = withWorker ? await createWorkers(temporal.workerConnection, temporal.namespace) : [];
   const running = workers.map((worker) => worker.run());
   let last = '';
@@ -351,7 +355,7 @@ async function runUnderTemporal(
       .catch(() => undefined);
   }, 2_000);
   try {
-    return (await handle.result()) as RunResult;
+    return await handle.result();
   } finally {
     clearInterval(poll);
     for (const worker of workers) worker.shutdown();

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { createWorkers, QUEUE_NAMES, type QueueName } from '../runtime/worker.ts';
-import { resolveTemporal } from '../temporal.config.ts';
+import { resolveTemporal } from '../runtime/temporal.ts';
 
 export const WORKER_HELP = `arbor worker — a Temporal worker for Arbor runs
 

@@ -55,7 +55,7 @@ export function stageOf(activity: string): string {
  */
 export const QUEUE_CONCURRENCY = { inference: 1, training: 1, cpu: 4 } as const satisfies Record<keyof typeof TASK_QUEUES, number>;
 
-/** Custom search attributes (register them once per namespace: `arbor worker --register-search-attributes`). */
+/** Custom search attributes (`arbor run` registers them on a configured server when missing: runtime/temporal.ts). */
 export const ARBOR_SEARCH_ATTRIBUTES = {
   iteration: defineSearchAttributeKey('ArborIteration', 'INT'),
   bestAccuracy: defineSearchAttributeKey('ArborBestAccuracy', 'DOUBLE'),

@@ -10,6 +10,8 @@ import {
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
+  type ActivityFunctionWithOptions,
+  type ActivityInterfaceFor,
   type ActivityOptions,
 } from '@temporalio/workflow';
 import { ARBOR_SEARCH_ATTRIBUTES, pauseSignal, progressQuery, resumeSignal, stopSignal, TASK_QUEUES } from './names.ts';
@@ -28,7 +30,7 @@ const inference = proxyActivities<Pick<ActivityTypes, 'searchShard' | 'evaluateM
 const training = proxyActivities<Pick<ActivityTypes, 'trainModel'>>(options(TASK_QUEUES.training, '8h', '5m'));
 const cpu = proxyActivities<Pick<ActivityTypes, 'prepareRun' | 'planIteration' | 'buildData' | 'promote'>>(options(TASK_QUEUES.cpu, '2h', '5m'));
 // Proxies have no own keys to spread: each activity is taken from the proxy of its queue.
-const proxies: ActivityTypes = {
+const proxies: ActivityInterfaceFor<ActivityTypes> = {
   prepareRun: cpu.prepareRun,
   planIteration: cpu.planIteration,
   buildData: cpu.buildData,
@@ -55,8 +57,9 @@ export async function arborRun(input: RunInput): Promise<RunResult> {
 
   const host: PipelineHost = {
     run(name, summary, activityInput) {
-      const activity = proxies[name] as unknown as { executeWithOptions(options: { staticSummary: string }, args: unknown[]): ReturnType<ActivityTypes[typeof name]> };
-      return activity.executeWithOptions({ staticSummary: summary }, [activityInput]);
+      // TypeScript cannot correlate a generic key with its union of proxies: the one narrowing left.
+      const activity = proxies[name] as ActivityFunctionWithOptions<ActivityTypes[typeof name]>;
+      return activity.executeWithOptions({ summary }, [activityInput] as Parameters<ActivityTypes[typeof name]>) as ReturnType<ActivityTypes[typeof name]>;
     },
     async checkpoint() {
       await condition(() => !paused || stopRequested);
