@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { WORKFLOWS_PATH } from '../runtime/worker.ts';
 import { TASK_QUEUES } from '../workflows/names.ts';
 import type { PrepareResult, RunInput } from '../workflows/types.ts';
+import { RECORDED_HISTORY } from './recorded-history.ts';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
@@ -88,6 +90,10 @@ describe('Temporal workflow', () => {
 
   test('a recorded history replays: prepare, then plan the first iteration', async () => {
     await Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, recordedHistory(input, prepared), 'wf-replay');
+  });
+
+  test('the history a live run recorded replays (written by test/temporal-live.test.ts)', { skip: existsSync(RECORDED_HISTORY) ? false : `no recorded history yet (${RECORDED_HISTORY}): run the live test against a server first` }, async () => {
+    await Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, JSON.parse(readFileSync(RECORDED_HISTORY, 'utf8')), 'wf-recorded');
   });
 
   test('a history whose first command differs fails replay with a determinism error', async () => {
