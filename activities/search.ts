@@ -6,7 +6,7 @@
  */
 import { samplingSchema } from '../engine/step-generator.ts';
 import { enginePolicy } from '../engine/policy.ts';
-import { prmValue } from '../reward/prm-scorer.ts';
+import { prmValue } from '../reward/value-functions.ts';
 import { markCorrectness } from '../reward/verifiers.ts';
 import { plainPrompt } from '../engine/prompt.ts';
 import { mctsSearch } from '../search/mcts.ts';

@@ -17,7 +17,7 @@ import { enginePolicy } from '../engine/policy.ts';
 import { createPromptBuilder, plainPrompt, type PromptBuilder } from '../engine/prompt.ts';
 import { samplingSchema, StepGenerator } from '../engine/step-generator.ts';
 import { heldOutProblems } from '../evaluate/held-out.ts';
-import { prmValue } from '../reward/prm-scorer.ts';
+import { prmValue } from '../reward/value-functions.ts';
 import { bestOfNSearch, greedySearch } from '../search/baselines.ts';
 import { mctsSearch } from '../search/mcts.ts';
 import type { SearchOutcome } from '../search/types.ts';

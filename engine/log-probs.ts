@@ -5,7 +5,7 @@
  * log P(t) = logit(t) − maxLogit − ln(totalLogitWeight).
  */
 import type { ControlledEvaluateInputItem, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
-import type { LabelLogProbs } from '../reward/prm-scorer.ts';
+import type { LabelLogProbs } from '../reward/value-functions.ts';
 import type { EngineSettings } from '../workflows/config.ts';
 import { labelToken, modelTokenizer, tokenizeChunks, type TrainingTokenizer } from '../train/tokenizer.ts';
 import { createContexts, interleavedSequences } from './llama.ts';

@@ -6,7 +6,7 @@
  * its final answer's correctness.
  */
 import { plainPrompt } from '../engine/prompt.ts';
-import { prmValue, type LabelLogProbs } from '../reward/prm-scorer.ts';
+import { prmValue, type LabelLogProbs } from '../reward/value-functions.ts';
 import { prefixLabels } from '../reward/verifiers.ts';
 import type { Task } from '../tasks/index.ts';
 import { firstErrorAccuracy, rocAuc } from './metrics.ts';

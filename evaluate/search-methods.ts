@@ -8,7 +8,7 @@ import { mapConcurrent } from '../engine/map-concurrent.ts';
 import { enginePolicy } from '../engine/policy.ts';
 import { plainPrompt, type PromptBuilder } from '../engine/prompt.ts';
 import { samplingSchema, type StepGenerator } from '../engine/step-generator.ts';
-import { prmValue } from '../reward/prm-scorer.ts';
+import { prmValue } from '../reward/value-functions.ts';
 import { bestOfNSearch, pickBestOfN } from '../search/baselines.ts';
 import { mctsSearch } from '../search/mcts.ts';
 import { answerLeaves } from '../search/tree.ts';

@@ -9,7 +9,7 @@
 import { bestOfNSearch } from '../search/baselines.ts';
 import { stepsTo } from '../search/tree.ts';
 import type { StepPolicy } from '../search/types.ts';
-import { monteCarloValue } from './prm-scorer.ts';
+import { monteCarloValue } from './value-functions.ts';
 import type { Verifier } from './verifiers.ts';
 
 export interface LabelledChain {

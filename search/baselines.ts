@@ -4,7 +4,7 @@
  * Each builds a search tree, so that every algorithm's output is stored and labelled the same way.
  */
 import { z } from 'zod';
-import { addChild, answerLeaves, createTree, nodeAt, stepsTo, weightedVote, type SearchNode, type SearchTree } from './tree.ts';
+import { addChild, answerLeaves, createTree, DEFAULT_MAX_DEPTH, nodeAt, stepState, stepsTo, weightedVote, type SearchNode, type SearchTree } from './tree.ts';
 import { countedModels, type CountedModels, type PrefixValue, type SearchOutcome, type StepPolicy, type StepReader } from './types.ts';
 
 interface BaselineOptions {
@@ -15,8 +15,6 @@ interface BaselineOptions {
   maxDepth?: number;
 }
 
-const DEFAULT_MAX_DEPTH = 16;
-
 function extend(tree: SearchTree, parent: SearchNode, step: { text: string; generatedTokens: number }, reader: StepReader, maxDepth: number, prmScore = 0): SearchNode {
   parent.state = 'continue';
   const answer = reader.answerOf(step.text);
@@ -25,7 +23,7 @@ function extend(tree: SearchTree, parent: SearchNode, step: { text: string; gene
     prmScore,
     answer,
     generatedTokens: step.generatedTokens,
-    state: answer !== null || parent.depth + 1 >= maxDepth ? 'end' : 'open',
+    state: stepState(parent, answer, maxDepth),
   });
 }
 

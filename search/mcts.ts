@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { createRng, type Rng } from '../tasks/random.ts';
-import { addChild, answerLeaves, childrenOf, createTree, nodeAt, stepsTo, weightedVote, type SearchNode, type SearchTree } from './tree.ts';
+import { addChild, answerLeaves, childrenOf, createTree, DEFAULT_MAX_DEPTH, nodeAt, stepState, stepsTo, weightedVote, type SearchNode, type SearchTree } from './tree.ts';
 import { countedModels, type CountedModels, type PrefixValue, type SearchOutcome, type StepPolicy, type StepReader } from './types.ts';
 
 export const mctsConfigSchema = z.strictObject({
@@ -30,7 +30,7 @@ export const mctsConfigSchema = z.strictObject({
   /** Weight of the roll-forward's best value in the new child's V. */
   alpha: z.number().min(0).max(1).default(0.5),
   /** Paths longer than this many steps end without an answer. */
-  maxDepth: z.number().int().positive().default(16),
+  maxDepth: z.number().int().positive().default(DEFAULT_MAX_DEPTH),
   /** Stop once the policy has generated this many tokens in this search (budget matching). */
   maxGeneratedTokens: z.number().int().positive().optional(),
   /** How the answer is picked from the end leaves: the highest V, or a V-weighted vote. */
@@ -127,13 +127,12 @@ class Mcts {
     node.state = 'continue';
     return steps.map((step, index) => {
       const answer = this.reader.answerOf(step.text);
-      const atDepthLimit = node.depth + 1 >= this.config.maxDepth;
       return addChild(this.tree, node, {
         step: step.text,
         prmScore: scores[index] ?? 0,
         answer,
         generatedTokens: step.generatedTokens,
-        state: answer !== null || atDepthLimit ? 'end' : 'open',
+        state: stepState(node, answer, this.config.maxDepth),
       });
     });
   }

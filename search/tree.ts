@@ -35,6 +35,14 @@ export const SearchTreeSchema = z.strictObject({
 });
 export type SearchTree = z.infer<typeof SearchTreeSchema>;
 
+/** Steps a solution may have when the task sets no limit. */
+export const DEFAULT_MAX_DEPTH = 16;
+
+/** The end-node rule of every search: a new step ends its path when it states an answer or reaches the depth limit. */
+export function stepState(parent: SearchNode, answer: string | null, maxDepth: number): 'end' | 'open' {
+  return answer !== null || parent.depth + 1 >= maxDepth ? 'end' : 'open';
+}
+
 export function createTree(question: string): SearchTree {
   return {
     question,

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { heldOutProblems } from '../evaluate/held-out.ts';
 import { prmQuality } from '../evaluate/prm-quality.ts';
-import type { LabelLogProbs } from '../reward/prm-scorer.ts';
+import type { LabelLogProbs } from '../reward/value-functions.ts';
 import { markCorrectness } from '../reward/verifiers.ts';
 import { bestOfNSearch } from '../search/baselines.ts';
 import { answerRules, loadTask, type Problem, type Task, GSM8K_FILES } from '../tasks/index.ts';

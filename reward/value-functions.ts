@@ -1,5 +1,5 @@
 /**
- * Value functions for the search (search/types.ts PrefixValue): the PRM scorer, and two stand-ins
+ * Value functions for the search (search/types.ts PrefixValue): the PRM's, and two stand-ins
  * usable before any PRM exists — policy self-evaluation and Monte Carlo rollouts (Math-Shepherd).
  * Pure: model calls come through the small interfaces below.
  */
@@ -16,11 +16,11 @@ export interface LabelLogProbs {
 }
 
 /** PRM value of question ⊕ steps = P(good)/(P(good)+P(bad)) after the last step's separator (reward/prm-format.ts). */
-export function prmValue(reader: LabelLogProbs, prompt: string, format: PrmFormat = DEFAULT_PRM_FORMAT): PrefixValue {
+export function prmValue(model: LabelLogProbs, prompt: string, format: PrmFormat = DEFAULT_PRM_FORMAT): PrefixValue {
   return {
     async scorePrefixes(prefixes) {
       const texts = prefixes.map((steps) => layoutPrmText(prompt, steps, format).chunks);
-      const logProbs = await reader.labelLogProbs(texts, [format.goodLabel, format.badLabel]);
+      const logProbs = await model.labelLogProbs(texts, [format.goodLabel, format.badLabel]);
       return logProbs.map(([good, bad]) => prmValueFromLogProbs(good ?? -Infinity, bad ?? -Infinity));
     },
   };
@@ -30,11 +30,11 @@ export function prmValue(reader: LabelLogProbs, prompt: string, format: PrmForma
  * Policy self-evaluation: the policy reads its own prefix followed by `question` (e.g.
  * "\nIs every step above correct? Answer yes or no:") and the value is P(yes)/(P(yes)+P(no)).
  */
-export function selfEvaluationValue(reader: LabelLogProbs, prompt: string, options: { separator: string; question: string; yes: string; no: string }): PrefixValue {
+export function selfEvaluationValue(model: LabelLogProbs, prompt: string, options: { separator: string; question: string; yes: string; no: string }): PrefixValue {
   return {
     async scorePrefixes(prefixes) {
       const texts = prefixes.map((steps) => [prompt, ...steps.map((step) => step + options.separator), options.question]);
-      const logProbs = await reader.labelLogProbs(texts, [options.yes, options.no]);
+      const logProbs = await model.labelLogProbs(texts, [options.yes, options.no]);
       return logProbs.map(([yes, no]) => prmValueFromLogProbs(yes ?? -Infinity, no ?? -Infinity));
     },
   };
