@@ -9,6 +9,9 @@ export const DATABASE_FILE = 'arbor.db';
 /** The run's config as recorded, for the activities that do not open the database. */
 export const CONFIG_FILE = 'config.json';
 export const REPORT_FILE = 'report.html';
+/** The run's tables (report/tables.ts) and its result as JSON, written when `arbor run` ends. */
+export const TABLES_FILE = 'report.md';
+export const RESULT_FILE = 'report.json';
 
 export const databasePath = (runDir: string): string => join(runDir, DATABASE_FILE);
 export const configPath = (runDir: string): string => join(runDir, CONFIG_FILE);

@@ -4,7 +4,8 @@
  * when the model was built; `--rebuild` builds it again from scratch here and measures both anew.
  */
 import { parseArgs } from 'node:util';
-import { accuracyByLevel, accuracyTable, buildAndReport, COMMITTED_MICRO_MODEL, evaluateHeldOut, MICRO_BUILD_THREADS, readMicroReport } from '../cli/micro.ts';
+import { accuracyByLevel, accuracyTable, buildAndReport, evaluateHeldOut } from '../cli/micro.ts';
+import { COMMITTED_MICRO_MODEL, MICRO_BUILD_THREADS, readMicroReport } from '../train/micro-model.ts';
 
 const { values } = parseArgs({ options: { rebuild: { type: 'boolean' }, model: { type: 'string' } }, strict: true });
 

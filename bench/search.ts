@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { Token } from 'node-llama-cpp';
-import { COMMITTED_MICRO_MODEL } from '../cli/micro.ts';
+import { COMMITTED_MICRO_MODEL } from '../train/micro-model.ts';
 import { decoderCount } from '../engine/llama.ts';
 import { LogProbScorer } from '../engine/log-probs.ts';
 import { mapConcurrent } from '../engine/map-concurrent.ts';

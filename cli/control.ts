@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { CONTROL_FILE, inlineStartInput, readControl, writeControl } from '../runtime/inline.ts';
 import { resolveTemporal } from '../runtime/temporal.ts';
 import { stageMinutes } from '../report/data.ts';
+import { iterationTable, markdownTable } from '../report/tables.ts';
 import type { arborRun } from '../workflows/run-workflow.ts';
 import { pauseSignal, progressQuery, resumeSignal, STAGES, stopSignal, workflowIdOf } from '../workflows/names.ts';
 import { runDirFromArgs } from './run-name.ts';
@@ -16,7 +17,7 @@ import { DATABASE_FILE, REPORT_FILE } from '../activities/run-dir.ts';
 import { readOwner } from '../runtime/owner.ts';
 import { RunStore } from '../store/run-store.ts';
 import { runConfigSchema } from '../workflows/config.ts';
-import { iterationTable, markdownTable } from './run.ts';
+
 
 export const CONTROL_HELP = `arbor status|pause|resume|stop — watch and steer a run
 

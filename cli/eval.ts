@@ -5,7 +5,8 @@ import { resolveModelPath } from '../engine/llama.ts';
 import { LogProbScorer } from '../engine/log-probs.ts';
 import { MICRO_HELD_OUT } from '../evaluate/held-out.ts';
 import { prmQuality } from '../evaluate/prm-quality.ts';
-import { accuracyTable, COMMITTED_MICRO_MODEL, evaluateHeldOut } from './micro.ts';
+import { COMMITTED_MICRO_MODEL } from '../train/micro-model.ts';
+import { accuracyTable, evaluateHeldOut } from './micro.ts';
 import { TASK_FLAG_OPTIONS, TASK_FLAGS_HELP, taskFlagsSchema, taskFromFlags } from './task-flags.ts';
 import { asUsageError, intOption, UsageError } from './usage-error.ts';
 

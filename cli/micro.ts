@@ -2,20 +2,15 @@
  * `arbor micro build|eval`: build the embedded micro model from scratch, or score a model on the
  * fixed held-out arithmetic problems (accuracy by level = number of operators).
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { evaluateGreedy, type GreedyEvaluation } from '../evaluate/greedy.ts';
 import { heldOutProblems, MICRO_HELD_OUT } from '../evaluate/held-out.ts';
 import { loadTask, type Task } from '../tasks/index.ts';
-import { buildMicroModel, microRecipeSchema, type MicroBuildResult } from '../train/micro-model.ts';
+import { buildMicroModel, COMMITTED_MICRO_MODEL, MICRO_BUILD_THREADS, reportPathFor, type MicroBuildResult, type MicroReport } from '../train/micro-model.ts';
 import { createProgressBar } from './progress.ts';
-
-export const COMMITTED_MICRO_MODEL = 'models/micro/arbor-micro.gguf';
-
-/** ggml's thread sync costs more than it gains on tensors this small: one thread trains fastest. */
-export const MICRO_BUILD_THREADS = 1;
 
 export const MICRO_HELP = `arbor micro — the embedded micro model (tiny llama, character vocabulary, arithmetic task)
 
@@ -35,26 +30,6 @@ usage:
       --model     GGUF to score              [${COMMITTED_MICRO_MODEL}]
       --threads   inference threads          [1: fastest for tiny models on a small CPU]
 `;
-
-/** What `build` stores next to the model: how it was made and how it scores. */
-export const microReportSchema = z.object({
-  recipe: microRecipeSchema,
-  buildMinutes: z.number(),
-  trainLoss: z.number(),
-  valLoss: z.number().nullable(),
-  trainerTokensPerSecond: z.number(),
-  accuracyByLevel: z.record(z.string(), z.number()),
-});
-export type MicroReport = z.infer<typeof microReportSchema>;
-
-export function reportPathFor(modelPath: string): string {
-  return modelPath.replace(/\.gguf$/, '') + '.json';
-}
-
-export async function readMicroReport(modelPath: string): Promise<MicroReport> {
-  const path = reportPathFor(modelPath);
-  return microReportSchema.parse(JSON.parse(await readFile(path, 'utf8')));
-}
 
 /** Greedy accuracy on a task's fixed held-out problems [the micro model's arithmetic set]. */
 export async function evaluateHeldOut(modelPath: string, threads: number, task: Task = loadTask({ kind: 'arithmetic' }), perLevel: Record<number, number> = MICRO_HELD_OUT): Promise<GreedyEvaluation> {

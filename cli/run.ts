@@ -4,15 +4,14 @@
  * the same name with the same config continues the run; a different config is refused.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CancelledFailure } from '@temporalio/common';
 import { z } from 'zod';
-import { SEARCH_PASS_K } from '../activities/data.ts';
 import { activities } from '../activities/index.ts';
 import { closeRunContexts, createRun } from '../activities/run-context.ts';
-import { DATABASE_FILE, REPORT_FILE } from '../activities/run-dir.ts';
+import { DATABASE_FILE, REPORT_FILE, TABLES_FILE } from '../activities/run-dir.ts';
 import { releaseModels } from '../activities/models.ts';
 import { runInline } from '../runtime/inline.ts';
 import { RunConfigConflictError } from '../store/run-store.ts';
@@ -20,9 +19,10 @@ import { RunOwnedError, takeOwnership } from '../runtime/owner.ts';
 import { createWorkers } from '../runtime/worker.ts';
 import { resolveTemporal, type TemporalTarget } from '../runtime/temporal.ts';
 import { QUICK_PRESET, runConfigSchema, runDirOf, type RunConfig } from '../workflows/config.ts';
+import { writeTables } from '../report/tables.ts';
 import { arborRun } from '../workflows/run-workflow.ts';
 import { ARBOR_SEARCH_ATTRIBUTES, progressQuery, TASK_QUEUES, workflowIdOf } from '../workflows/names.ts';
-import { levelMetric, levelOfMetric, type IterationRecord, type RunInput, type RunProgress, type RunResult } from '../workflows/types.ts';
+import type { RunInput, RunProgress, RunResult } from '../workflows/types.ts';
 import { createProgressBar, type ProgressBar } from './progress.ts';
 import { loadChecked, TASK_FLAG_OPTIONS, TASK_FLAGS_HELP, taskFlagsSchema, taskSettingsFromFlags } from './task-flags.ts';
 import { resolveModelFiles } from '../engine/model-files.ts';
@@ -123,52 +123,6 @@ async function checkInputs(config: RunConfig): Promise<void> {
     if (reference === undefined || /^(hf:|https?:\/\/)/.test(reference)) continue;
     await asUsageError(resolveModelFiles(reference, what));
   }
-}
-
-/** The per-iteration table printed at the end of a run and stored as report.md. */
-export function iterationTable(records: readonly IterationRecord[]): string {
-  const evaluated = [...new Set(records.flatMap((record) => Object.keys(record.accuracyByLevel)))].sort((a, b) => Number(a) - Number(b));
-  const percent = (value: number | undefined | null): string => (value === undefined || value === null ? '—' : `${(value * 100).toFixed(1)}`);
-  const header = ['iteration', ...evaluated.map((k) => `acc L${k} %`), 'mean %', 'PRM AUC', 'promoted', 'policy'];
-  const rows = records.map((record): string[] => [
-    String(record.iteration),
-    ...evaluated.map((k) => percent(record.accuracyByLevel[k])),
-    percent(record.accuracy),
-    record.prmAuc === null ? '—' : record.prmAuc.toFixed(3),
-    record.iteration === 0 ? 'base' : record.policyPromoted ? 'yes' : 'no',
-    record.policyPath,
-  ]);
-  const searched = records.flatMap((record) => Object.keys(record.training).flatMap((metric) => levelOfMetric('searched', metric) ?? []).map(String));
-  const levels = [...new Set([...evaluated, ...searched])].sort((a, b) => Number(a) - Number(b));
-  return [markdownTable(header, rows), '', levelTable(records, levels)].join('\n');
-}
-
-export function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
-}
-
-/** Per iteration and level (arithmetic: operators): held-out accuracy, then what the iteration searched and kept (activities/data.ts). */
-function levelTable(records: readonly IterationRecord[], levels: readonly string[]): string {
-  const header = ['iteration', 'level', 'acc %', 'searched', 'solve rate %', `pass@${SEARCH_PASS_K} %`, 'distinct correct', 'SFT rows', 'SFT invalid steps %'];
-  const percent = (value: number | undefined): string => (value === undefined ? '—' : (value * 100).toFixed(1));
-  const count = (value: number | undefined): string => (value === undefined ? '—' : String(Math.round(value * 100) / 100));
-  const rows = records
-    .filter((record) => record.iteration > 0)
-    .flatMap((record) =>
-      levels.map((k) => {
-        const metric = (name: string): number | undefined => record.training[levelMetric(name, k)];
-        return [String(record.iteration), k, percent(record.accuracyByLevel[k]), count(metric('searched')), percent(metric('solve_rate')), percent(metric(`pass@${SEARCH_PASS_K}`)), count(metric('distinct_correct')), count(metric('sft_rows')), percent(metric('sft_invalid'))];
-      }),
-    );
-  return rows.length === 0 ? '' : markdownTable(header, rows);
-}
-
-async function writeReport(runDir: string, result: RunResult): Promise<string> {
-  const table = iterationTable(result.iterations);
-  const reasons = result.iterations.filter((record) => record.iteration > 0).map((record) => `- iteration ${record.iteration}: ${record.reason}`);
-  await writeFile(join(runDir, 'report.md'), `# ${runDir}\n\nstatus: ${result.status}\n\n${table}\n\n${reasons.join('\n')}\n`);
-  await writeFile(join(runDir, 'report.json'), JSON.stringify(result, null, 2) + '\n');
-  return table;
 }
 
 /** Progress on stderr: one bar per activity kind, fed by heartbeats. */
@@ -304,8 +258,8 @@ async function runOwned(config: RunConfig, runDir: string, flags: z.infer<typeof
   printer.finish();
   await releaseModels();
   closeRunContexts();
-  const table = await writeReport(runDir, result);
-  process.stdout.write(`${table}\n\nrun ${result.status}; report: ${join(runDir, REPORT_FILE)} (charts, tree explorer; ${join(runDir, 'report.md')}: these tables)\n`);
+  const table = await writeTables(runDir, result);
+  process.stdout.write(`${table}\n\nrun ${result.status}; report: ${join(runDir, REPORT_FILE)} (charts, tree explorer; ${join(runDir, TABLES_FILE)}: these tables)\n`);
   return result.status === 'completed' ? 0 : 3;
 }
 

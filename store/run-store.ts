@@ -354,8 +354,9 @@ export class RunStore {
     writeTransaction(this.db, () => {
       for (const row of rows) {
         const key = [this.runId, row.iteration, row.modelId, row.method, row.split, row.metric] as const;
-        this.db.prepare('DELETE FROM evaluations WHERE run_id = ? AND iteration = ? AND model_id IS ? AND method = ? AND split = ? AND metric = ?').run(...key);
-        this.db.prepare('INSERT INTO evaluations (run_id, iteration, model_id, method, split, metric, value) VALUES (?, ?, ?, ?, ?, ?, ?)').run(...key, row.value);
+        // Updated in place (a row keeps its id, so a re-ingested evaluation changes nothing), else inserted.
+        const updated = this.db.prepare('UPDATE evaluations SET value = ? WHERE run_id = ? AND iteration = ? AND model_id IS ? AND method = ? AND split = ? AND metric = ?').run(row.value, ...key);
+        if (updated.changes === 0) this.db.prepare('INSERT INTO evaluations (run_id, iteration, model_id, method, split, metric, value) VALUES (?, ?, ?, ?, ?, ?, ?)').run(...key, row.value);
       }
     });
   }

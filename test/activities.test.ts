@@ -16,7 +16,7 @@ import { searchShard } from '../activities/search.ts';
 import { buildData } from '../activities/data.ts';
 import { trainModel } from '../activities/train.ts';
 import { promote } from '../activities/promote.ts';
-import { COMMITTED_MICRO_MODEL } from '../cli/micro.ts';
+import { COMMITTED_MICRO_MODEL } from '../train/micro-model.ts';
 import { runConfigSchema } from '../workflows/config.ts';
 import { useTempDir } from './temp-dir.ts';
 

@@ -12,7 +12,7 @@ import type { ProgressDetails } from '../activities/heartbeat.ts';
 import { releaseModels } from '../activities/models.ts';
 import { closeRunContexts, createRun } from '../activities/run-context.ts';
 import { trainingObjective, trainModel } from '../activities/train.ts';
-import { COMMITTED_MICRO_MODEL } from '../cli/micro.ts';
+import { COMMITTED_MICRO_MODEL } from '../train/micro-model.ts';
 import { buildIterationData } from '../data/build-sets.ts';
 import { LogProbScorer } from '../engine/log-probs.ts';
 import { RunStore } from '../store/run-store.ts';

@@ -5,7 +5,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { COMMITTED_MICRO_MODEL } from '../cli/micro.ts';
+import { COMMITTED_MICRO_MODEL } from '../train/micro-model.ts';
 import { useTempDir } from './temp-dir.ts';
 
 const TABLES = ['problems', 'models', 'iterations', 'searches', 'nodes', 'sft_examples', 'prm_examples', 'preference_pairs', 'evaluations'];

@@ -7,7 +7,7 @@ import { SequencePool } from '../engine/sequence-pool.ts';
 import { enginePolicy } from '../engine/policy.ts';
 import { createPromptBuilder } from '../engine/prompt.ts';
 import { samplingSchema, StepGenerator } from '../engine/step-generator.ts';
-import { COMMITTED_MICRO_MODEL } from '../cli/micro.ts';
+import { COMMITTED_MICRO_MODEL } from '../train/micro-model.ts';
 import { STEP_DELIMITER } from '../tasks/arithmetic.ts';
 import { loadTask } from '../tasks/index.ts';
 import { labelToken, tokenizeChunks } from '../train/tokenizer.ts';

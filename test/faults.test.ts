@@ -2,11 +2,12 @@
 // the owner lock, one bad input per command, and a read-only inspection on a read-only directory.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { badInputs, differences, filesContaining, interruptTwiceWhileSearching, run, sleep, snapshot, start, TRAINER, waitFor } from '../bench/fault-cases.ts';
+import { evaluationArtifact } from '../activities/run-dir.ts';
 import { OWNER_FILE } from '../runtime/owner.ts';
 import { openRunDatabase } from '../store/database.ts';
 import { useTempDir } from './temp-dir.ts';
@@ -68,12 +69,13 @@ describe('faults: a quick run survives them, bad input is named', () => {
       assert.equal(killed.signal, 'SIGKILL', `the run ended before it could be killed while ${point}`);
       // The dead process's owner file is still there: the next start takes the run over.
       assert.ok(existsSync(join(dir(), name, OWNER_FILE)));
-      const baseEvaluation = (): string => evaluationIds(databaseOf(name));
+      // The base evaluation's rows (a rewrite gives new ids) and its artifact (a redone evaluation rewrites it).
+      const baseEvaluation = (): string => `${evaluationIds(databaseOf(name))} ${statSync(evaluationArtifact(join(dir(), name), 0)).mtimeMs}`;
       const before = point === 'preparing' ? '' : baseEvaluation();
       const resumed = await run(quick(name));
       assert.equal(resumed.code, 0, resumed.stderr.slice(-2000));
       assert.deepEqual(differences(expected, snapshot(databaseOf(name))), []);
-      // The base models' evaluation, finished before the kill, was read back, not redone (rows rewritten get new ids).
+      // The base models' evaluation, finished before the kill, was read back, not redone.
       if (point !== 'preparing') assert.equal(baseEvaluation(), before);
     });
   }

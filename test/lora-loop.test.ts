@@ -11,7 +11,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { releaseModels } from '../activities/models.ts';
 import { prepareRun } from '../activities/prepare.ts';
 import { closeRunContexts, createRun } from '../activities/run-context.ts';
-import { COMMITTED_MICRO_MODEL } from '../cli/micro.ts';
+import { COMMITTED_MICRO_MODEL } from '../train/micro-model.ts';
 
 import { exportRun } from '../data/export.ts';
 import { LogProbScorer } from '../engine/log-probs.ts';

@@ -5,7 +5,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { readGgufFileInfo } from 'node-llama-cpp';
-import { COMMITTED_MICRO_MODEL, readMicroReport } from '../cli/micro.ts';
+import { COMMITTED_MICRO_MODEL, readMicroReport } from '../train/micro-model.ts';
 import { evaluateGreedy } from '../evaluate/greedy.ts';
 import { heldOutProblems } from '../evaluate/held-out.ts';
 import { ARITHMETIC_ALPHABET, extractAnswer, parseExpression } from '../tasks/arithmetic.ts';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { COMMITTED_MICRO_MODEL } from '../cli/micro.ts';
+import { COMMITTED_MICRO_MODEL } from '../train/micro-model.ts';
 import { buildIterationData } from '../data/build-sets.ts';
 import { invalidStepShare } from '../evaluate/metrics.ts';
 import { monteCarloChains } from '../reward/monte-carlo.ts';

@@ -13,7 +13,7 @@ import { activities } from '../activities/index.ts';
 import { ingestSearches } from '../activities/ingest.ts';
 import { closeRunContexts, createRun, runContext } from '../activities/run-context.ts';
 import { attemptsDir, configPath, databasePath, problemsArtifact, searchArtifact } from '../activities/run-dir.ts';
-import { COMMITTED_MICRO_MODEL } from '../cli/micro.ts';
+import { COMMITTED_MICRO_MODEL } from '../train/micro-model.ts';
 import { runConfigSchema } from '../workflows/config.ts';
 import type { DataResult, IterationPlan } from '../workflows/types.ts';
 import { useTempDir } from './temp-dir.ts';

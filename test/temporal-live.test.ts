@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { COMMITTED_MICRO_MODEL } from '../cli/micro.ts';
+import { COMMITTED_MICRO_MODEL } from '../train/micro-model.ts';
 import { ARBOR_SEARCH_ATTRIBUTES, workflowIdOf } from '../workflows/names.ts';
 import { RECORDED_HISTORY } from './recorded-history.ts';
 

@@ -6,7 +6,7 @@
  * progress); no gold solution with more operators is ever seen. One recipe + seed gives one file for
  * a given trainer (the committed one predates the trainer's logits-at-targets change: bench/README.md).
  */
-import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { plainPrompt } from '../engine/prompt.ts';
@@ -113,4 +113,29 @@ export async function buildMicroModel(options: {
     valLoss: done.val_loss,
     trainerTokensPerSecond: done.tok_s,
   };
+}
+
+export const COMMITTED_MICRO_MODEL = 'models/micro/arbor-micro.gguf';
+
+/** ggml's thread sync costs more than it gains on tensors this small: one thread trains fastest. */
+export const MICRO_BUILD_THREADS = 1;
+
+/** What `build` stores next to the model: how it was made and how it scores. */
+export const microReportSchema = z.object({
+  recipe: microRecipeSchema,
+  buildMinutes: z.number(),
+  trainLoss: z.number(),
+  valLoss: z.number().nullable(),
+  trainerTokensPerSecond: z.number(),
+  accuracyByLevel: z.record(z.string(), z.number()),
+});
+export type MicroReport = z.infer<typeof microReportSchema>;
+
+export function reportPathFor(modelPath: string): string {
+  return modelPath.replace(/\.gguf$/, '') + '.json';
+}
+
+export async function readMicroReport(modelPath: string): Promise<MicroReport> {
+  const path = reportPathFor(modelPath);
+  return microReportSchema.parse(JSON.parse(await readFile(path, 'utf8')));
 }

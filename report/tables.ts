@@ -1,0 +1,58 @@
+/**
+ * The run's tables as text: per iteration (held-out accuracy by level, PRM AUC, promotion) and per
+ * iteration and level (what the searches found and kept) — printed at the end of a run, by
+ * `arbor status`, and kept as report.md.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SEARCH_PASS_K } from '../activities/data.ts';
+import { RESULT_FILE, TABLES_FILE } from '../activities/run-dir.ts';
+import { levelMetric, levelOfMetric, type IterationRecord, type RunResult } from '../workflows/types.ts';
+
+/** The per-iteration table printed at the end of a run and stored as report.md. */
+export function iterationTable(records: readonly IterationRecord[]): string {
+  const evaluated = [...new Set(records.flatMap((record) => Object.keys(record.accuracyByLevel)))].sort((a, b) => Number(a) - Number(b));
+  const percent = (value: number | undefined | null): string => (value === undefined || value === null ? '—' : `${(value * 100).toFixed(1)}`);
+  const header = ['iteration', ...evaluated.map((k) => `acc L${k} %`), 'mean %', 'PRM AUC', 'promoted', 'policy'];
+  const rows = records.map((record): string[] => [
+    String(record.iteration),
+    ...evaluated.map((k) => percent(record.accuracyByLevel[k])),
+    percent(record.accuracy),
+    record.prmAuc === null ? '—' : record.prmAuc.toFixed(3),
+    record.iteration === 0 ? 'base' : record.policyPromoted ? 'yes' : 'no',
+    record.policyPath,
+  ]);
+  const searched = records.flatMap((record) => Object.keys(record.training).flatMap((metric) => levelOfMetric('searched', metric) ?? []).map(String));
+  const levels = [...new Set([...evaluated, ...searched])].sort((a, b) => Number(a) - Number(b));
+  return [markdownTable(header, rows), '', levelTable(records, levels)].join('\n');
+}
+
+export function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
+}
+
+/** Per iteration and level (arithmetic: operators): held-out accuracy, then what the iteration searched and kept (activities/data.ts). */
+function levelTable(records: readonly IterationRecord[], levels: readonly string[]): string {
+  const header = ['iteration', 'level', 'acc %', 'searched', 'solve rate %', `pass@${SEARCH_PASS_K} %`, 'distinct correct', 'SFT rows', 'SFT invalid steps %'];
+  const percent = (value: number | undefined): string => (value === undefined ? '—' : (value * 100).toFixed(1));
+  const count = (value: number | undefined): string => (value === undefined ? '—' : String(Math.round(value * 100) / 100));
+  const rows = records
+    .filter((record) => record.iteration > 0)
+    .flatMap((record) =>
+      levels.map((k) => {
+        const metric = (name: string): number | undefined => record.training[levelMetric(name, k)];
+        return [String(record.iteration), k, percent(record.accuracyByLevel[k]), count(metric('searched')), percent(metric('solve_rate')), percent(metric(`pass@${SEARCH_PASS_K}`)), count(metric('distinct_correct')), count(metric('sft_rows')), percent(metric('sft_invalid'))];
+      }),
+    );
+  return rows.length === 0 ? '' : markdownTable(header, rows);
+}
+
+/** report.md (these tables and each promotion's reason) and report.json (the run's result) beside the run's database; returns the tables. */
+export async function writeTables(runDir: string, result: RunResult): Promise<string> {
+  const table = iterationTable(result.iterations);
+  const reasons = result.iterations.filter((record) => record.iteration > 0).map((record) => `- iteration ${record.iteration}: ${record.reason}`);
+  await writeFile(join(runDir, TABLES_FILE), `# ${runDir}\n\nstatus: ${result.status}\n\n${table}\n\n${reasons.join('\n')}\n`);
+  await writeFile(join(runDir, RESULT_FILE), JSON.stringify(result, null, 2) + '\n');
+  return table;
+}
+
