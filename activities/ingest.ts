@@ -4,7 +4,6 @@
  * store keys each row naturally — so ingesting twice is ingesting once, and a crash mid-way is
  * repaired by the next ingest.
  */
-import { existsSync } from 'node:fs';
 import type { RunStore } from '../store/run-store.ts';
 import { attemptRecords, EvaluationArtifactSchema, ModelRecordSchema, readJsonArtifact, shardArtifacts, shardRecords } from './artifacts.ts';
 import { evaluationArtifact, modelRecordPath } from './run-dir.ts';
@@ -50,8 +49,7 @@ export function ingestModel(store: RunStore, modelPath: string): number | null {
 
 /** Records an iteration's evaluation (its models recorded first); false when it has not been written yet. */
 export function ingestEvaluation(store: RunStore, runDir: string, iteration: number): boolean {
-  const path = evaluationArtifact(runDir, iteration);
-  const artifact = existsSync(path) ? readJsonArtifact(path, EvaluationArtifactSchema) : null;
+  const artifact = readJsonArtifact(evaluationArtifact(runDir, iteration), EvaluationArtifactSchema);
   if (artifact === null) return false;
   const modelId = (modelPath: string | null): number | null => (modelPath === null ? null : ingestModel(store, modelPath));
   store.recordEvaluations(artifact.metrics.map(({ modelPath, ...metric }) => ({ iteration, modelId: modelId(modelPath), ...metric })));
