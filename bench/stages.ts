@@ -7,13 +7,19 @@
  * RESULT search_min=… eval_min=… before_search_min=… before_eval_min=… speedup=…
  * where search and eval cover the iterations (eval: the held-out evaluation of each iteration's
  * models; the base model's evaluation is part of prepare) and speedup is before / after for both together.
+ * With `--before`, the two runs' databases are also compared table by table (ids replaced by what they
+ * stand for, fractional numbers within 1e-4: bench/fault-cases.ts), and the RESULT line ends with
+ * rows_equal=… (every table has as many rows) and content_differences=…; `--quick` runs the quick
+ * preset instead of the default run (a refactoring's "behaviour unchanged" in seconds).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { rm, symlink } from 'node:fs/promises';
+import { copyFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { RunStore } from '../store/run-store.ts';
+import { differences, snapshot, type Snapshot } from './fault-cases.ts';
 
 const { values } = parseArgs({
   options: {
@@ -21,6 +27,7 @@ const { values } = parseArgs({
     iterations: { type: 'string', default: '1' },
     /** Passed to both runs as `--sequences` (default: the run's own default). */
     sequences: { type: 'string' },
+    quick: { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -52,7 +59,7 @@ async function timedRun(cwd: string, name: string): Promise<Map<Stage, number>> 
   const close = (now: number): void => {
     if (current !== null) seconds.set(current.stage, (seconds.get(current.stage) ?? 0) + (now - current.since) / 1000);
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/arbor.ts', 'run', '--inline', '--name', name, '--iterations', String(iterations), ...(values.sequences === undefined ? [] : ['--sequences', values.sequences])], { cwd, stdio: ['ignore', 'inherit', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/arbor.ts', 'run', '--inline', ...(values.quick ? ['--quick'] : []), '--name', name, '--iterations', String(iterations), ...(values.sequences === undefined ? [] : ['--sequences', values.sequences])], { cwd, stdio: ['ignore', 'inherit', 'pipe'] });
   let pending = '';
   child.stderr.on('data', (chunk: Buffer) => {
     process.stderr.write(chunk);
@@ -93,14 +100,34 @@ function printStages(label: string, stages: Map<Stage, number>): void {
   console.log(`${label.padEnd(8)} ${STAGES.map(([stage]) => `${stage} ${minutes(stages, stage).toFixed(2)}`).join('  ')}  (minutes)`);
 }
 
-const before = values.before === undefined ? null : await timedRun(await worktreeOf(values.before), 'bench-stages');
+const beforeDir = values.before === undefined ? null : await worktreeOf(values.before);
+const before = beforeDir === null ? null : await timedRun(beforeDir, 'bench-stages');
 const after = await timedRun('.', 'bench-stages');
 if (before !== null) printStages('before', before);
 printStages('after', after);
+
+/** Both runs' content: the earlier database upgraded on a copy first (an older commit may have an older schema). */
+async function compareContent(dir: string): Promise<string> {
+  const copy = join(tmpdir(), `arbor-bench-stages-before-${process.pid}.db`);
+  await copyFile(join(dir, 'runs', 'bench-stages', 'arbor.db'), copy);
+  RunStore.create(copy, 'bench-stages').close();
+  const earlier = snapshot(copy);
+  const now = snapshot(join('runs', 'bench-stages', 'arbor.db'));
+  await rm(copy, { force: true });
+  const counts = (content: Snapshot): string => [...content].map(([table, rows]) => `${table} ${rows.length}`).join(', ');
+  console.log(`rows before: ${counts(earlier)}`);
+  console.log(`rows after:  ${counts(now)}`);
+  const rowsEqual = [...now].every(([table, rows]) => earlier.get(table)?.length === rows.length);
+  const found = differences(earlier, now);
+  for (const difference of found.slice(0, 10)) console.log(`difference: ${difference}`);
+  return ` rows_equal=${Number(rowsEqual)} content_differences=${found.length}`;
+}
+
 const searchEval = (stages: Map<Stage, number>): number => minutes(stages, 'search') + minutes(stages, 'eval');
 console.log(
   `RESULT search_min=${minutes(after, 'search').toFixed(2)} eval_min=${minutes(after, 'eval').toFixed(2)}` +
-    (before === null
+    (before === null || beforeDir === null
       ? ''
-      : ` before_search_min=${minutes(before, 'search').toFixed(2)} before_eval_min=${minutes(before, 'eval').toFixed(2)} speedup=${(searchEval(before) / searchEval(after)).toFixed(2)}`),
+      : ` before_search_min=${minutes(before, 'search').toFixed(2)} before_eval_min=${minutes(before, 'eval').toFixed(2)} speedup=${(searchEval(before) / searchEval(after)).toFixed(2)}` +
+        (await compareContent(beforeDir))),
 );
