@@ -34,20 +34,22 @@ function refreshReport(runDir: string): void {
 
 let attempts = 0;
 
-/** Where an attempt is recorded: the database on the CPU queue, a file (the key its name) elsewhere. */
-function attemptRecorder(name: keyof ActivityTypes, runDir: string, iteration: number): (ended: Pick<AttemptRecord, 'endedAt' | 'outcome' | 'error'>) => void {
+type Outcome = 'completed' | 'failed' | 'cancelled';
+
+/** Records an attempt's start, and returns what records its end: in the database on the CPU queue, in a file (its key the name) elsewhere. */
+function attemptRecorder(name: keyof ActivityTypes, runDir: string, iteration: number): (outcome: Outcome, error: string | null) => void {
   const { attempt } = Context.current().info;
   const startedAt = new Date().toISOString();
   if (ACTIVITY_QUEUES[name] === 'cpu') {
     const { store } = runContext(runDir);
     ingestAttempts(store, runDir);
     const id = store.activityStarted({ activity: name, iteration, attempt, startedAt });
-    return (ended) => store.activityEnded(id, { endedAt: ended.endedAt ?? new Date().toISOString(), outcome: ended.outcome ?? 'completed', ...(ended.error === null ? {} : { error: ended.error }) });
+    return (outcome, error) => store.activityEnded(id, { endedAt: new Date().toISOString(), outcome, ...(error === null ? {} : { error }) });
   }
   // Unique per attempt across processes and machines: host-free, but pid, a counter and the start time.
-  const record = { key: `${iteration}-${name}-${Date.parse(startedAt)}-${process.pid}-${attempts++}`, activity: name, iteration, attempt, startedAt, endedAt: null, outcome: null, error: null };
+  const record: AttemptRecord = { key: `${iteration}-${name}-${Date.parse(startedAt)}-${process.pid}-${attempts++}`, activity: name, iteration, attempt, startedAt, endedAt: null, outcome: null, error: null };
   writeAttemptRecord(runDir, record);
-  return (ended) => writeAttemptRecord(runDir, { ...record, ...ended });
+  return (outcome, error) => writeAttemptRecord(runDir, { ...record, endedAt: new Date().toISOString(), outcome, error });
 }
 
 function timed<K extends keyof ActivityTypes>(name: K, activity: ActivityTypes[K]): ActivityTypes[K] {
@@ -61,13 +63,13 @@ function timed<K extends keyof ActivityTypes>(name: K, activity: ActivityTypes[K
     const cpu = ACTIVITY_QUEUES[name] === 'cpu';
     try {
       const result = await run(input);
-      ended({ endedAt: new Date().toISOString(), outcome: 'completed', error: null });
+      ended('completed', null);
       if (cpu) refreshReport(input.runDir);
       return result;
     } catch (error) {
       const cancelled = error instanceof CancelledFailure;
       try {
-        ended({ endedAt: new Date().toISOString(), outcome: cancelled ? 'cancelled' : 'failed', error: error instanceof Error ? error.message : String(error) });
+        ended(cancelled ? 'cancelled' : 'failed', error instanceof Error ? error.message : String(error));
       } catch {
         // the database itself failed (a full disk): the activity's own error says more
       }
