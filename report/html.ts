@@ -3,10 +3,11 @@
  * their npm packages, the run's data as JSON (report/data.ts), report/page.js drawing it. Written to a
  * temporary file and renamed, so a reader never sees half a report.
  */
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeArtifact } from '../activities/artifacts.ts';
 import type { RunStore } from '../store/run-store.ts';
 import { reportData, type ReportData } from './data.ts';
 
@@ -88,15 +89,7 @@ ${inlineScripts()
 `;
 }
 
-/** Writes the report of the store's run to `path` (a run's own: `<run dir>/report.html`). */
+/** Writes the report of the store's run to `path` (a run's own: `<run dir>/report.html`), whole or not at all. */
 export function writeReport(store: RunStore, path: string, options: { treesPerIteration?: number; now?: Date } = {}): void {
-  const temporary = `${path}.${process.pid}.tmp`;
-  const html = reportHtml(reportData(store, { treesPerIteration: options.treesPerIteration ?? TREES_PER_ITERATION, now: options.now ?? new Date() }));
-  try {
-    writeFileSync(temporary, html);
-    renameSync(temporary, path);
-  } catch (error) {
-    rmSync(temporary, { force: true }); // a full disk keeps no half-written file
-    throw error;
-  }
+  writeArtifact(path, reportHtml(reportData(store, { treesPerIteration: options.treesPerIteration ?? TREES_PER_ITERATION, now: options.now ?? new Date() })));
 }
