@@ -1,7 +1,7 @@
 /**
  * The immutable files through which the inference and training queues hand their results to the
  * CPU queue, which alone writes the database (ingest.ts): the plan's problems, a search shard's
- * trees, a trained model's record, an evaluation, an activity attempt. Each is a zod schema; each
+ * trees, a trained model's record, an evaluation, an activity attempt (its schema: the store's). Each is a zod schema; each
  * file is written whole and renamed into place, so a reader sees all of it or nothing.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { z } from 'zod';
 import { SearchTreeSchema } from '../search/tree.ts';
+import { AttemptRecordSchema, type AttemptRecord } from '../store/run-store.ts';
 import { IterationRecordSchema } from '../workflows/types.ts';
 import { attemptsDir, searchArtifact, searchProgressPath } from './run-dir.ts';
 
@@ -45,19 +46,6 @@ export const EvaluationArtifactSchema = z.strictObject({
   metrics: z.array(z.strictObject({ modelPath: z.string().nullable(), method: z.string(), split: z.string(), metric: z.string(), value: z.number() })),
 });
 export type EvaluationArtifact = z.infer<typeof EvaluationArtifactSchema>;
-
-export const AttemptRecordSchema = z.strictObject({
-  /** Unique per attempt: the file's name. */
-  key: z.string(),
-  activity: z.string(),
-  iteration: z.number().int().nonnegative(),
-  attempt: z.number().int().positive(),
-  startedAt: z.string(),
-  endedAt: z.string().nullable(),
-  outcome: z.enum(['completed', 'failed', 'cancelled']).nullable(),
-  error: z.string().nullable(),
-});
-export type AttemptRecord = z.infer<typeof AttemptRecordSchema>;
 
 /** Writes `data` to `path` whole: a temporary file of this process, then a rename. */
 export function writeArtifact(path: string, data: string | Buffer): void {

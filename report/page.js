@@ -34,6 +34,17 @@ function chart(parent, rows, draw, missing) {
 
 const percent = (value) => `${(value * 100).toFixed(1)}%`;
 
+/** One line per series over the iterations (`series`: the field naming it), with a dot and tip at each point. */
+const seriesPlot = (rows, series, y) =>
+  Plot.plot({
+    width: WIDTH,
+    height: 280,
+    x: iterationAxis,
+    y: { grid: true, ...y },
+    color: { legend: true },
+    marks: [Plot.line(rows, { x: 'iteration', y: 'value', stroke: series }), Plot.dot(rows, { x: 'iteration', y: 'value', stroke: series, tip: true })],
+  });
+
 chart(
   section('accuracy', `Held-out accuracy per ${data.levelName}`, 'Each iteration\'s candidate policy on the held-out problems, greedy and with search (one panel per method); iteration 0 is the base model. A candidate replaces the best policy only if no level drops by more than the tolerance: its points are marked promoted or not promoted.'),
   data.accuracy,
@@ -69,15 +80,7 @@ chart(
 chart(
   section('prm', 'Process reward model', 'Step AUC: how well the PRM\'s step scores separate valid from invalid steps of held-out solutions; first-error accuracy: how often its lowest-scored step is the first wrong one. Iteration 0 is the seed PRM; the task\'s exact step checker measures these and never labels training data.'),
   data.prm,
-  (rows) =>
-    Plot.plot({
-      width: WIDTH,
-      height: 280,
-      x: iterationAxis,
-      y: { label: 'score', domain: [0, 1], grid: true },
-      color: { legend: true },
-      marks: [Plot.line(rows, { x: 'iteration', y: 'value', stroke: 'metric' }), Plot.dot(rows, { x: 'iteration', y: 'value', stroke: 'metric', tip: true })],
-    }),
+  (rows) => seriesPlot(rows, 'metric', { label: 'score', domain: [0, 1] }),
   'No PRM measurement: the task has no step checker, or the base PRM is still being evaluated.',
 );
 
@@ -116,15 +119,7 @@ if (data.invalid.length > 0) {
 chart(
   section('monitors', 'Exploration (B-STaR monitors)', 'Over each iteration\'s training searches: pass@k (a correct answer among k sampled ones), distinct correct answers per problem, and how well the reward separates correct from wrong answers. Falling values mean the search is collapsing onto what the policy already does.'),
   data.monitors,
-  (rows) =>
-    Plot.plot({
-      width: WIDTH,
-      height: 280,
-      x: iterationAxis,
-      y: { label: 'value', grid: true, domain: [0, Math.max(1, ...rows.map((d) => d.value))] },
-      color: { legend: true },
-      marks: [Plot.line(rows, { x: 'iteration', y: 'value', stroke: 'monitor' }), Plot.dot(rows, { x: 'iteration', y: 'value', stroke: 'monitor', tip: true })],
-    }),
+  (rows) => seriesPlot(rows, 'monitor', { label: 'value', domain: [0, Math.max(1, ...rows.map((d) => d.value))] }),
   'No monitors yet: they are measured when an iteration\'s data is built.',
 );
 

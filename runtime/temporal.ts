@@ -109,8 +109,9 @@ const INDEXED_TYPES = {
  */
 export async function registerSearchAttributes(connection: Connection, namespace: string): Promise<string | null> {
   const keys = Object.values(ARBOR_SEARCH_ATTRIBUTES);
+  const typeOf = (key: (typeof keys)[number]) => INDEXED_TYPES[key.type as keyof typeof INDEXED_TYPES];
   const command = (missing: typeof keys): string =>
-    `temporal operator search-attribute create --namespace ${namespace} ${missing.map((key) => `--name ${key.name} --type ${INDEXED_TYPES[key.type as keyof typeof INDEXED_TYPES].cli}`).join(' ')}`;
+    `temporal operator search-attribute create --namespace ${namespace} ${missing.map((key) => `--name ${key.name} --type ${typeOf(key).cli}`).join(' ')}`;
   try {
     const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
     const missing = keys.filter((key) => !(key.name in (customAttributes ?? {})));
@@ -118,7 +119,7 @@ export async function registerSearchAttributes(connection: Connection, namespace
     try {
       await connection.operatorService.addSearchAttributes({
         namespace,
-        searchAttributes: Object.fromEntries(missing.map((key) => [key.name, INDEXED_TYPES[key.type as keyof typeof INDEXED_TYPES].indexed])),
+        searchAttributes: Object.fromEntries(missing.map((key) => [key.name, typeOf(key).indexed])),
       });
       return null;
     } catch (error) {

@@ -162,6 +162,20 @@ export class RunConfigConflictError extends Error {
   }
 }
 
+/** An activity attempt as a process that does not open the database reports it (activities/artifacts.ts writes it to a file). */
+export const AttemptRecordSchema = z.strictObject({
+  /** Unique per attempt: the file's name. */
+  key: z.string(),
+  activity: z.string(),
+  iteration: z.number().int().nonnegative(),
+  attempt: z.number().int().positive(),
+  startedAt: z.string(),
+  endedAt: z.string().nullable(),
+  outcome: z.enum(['completed', 'failed', 'cancelled']).nullable(),
+  error: z.string().nullable(),
+});
+export type AttemptRecord = z.infer<typeof AttemptRecordSchema>;
+
 export const ActivityAttemptRowSchema = z.object({
   activity: z.string(),
   iteration: z.number().int(),
@@ -178,6 +192,14 @@ export class RunStore {
     private readonly db: RunDatabase,
     readonly runId: string,
   ) {}
+
+  /** The rows a query returns, each parsed by its schema. */
+  private parsedRows<T>(schema: z.ZodType<T>, sql: string, ...params: unknown[]): T[] {
+    return this.db
+      .prepare(sql)
+      .all(...params)
+      .map((row) => schema.parse(row));
+  }
 
   /** Closes the connection (a writer leaves the database in rollback-journal mode: closeRunDatabase). */
   close(): void {
@@ -297,7 +319,7 @@ export class RunStore {
   }
 
   nodes(searchId: number): NodeRow[] {
-    return this.db.prepare('SELECT * FROM nodes WHERE search_id = ? ORDER BY node_index').all(searchId).map((row) => NodeRowSchema.parse(row));
+    return this.parsedRows(NodeRowSchema, 'SELECT * FROM nodes WHERE search_id = ? ORDER BY node_index', searchId);
   }
 
   /** The stored tree of a search, as search/ builds them. */
@@ -542,7 +564,7 @@ export class RunStore {
   }
 
   /** Records an attempt another process reported in a file (its key unique), or updates it: the file is rewritten when the attempt ends. */
-  recordAttempt(attempt: { key: string; activity: string; iteration: number; attempt: number; startedAt: string; endedAt: string | null; outcome: 'completed' | 'failed' | 'cancelled' | null; error: string | null }): void {
+  recordAttempt(attempt: AttemptRecord): void {
     this.db
       .prepare(
         `INSERT INTO activity_attempts (run_id, key, activity, iteration, attempt, started_at, ended_at, outcome, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -553,45 +575,28 @@ export class RunStore {
 
   /** Every activity attempt of the run, in the order they started. */
   activityAttempts(): ActivityAttemptRow[] {
-    return this.db
-      .prepare('SELECT activity, iteration, attempt, started_at, ended_at, outcome FROM activity_attempts WHERE run_id = ? ORDER BY started_at, id')
-      .all(this.runId)
-      .map((row) => ActivityAttemptRowSchema.parse(row));
+    return this.parsedRows(ActivityAttemptRowSchema, 'SELECT activity, iteration, attempt, started_at, ended_at, outcome FROM activity_attempts WHERE run_id = ? ORDER BY started_at, id', this.runId);
   }
 
   /** Every model of the run, by iteration and kind. */
   models(): ModelRow[] {
-    return this.db
-      .prepare('SELECT * FROM models WHERE run_id = ? ORDER BY iteration, kind, id')
-      .all(this.runId)
-      .map((row) => ModelRowSchema.parse(row));
+    return this.parsedRows(ModelRowSchema, 'SELECT * FROM models WHERE run_id = ? ORDER BY iteration, kind, id', this.runId);
   }
 
   /** The run's iterations as recorded (started or done), with their candidate models and promotion. */
   iterationRows(): IterationRow[] {
-    return this.db
-      .prepare('SELECT number, status, policy_model_id, prm_model_id, promoted, promotion_reason FROM iterations WHERE run_id = ? ORDER BY number')
-      .all(this.runId)
-      .map((row) => IterationRowSchema.parse(row));
+    return this.parsedRows(IterationRowSchema, 'SELECT number, status, policy_model_id, prm_model_id, promoted, promotion_reason FROM iterations WHERE run_id = ? ORDER BY number', this.runId);
   }
 
   /** Every metric the run recorded. */
   allEvaluations(): EvaluationRow[] {
-    return this.db
-      .prepare('SELECT iteration, model_id, method, split, metric, value FROM evaluations WHERE run_id = ? ORDER BY iteration, method, metric')
-      .all(this.runId)
-      .map((row) => EvaluationRowSchema.parse(row));
+    return this.parsedRows(EvaluationRowSchema, 'SELECT iteration, model_id, method, split, metric, value FROM evaluations WHERE run_id = ? ORDER BY iteration, method, metric', this.runId);
   }
 
   /** The iteration's searches of training problems by one algorithm, in id order. */
   searchSummaries(iteration: number, algorithm: string): SearchSummary[] {
-    return this.db
-      .prepare(
-        `SELECT s.id, s.problem_id, p.question, p.difficulty, s.correct FROM searches s JOIN problems p ON p.id = s.problem_id
-         WHERE s.run_id = ? AND s.iteration = ? AND s.algorithm = ? ORDER BY s.id`,
-      )
-      .all(this.runId, iteration, algorithm)
-      .map((row) => SearchSummarySchema.parse(row));
+    return this.parsedRows(SearchSummarySchema, `SELECT s.id, s.problem_id, p.question, p.difficulty, s.correct FROM searches s JOIN problems p ON p.id = s.problem_id
+         WHERE s.run_id = ? AND s.iteration = ? AND s.algorithm = ? ORDER BY s.id`, this.runId, iteration, algorithm);
   }
 
   /** The SFT rows a search gave (any iteration's data may draw on it), with the node each ends at. */
