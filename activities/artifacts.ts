@@ -14,7 +14,6 @@ import { IterationRecordSchema } from '../workflows/types.ts';
 import { attemptsDir, searchArtifact, searchProgressPath } from './run-dir.ts';
 
 export const ProblemsArtifactSchema = z.array(z.strictObject({ id: z.number().int(), question: z.string(), answer: z.string(), level: z.number().int() }));
-export type PlannedProblem = z.infer<typeof ProblemsArtifactSchema>[number];
 
 export const SearchRecordSchema = z.strictObject({
   problemId: z.number().int(),
