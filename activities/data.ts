@@ -11,6 +11,7 @@ import { buildIterationData } from '../data/build-sets.ts';
 import { plainPrompt } from '../engine/prompt.ts';
 import { bStarMonitors, invalidStepShare, type ProblemSamples } from '../evaluate/metrics.ts';
 import { answerLeaves, stepsTo } from '../search/tree.ts';
+import { policyObjective } from '../train/objectives/index.ts';
 import { levelMetric, type ActivityInput, type DataResult } from '../workflows/types.ts';
 import { heartbeat } from './heartbeat.ts';
 import { policyPrompt } from './models.ts';
@@ -28,15 +29,16 @@ export async function buildData({ runDir, iteration }: ActivityInput<'buildData'
   heartbeat({ stage: 'data', done: 0, total: 1 });
   // The searches' trees come from their shards' artifacts (the inference queue does not open the database).
   ingestSearches(store, runDir, iteration);
+  const objective = policyObjective(config.train.policy);
   const counts = await buildIterationData({
     store,
     iteration,
     promptOf: (await policyPrompt(store.basePolicyPath(), config, task)).text,
     prmPromptOf: (question) => plainPrompt(task.prompt, question),
     delimiter: task.delimiter,
-    sftPath: join(dir, 'sft.jsonl'),
     prmPath: join(dir, 'prm.jsonl'),
-    dpoPath: join(dir, 'dpo.jsonl'),
+    objective,
+    policyPath: join(dir, objective.file),
     data: config.data,
   });
   const record = (metric: string, value: number | null): void => {
@@ -80,6 +82,7 @@ export async function buildData({ runDir, iteration }: ActivityInput<'buildData'
   record('sft_invalid', measure(all.flatMap((level) => level.sft)));
   record('prm_examples', counts.prm);
   record('preference_pairs', counts.pairs);
+  for (const [metric, value] of Object.entries(counts.policyMetrics)) record(metric, value);
   heartbeat({ stage: 'data', done: 1, total: 1 });
   return { sft: counts.sft, prm: counts.prm, pairs: counts.pairs, training: store.trainingMetrics(iteration) };
 }

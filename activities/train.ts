@@ -1,6 +1,6 @@
 /**
- * The training activity: fine-tune the policy (SFT on correct solutions, or DPO on step preference
- * pairs: `train.policy.objective`) or the PRM on the iteration's data with the native trainer, every
+ * The training activity: fine-tune the policy (by its objective: `train.policy.objective`,
+ * train/objectives/) or the PRM on the iteration's data with the native trainer, every
  * weight or a LoRA adapter (`train.*.method`: train/method.ts), streaming its progress into
  * heartbeats. The trainer checkpoints as it goes, so a retried attempt resumes from the checkpoint;
  * a finished model gets its record file (the CPU queue records it) and is never retrained. No database.
@@ -12,6 +12,8 @@ import { resolveModelFiles } from '../engine/model-files.ts';
 import { sha256File } from '../train/arbtok.ts';
 import { methodTrainOptions } from '../train/method.ts';
 import { prepareTrainingData, runTrainer } from '../train/trainer.ts';
+import { policyObjective } from '../train/objectives/index.ts';
+import type { ObjectiveFlags } from '../train/objectives/objective.ts';
 import type { Objective } from '../train/schema.ts';
 import type { PolicyTrainSettings } from '../workflows/config.ts';
 import type { ActivityInput, TrainResult } from '../workflows/types.ts';
@@ -27,19 +29,14 @@ export async function adapterLineage(path: string): Promise<{ method?: 'lora'; b
 }
 
 /**
- * What a model of this kind learns from: the trainer's objective and options, the iteration's data
- * file (data/build-sets.ts) and the metrics that say so. The policy's settings choose; the PRM always
+ * What a model of this kind learns from: the trainer's format and flags, the iteration's data file
+ * and the metrics that say so. The policy's objective (train/objectives/) chooses; the PRM always
  * learns its labels.
  */
-export function trainingObjective(
-  kind: 'policy' | 'prm',
-  policy: PolicyTrainSettings,
-): { objective: Objective; file: string; options: { dpoBeta?: number; dpoSftWeight?: number }; metrics: Record<string, unknown> } {
-  if (kind === 'prm') return { objective: 'prm', file: 'prm.jsonl', options: {}, metrics: { objective: 'prm' } };
-  if (policy.objective === 'sft') return { objective: 'sft', file: 'sft.jsonl', options: {}, metrics: { objective: 'sft' } };
-  // dpo and sft+dpo train on the same pairs; sft+dpo adds the chosen step's likelihood (RPO).
-  const options = { dpoBeta: policy.dpo.beta, dpoSftWeight: policy.objective === 'sft+dpo' ? policy.dpo.sftWeight : 0 };
-  return { objective: 'dpo', file: 'dpo.jsonl', options, metrics: { objective: policy.objective, dpo_beta: options.dpoBeta, dpo_sft_weight: options.dpoSftWeight } };
+export function trainingObjective(kind: 'policy' | 'prm', policy: PolicyTrainSettings): { format: Objective; file: string; flags: ObjectiveFlags; metrics: Record<string, unknown> } {
+  if (kind === 'prm') return { format: 'prm', file: 'prm.jsonl', flags: {}, metrics: { objective: 'prm' } };
+  const objective = policyObjective(policy);
+  return { format: objective.format, file: objective.file, ...objective.trainer() };
 }
 
 export async function trainModel({ runDir, iteration, kind, parentPath }: ActivityInput<'trainModel'>): Promise<TrainResult> {
@@ -61,15 +58,15 @@ export async function trainModel({ runDir, iteration, kind, parentPath }: Activi
   }
   const trained = await methodTrainOptions(parentPath, settings);
   // The model the trainer loads (an adapter's base) tokenizes the data and bounds its length.
-  const prepared = await prepareTrainingData({ model: trained.model, objective: learns.objective, data, outDir: join(dataDir, `${kind}-arbtok`) });
+  const prepared = await prepareTrainingData({ model: trained.model, objective: learns.format, data, outDir: join(dataDir, `${kind}-arbtok`) });
   let loraRank = 0;
   const done = await runTrainer(
     {
       ...trained,
       data: prepared.train.path,
       out,
-      objective: learns.objective,
-      ...learns.options,
+      objective: learns.format,
+      ...learns.flags,
       parent: parentPath,
       dataSha256: prepared.dataSha256,
       seed: iteration,

@@ -155,7 +155,7 @@ export async function inspectCommand(action: 'models' | 'tree' | 'lineage' | 'ex
       iteration: iterationOption,
       labelThreshold: threshold,
     });
-    process.stdout.write(`exported to ${outDir}: sft ${counts.sft}, dpo ${counts.dpo}, prm ${counts.prm}, trees ${counts.trees}\n`);
+    process.stdout.write(`exported to ${outDir}: ${Object.entries(counts).map(([file, rows]) => `${file} ${rows}`).join(', ')}\n`);
     return 0;
   } finally {
     store.close();

@@ -2,7 +2,8 @@
  * Data building for one iteration: label every stored tree (quality-value targets, reasoning
  * distances), then derive the SFT set, the PRM set and the step-level preference pairs, record them
  * in the run database with their lineage (search, node, iteration) and write the trainer's JSONL
- * (train/schema.ts): sft.jsonl, prm.jsonl and dpo.jsonl.
+ * (train/schema.ts): prm.jsonl, and the policy's file, whose rows its objective builds
+ * (train/objectives/: sft.jsonl, dpo.jsonl, …).
  * Idempotent: a re-run after a crash inserts nothing twice and rewrites the same files.
  */
 import { writeFile } from 'node:fs/promises';
@@ -10,6 +11,7 @@ import { stepPreferencePairs } from '../reward/preference-pairs.ts';
 import { qualityValueTargets } from '../reward/value-targets.ts';
 import { answerLeaves, stepsTo, type SearchNode, type SearchTree } from '../search/tree.ts';
 import type { RunStore } from '../store/run-store.ts';
+import type { BoundObjective } from '../train/objectives/index.ts';
 import { dataSettingsSchema, type DataSettingsInput } from '../workflows/config.ts';
 
 export interface DataCounts {
@@ -17,26 +19,15 @@ export interface DataCounts {
   sft: number;
   prm: number;
   pairs: number;
-  /** SFT rows written to the training file (this iteration's plus mixed-in earlier ones). */
-  sftRowsWritten: number;
   prmRowsWritten: number;
-  dpoRowsWritten: number;
+  /** Rows of the policy's training file, and what its objective says of them. */
+  policyRowsWritten: number;
+  policyMetrics: Record<string, number>;
 }
 
 /** One JSON object per line; an empty file for no rows. */
 export async function writeJsonl(path: string, rows: readonly unknown[]): Promise<void> {
   await writeFile(path, rows.map((row) => JSON.stringify(row)).join('\n') + (rows.length > 0 ? '\n' : ''));
-}
-
-/**
- * The iteration's step pairs as the trainer's `dpo` rows. The policy writes a step followed by the
- * delimiter, so both sides end with it: the pair also teaches where a step stops. Only this
- * iteration's pairs, unlike the SFT rows: the reference model is the parent, so a pair trained on
- * in an earlier iteration would be pushed further from a new reference every time it came back
- * (iterative DPO trains each round on the current policy's pairs).
- */
-export function dpoTrainingRows(store: RunStore, iteration: number, delimiter: string): { prompt: string; chosen: string; rejected: string }[] {
-  return store.iterationPairs(iteration).map(({ prompt, chosen, rejected }) => ({ prompt, chosen: chosen + delimiter, rejected: rejected + delimiter }));
 }
 
 /** The solution text of a leaf as the policy writes it: its steps, each closed by the delimiter. */
@@ -61,9 +52,10 @@ export async function buildIterationData(options: {
   /** The PRM's prompt for a question (PRM rows: what the PRM reads when it scores). */
   prmPromptOf: (question: string) => string;
   delimiter: string;
-  sftPath: string;
   prmPath: string;
-  dpoPath: string;
+  /** What the policy learns from (train/objectives/), and where its training file goes. */
+  objective: BoundObjective;
+  policyPath: string;
   data?: DataSettingsInput;
 }): Promise<DataCounts> {
   const { store, iteration } = options;
@@ -114,21 +106,11 @@ export async function buildIterationData(options: {
     });
   }
 
-  const sftRows = store
-    .sftExamplesBetween(iteration - settings.mixPreviousIterations, iteration)
-    .flatMap(({ prompt, completion, contested }) => Array.from({ length: contested ? settings.sftContestedRepeat : 1 }, () => ({ prompt, completion })));
-  await writeJsonl(options.sftPath, sftRows);
   const prmRows = prmTrainingRows(store, iteration);
   await writeJsonl(options.prmPath, prmRows.map(({ prompt, completions, labels }) => ({ prompt, completions, labels })));
-  const dpoRows = dpoTrainingRows(store, iteration, options.delimiter);
-  await writeJsonl(options.dpoPath, dpoRows);
-  return {
-    searches: searchIds.length,
-    ...store.trainingRowCounts(iteration),
-    sftRowsWritten: sftRows.length,
-    prmRowsWritten: prmRows.length,
-    dpoRowsWritten: dpoRows.length,
-  };
+  const policy = options.objective.rows({ store, iteration, promptOf: options.promptOf, delimiter: options.delimiter, data: settings });
+  await writeJsonl(options.policyPath, policy.rows);
+  return { searches: searchIds.length, ...store.trainingRowCounts(iteration), prmRowsWritten: prmRows.length, policyRowsWritten: policy.rows.length, policyMetrics: policy.metrics };
 }
 
 /**

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { SearchNodeSchema, type SearchTree } from '../search/tree.ts';
 import { levelMetric } from '../workflows/types.ts';
 import { closeRunDatabase, openRunDatabase, writeTransaction, type RunDatabase } from './database.ts';
+import { SearchLineageSchema, type SearchLineage } from './lineage.ts';
 
 const bool = z.union([z.literal(0), z.literal(1)]).transform((value) => value === 1);
 
@@ -93,15 +94,6 @@ export const SftLineageSchema = z.strictObject({
   prm_model: z.string().nullable(),
 });
 export type SftLineage = z.infer<typeof SftLineageSchema>;
-
-export const SearchLineageSchema = z.strictObject({
-  run_id: z.string(),
-  iteration: z.number().int(),
-  search_id: z.number().int(),
-  problem_id: z.number().int(),
-  policy_model_id: z.number().int().nullable(),
-});
-export type SearchLineage = z.infer<typeof SearchLineageSchema>;
 
 /** One stored step preference pair (RunStore.iterationPairs). */
 export interface PreferencePairRow {

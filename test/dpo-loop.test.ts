@@ -14,6 +14,7 @@ import { closeRunContexts, createRun } from '../activities/run-context.ts';
 import { trainingObjective, trainModel } from '../activities/train.ts';
 import { COMMITTED_MICRO_MODEL } from '../train/micro-model.ts';
 import { buildIterationData } from '../data/build-sets.ts';
+import { policyObjective } from '../train/objectives/index.ts';
 import { LogProbScorer } from '../engine/log-probs.ts';
 import { RunStore } from '../store/run-store.ts';
 import { sha256File } from '../train/arbtok.ts';
@@ -60,20 +61,20 @@ describe('train.policy.objective and train.policy.dpo', () => {
 
   test('what each objective trains on: sft.jsonl; dpo.jsonl with no SFT term; dpo.jsonl with dpo.sftWeight; the PRM its labels', () => {
     const policy = (input: Record<string, unknown>) => runConfigSchema.parse({ name: 'x', train: { policy: input } }).train.policy;
-    assert.deepEqual(trainingObjective('policy', policy({})), { objective: 'sft', file: 'sft.jsonl', options: {}, metrics: { objective: 'sft' } });
+    assert.deepEqual(trainingObjective('policy', policy({})), { format: 'sft', file: 'sft.jsonl', flags: {}, metrics: { objective: 'sft' } });
     assert.deepEqual(trainingObjective('policy', policy({ objective: 'dpo', dpo: { beta: 0.2, sftWeight: 3 } })), {
-      objective: 'dpo',
+      format: 'dpo',
       file: 'dpo.jsonl',
-      options: { dpoBeta: 0.2, dpoSftWeight: 0 },
+      flags: { dpoBeta: 0.2, dpoSftWeight: 0 },
       metrics: { objective: 'dpo', dpo_beta: 0.2, dpo_sft_weight: 0 },
     });
     assert.deepEqual(trainingObjective('policy', policy({ objective: 'sft+dpo', dpo: { sftWeight: 0.5 } })), {
-      objective: 'dpo',
+      format: 'dpo',
       file: 'dpo.jsonl',
-      options: { dpoBeta: 0.1, dpoSftWeight: 0.5 },
+      flags: { dpoBeta: 0.1, dpoSftWeight: 0.5 },
       metrics: { objective: 'sft+dpo', dpo_beta: 0.1, dpo_sft_weight: 0.5 },
     });
-    assert.deepEqual(trainingObjective('prm', policy({ objective: 'dpo' })), { objective: 'prm', file: 'prm.jsonl', options: {}, metrics: { objective: 'prm' } });
+    assert.deepEqual(trainingObjective('prm', policy({ objective: 'dpo' })), { format: 'prm', file: 'prm.jsonl', flags: {}, metrics: { objective: 'prm' } });
   });
 });
 
@@ -86,12 +87,23 @@ describe('dpo.jsonl: the iteration’s step pairs as the trainer’s rows', () =
     const problemId = store.upsertProblem({ task: 'arithmetic', split: 'train', question: '2+3*4', answer: '14', difficulty: 2 });
     const paths = (iteration: number) => ({ sftPath: join(dir(), `sft-${iteration}.jsonl`), prmPath: join(dir(), `prm-${iteration}.jsonl`), dpoPath: join(dir(), `dpo-${iteration}.jsonl`) });
     // A task whose steps end at a blank line (as MATH's do), and a policy prompt that is not the PRM's.
-    const build = (iteration: number) => buildIterationData({ store, iteration, promptOf: (q) => `<user>${q}<assistant>`, prmPromptOf: (q) => `Q: ${q}\n`, delimiter: '\n\n', ...paths(iteration) });
+    const build = (iteration: number, objective: 'sft' | 'dpo' = 'dpo') =>
+      buildIterationData({
+        store,
+        iteration,
+        promptOf: (q) => `<user>${q}<assistant>`,
+        prmPromptOf: (q) => `Q: ${q}\n`,
+        delimiter: '\n\n',
+        prmPath: paths(iteration).prmPath,
+        objective: policyObjective({ objective, dpo: { beta: 0.1, sftWeight: 1 } }),
+        policyPath: paths(iteration)[objective === 'dpo' ? 'dpoPath' : 'sftPath'],
+      });
     for (const iteration of [1, 2]) {
       store.saveSearch({ iteration, problemId, policyModelId: null, prmModelId: null, algorithm: 'mcts', budget: 8, stats: {}, answer: '14', correct: true, tree: searchedTree() });
       const counts = await build(iteration);
-      assert.deepEqual([counts.pairs, counts.dpoRowsWritten], [2, 2]);
+      assert.deepEqual([counts.pairs, counts.policyRowsWritten], [2, 2]);
     }
+    await build(2, 'sft');
     const expected = [
       { prompt: '<user>2+3*4<assistant>', chosen: '2+12\n\n', rejected: '5*4\n\n' },
       { prompt: '<user>2+3*4<assistant>2+12\n\n14\n\n', chosen: 'A: 14\n\n', rejected: 'A: 15\n\n' },
@@ -106,7 +118,7 @@ describe('dpo.jsonl: the iteration’s step pairs as the trainer’s rows', () =
     // Rebuilding writes the same file; an iteration without pairs writes an empty one.
     await build(2);
     assert.deepEqual(await lines(paths(2).dpoPath), expected);
-    assert.equal((await build(3)).dpoRowsWritten, 0);
+    assert.equal((await build(3)).policyRowsWritten, 0);
     assert.equal(await readFile(paths(3).dpoPath, 'utf8'), '');
   });
 });

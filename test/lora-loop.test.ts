@@ -227,7 +227,7 @@ describe('the loop with LoRA (inline, micro model)', () => {
     assert.notEqual(sftId, undefined, 'iteration 2 found correct solutions');
     assert.equal(store.sftLineage(sftId ?? 0).policy_model, join(models, 'policy-1.lora.gguf'));
     const counts = await exportRun({ store, outDir: join(runDir, 'export') });
-    assert.ok(counts.sft > 0 && counts.trees > 0, JSON.stringify(counts));
+    assert.ok((counts.sft ?? 0) > 0 && (counts.trees ?? 0) > 0, JSON.stringify(counts));
     const listed = await arbor('models', 'two', '--run-dir', runDir);
     assert.equal(listed.code, 0, listed.stderr);
     assert.match(listed.stdout, /policy iteration 2 parent \d+ {2}\S*policy-2\.lora\.gguf .*"method":"lora","base":"\S*models\/micro\/arbor-micro\.gguf"/);

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { COMMITTED_MICRO_MODEL } from '../train/micro-model.ts';
 import { buildIterationData } from '../data/build-sets.ts';
+import { policyObjective } from '../train/objectives/index.ts';
 import { invalidStepShare } from '../evaluate/metrics.ts';
 import { monteCarloChains } from '../reward/monte-carlo.ts';
 import type { Verifier } from '../reward/verifiers.ts';
@@ -22,6 +23,8 @@ import { RunStore } from '../store/run-store.ts';
 import { seedPrmRecipeSchema, writeSeedPrmData } from '../train/seed-prm.ts';
 import { scriptedPolicy } from './search-fakes.ts';
 import { useTempDir } from './temp-dir.ts';
+
+const SFT = policyObjective({ objective: 'sft', dpo: { beta: 0.1, sftWeight: 1 } });
 
 describe('frontier: problems per difficulty level from solve rates', () => {
   test('the level solved sometimes gets most; solved and hopeless levels keep the floor; counts sum to the total', () => {
@@ -99,7 +102,7 @@ describe('SFT value floor and the invalid-step measure', () => {
     const sftOf = async (floor: number, name: string): Promise<string[]> => {
       const path = join(dir(), `${name}.jsonl`);
       const data = { sftValueFloor: floor, sftContestedRepeat: 1 };
-      await buildIterationData({ store: store(join(dir(), `${name}.db`)), iteration: 1, promptOf: (q) => `Q: ${q}\n`, prmPromptOf: (q) => `Q: ${q}\n`, delimiter: '\n', sftPath: path, prmPath: join(dir(), `${name}-prm.jsonl`), dpoPath: join(dir(), `${name}-dpo.jsonl`), data });
+      await buildIterationData({ store: store(join(dir(), `${name}.db`)), iteration: 1, promptOf: (q) => `Q: ${q}\n`, prmPromptOf: (q) => `Q: ${q}\n`, delimiter: '\n', objective: SFT, policyPath: path, prmPath: join(dir(), `${name}-prm.jsonl`), data });
       return (await readFile(path, 'utf8')).trim().split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { completion: string }).completion);
     };
     assert.deepEqual(await sftOf(0, 'none'), ['2+12\n14\nA: 14\n', '5*4\nA: 14\n'], 'without a floor the lucky path is kept too');
@@ -110,7 +113,7 @@ describe('SFT value floor and the invalid-step measure', () => {
   test('solutions of contested problems (the search also ended wrong) are written sftContestedRepeat times; always-solved ones once', async () => {
     const contested = store(join(dir(), 'contested.db'));
     const path = join(dir(), 'contested.jsonl');
-    const build = () => buildIterationData({ store: contested, iteration: 1, promptOf: (q) => `Q: ${q}\n`, prmPromptOf: (q) => `Q: ${q}\n`, delimiter: '\n', sftPath: path, prmPath: join(dir(), 'contested-prm.jsonl'), dpoPath: join(dir(), 'contested-dpo.jsonl'), data: { sftContestedRepeat: 3, sftValueFloor: 0.2 } });
+    const build = () => buildIterationData({ store: contested, iteration: 1, promptOf: (q) => `Q: ${q}\n`, prmPromptOf: (q) => `Q: ${q}\n`, delimiter: '\n', objective: SFT, policyPath: path, prmPath: join(dir(), 'contested-prm.jsonl'), data: { sftContestedRepeat: 3, sftValueFloor: 0.2 } });
     await build();
     const lines = async () => (await readFile(path, 'utf8')).trim().split('\n');
     assert.equal((await lines()).length, 1, 'every end of this tree is correct: not contested');

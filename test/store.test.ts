@@ -5,13 +5,18 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { buildIterationData } from '../data/build-sets.ts';
-import { exportRun, TrlDpoRowSchema, TrlPrmRowSchema, TrlSftRowSchema } from '../data/export.ts';
+import { policyObjective } from '../train/objectives/index.ts';
+import { exportRun, TrlPrmRowSchema } from '../data/export.ts';
+import { TrlDpoRowSchema } from '../train/objectives/dpo.ts';
+import { TrlSftRowSchema } from '../train/objectives/sft.ts';
 
 import { DatabaseVersionError, migrate, openRunDatabase, type RunDatabase } from '../store/database.ts';
 import { LATEST_VERSION, MIGRATIONS } from '../store/migrations.ts';
 import { RunConfigConflictError, RunStore } from '../store/run-store.ts';
 import { searchedTree } from './searched-tree.ts';
 import { useTempDir } from './temp-dir.ts';
+
+const SFT = policyObjective({ objective: 'sft', dpo: { beta: 0.1, sftWeight: 1 } });
 
 const EXPECTED_TABLES = ['activity_attempts', 'evaluations', 'iterations', 'models', 'nodes', 'preference_pairs', 'prm_examples', 'problems', 'runs', 'searches', 'sft_examples'];
 
@@ -62,7 +67,7 @@ describe('run database', () => {
     const again = store.saveSearch({ iteration: 1, problemId: store.upsertProblem({ task: 'arithmetic', split: 'train', question: '2+3*4', answer: '14', difficulty: 2 }), policyModelId: null, prmModelId: null, algorithm: 'mcts', budget: 50, stats: {}, answer: '14', correct: true, tree: searchedTree() });
     assert.equal(again, searchId);
     // The policy's prompt (a chat template, say) goes to SFT rows; the PRM's plain prompt to PRM rows.
-    const build = () => buildIterationData({ store, iteration: 1, promptOf: (q) => `Q: ${q}\n`, prmPromptOf: (q) => `PRM ${q}\n`, delimiter: '\n', sftPath: join(dir(), 'sft.jsonl'), prmPath: join(dir(), 'prm.jsonl'), dpoPath: join(dir(), 'dpo.jsonl') });
+    const build = () => buildIterationData({ store, iteration: 1, promptOf: (q) => `Q: ${q}\n`, prmPromptOf: (q) => `PRM ${q}\n`, delimiter: '\n', objective: SFT, policyPath: join(dir(), 'sft.jsonl'), prmPath: join(dir(), 'prm.jsonl') });
     const first = await build();
     const second = await build();
     assert.deepEqual(second, first);
@@ -114,7 +119,7 @@ describe('run database', () => {
 
   test('an SFT row traces back to its search, node, problem and models', async () => {
     const { store, db, searchId } = seededStore(join(dir(), 'lineage.db'));
-    await buildIterationData({ store, iteration: 1, promptOf: (q) => `Q: ${q}\n`, prmPromptOf: (q) => `Q: ${q}\n`, delimiter: '\n', sftPath: join(dir(), 'l-sft.jsonl'), prmPath: join(dir(), 'l-prm.jsonl'), dpoPath: join(dir(), 'l-dpo.jsonl') });
+    await buildIterationData({ store, iteration: 1, promptOf: (q) => `Q: ${q}\n`, prmPromptOf: (q) => `Q: ${q}\n`, delimiter: '\n', objective: SFT, policyPath: join(dir(), 'l-sft.jsonl'), prmPath: join(dir(), 'l-prm.jsonl') });
     const sftId = db.prepare('SELECT id FROM sft_examples').pluck().get() as number;
     const lineage = store.sftLineage(sftId);
     assert.equal(lineage.search_id, searchId);
@@ -127,7 +132,7 @@ describe('run database', () => {
 
   test('exports use the TRL field names and carry lineage ids', async () => {
     const { store } = seededStore(join(dir(), 'export.db'));
-    await buildIterationData({ store, iteration: 1, promptOf: (q) => `Q: ${q}\n`, prmPromptOf: (q) => `Q: ${q}\n`, delimiter: '\n', sftPath: join(dir(), 'e-sft.jsonl'), prmPath: join(dir(), 'e-prm.jsonl'), dpoPath: join(dir(), 'e-dpo.jsonl') });
+    await buildIterationData({ store, iteration: 1, promptOf: (q) => `Q: ${q}\n`, prmPromptOf: (q) => `Q: ${q}\n`, delimiter: '\n', objective: SFT, policyPath: join(dir(), 'e-sft.jsonl'), prmPath: join(dir(), 'e-prm.jsonl') });
     const out = join(dir(), 'export');
     const counts = await exportRun({ store, outDir: out });
     assert.deepEqual(counts, { sft: 1, dpo: 2, prm: 3, trees: 1 });

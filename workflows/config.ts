@@ -8,6 +8,8 @@ import { pairFilterSchema } from '../reward/preference-pairs.ts';
 import { mctsConfigSchema } from '../search/mcts.ts';
 import { taskConfigSchema } from '../tasks/config.ts';
 import { LORA_TARGETS } from '../train/lora-targets.ts';
+import { dpoSettingsSchema } from '../train/objectives/dpo.ts';
+import { OBJECTIVE_NAMES } from '../train/objectives/index.ts';
 
 const positiveInt = z.number().int().positive();
 
@@ -39,25 +41,18 @@ export const trainSettingsSchema = z.strictObject({
 });
 export type TrainSettings = z.output<typeof trainSettingsSchema>;
 
-/** DPO on the iteration's step preference pairs (the native trainer's `--dpo-beta`, `--dpo-sft-weight`). */
-export const dpoSettingsSchema = z.strictObject({
-  /** β of −log σ(β·(margin − reference margin)); the reference is the policy the iteration starts from. */
-  beta: z.number().positive().default(0.1),
-  /** sft+dpo only: weight of the chosen step's mean negative log-likelihood added to each pair's loss (RPO). */
-  sftWeight: z.number().positive().default(1),
-});
-
 /**
  * The policy's train settings: the common ones and what it learns from. The PRM has no objective
  * (it always learns its labels), so these keys are errors under `train.prm`.
  */
 export const policyTrainSettingsSchema = trainSettingsSchema.extend({
   /**
-   * sft: the correct solutions (sft.jsonl). dpo: the step preference pairs MCTS* found (dpo.jsonl:
-   * one prompt + path, the better and the worse next step), the parent as reference model. sft+dpo:
-   * the same pairs, plus `dpo.sftWeight` × the chosen step's negative log-likelihood (RPO).
+   * What the policy learns from (train/objectives/): sft, the correct solutions (sft.jsonl); dpo, the
+   * step preference pairs MCTS* found (dpo.jsonl: one prompt + path, the better and the worse next
+   * step), the parent as reference model; sft+dpo, the same pairs plus `dpo.sftWeight` × the chosen
+   * step's negative log-likelihood (RPO).
    */
-  objective: z.enum(['sft', 'dpo', 'sft+dpo']).default('sft'),
+  objective: z.enum(OBJECTIVE_NAMES).default('sft'),
   dpo: dpoSettingsSchema.prefault({}),
 });
 export type PolicyTrainSettings = z.output<typeof policyTrainSettingsSchema>;
@@ -92,6 +87,7 @@ export const dataSettingsSchema = z.strictObject({
   pairs: pairFilterSchema.default({ minGap: 0.3, minEditDistance: 1 }),
 });
 export type DataSettingsInput = z.input<typeof dataSettingsSchema>;
+export type DataSettings = z.output<typeof dataSettingsSchema>;
 
 /** How llama.cpp runs the models (node-llama-cpp options). */
 export const engineSettingsSchema = z.strictObject({

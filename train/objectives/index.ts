@@ -1,0 +1,48 @@
+/**
+ * The policy objectives, by the name `train.policy.objective` gives: the one place the pipeline
+ * learns which objective runs. `policyObjective` binds an objective to its settings from the run
+ * config; data building writes its rows, training runs the trainer with its format and flags, the
+ * export writes every objective's file.
+ */
+import type { PolicyTrainSettings } from '../../workflows/config.ts';
+import { dpoObjective, sftDpoObjective } from './dpo.ts';
+import type { ObjectiveFlags, ObjectiveRows, PolicyObjective, RowsContext } from './objective.ts';
+import { sftObjective } from './sft.ts';
+
+export const OBJECTIVE_NAMES = ['sft', 'dpo', 'sft+dpo'] as const;
+export type ObjectiveName = (typeof OBJECTIVE_NAMES)[number];
+
+/** An objective with its settings bound: what data building and training call. */
+export interface BoundObjective extends Pick<PolicyObjective<unknown>, 'file' | 'format' | 'export'> {
+  name: ObjectiveName;
+  rows(context: Omit<RowsContext<unknown>, 'settings'>): ObjectiveRows;
+  trainer(): { flags: ObjectiveFlags; metrics: Record<string, unknown> };
+}
+
+function bind<Settings>(name: ObjectiveName, objective: PolicyObjective<Settings>, settings: Settings): BoundObjective {
+  return {
+    name,
+    file: objective.file,
+    format: objective.format,
+    export: objective.export,
+    rows: (context) => objective.rows({ ...context, settings }),
+    trainer: () => objective.trainer(settings),
+  };
+}
+
+export function policyObjective(policy: Pick<PolicyTrainSettings, 'objective' | 'dpo'>): BoundObjective {
+  switch (policy.objective) {
+    case 'sft':
+      return bind('sft', sftObjective, {});
+    case 'dpo':
+      return bind('dpo', dpoObjective, policy.dpo);
+    case 'sft+dpo':
+      return bind('sft+dpo', sftDpoObjective, policy.dpo);
+  }
+}
+
+/** Every objective's export, one per file. */
+export function objectiveExports(): PolicyObjective<unknown>['export'][] {
+  const exports = [sftObjective.export, dpoObjective.export, sftDpoObjective.export];
+  return exports.filter((entry, index) => exports.findIndex((other) => other.file === entry.file) === index);
+}
