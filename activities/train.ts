@@ -92,7 +92,10 @@ export async function trainModel({ runDir, iteration, kind, parentPath }: Activi
           heartbeat({ stage: `train ${kind}`, done: event.start_step, total: event.steps, ...(event.resumed ? { note: 'resumed from checkpoint' } : {}) });
         }
         if (event.event === 'step') heartbeat({ stage: `train ${kind}`, done: event.step, total: event.steps, note: `loss ${event.loss.toFixed(4)}` });
-        if (event.event === 'reference') heartbeat({ stage: `train ${kind}`, done: 0, total: 1, note: `reference margins: ${event.done}/${event.pairs} ${event.set} pairs` });
+        if (event.event === 'reference') {
+          const [what, total] = event.pairs !== undefined ? ['pairs', event.pairs] : ['examples', event.examples];
+          heartbeat({ stage: `train ${kind}`, done: 0, total: 1, note: `start model's log-probs: ${event.done}/${total} ${event.set} ${what}` });
+        }
       },
     },
   );

@@ -31,7 +31,7 @@ void shuffle(std::vector<T> & v, Rng & rng) {
 
 } // namespace
 
-Dataset read_dataset(const std::string & path, int n_vocab, int n_ctx, bool paired) {
+Dataset read_dataset(const std::string & path, int n_vocab, int n_ctx, DataKind kind) {
     std::unique_ptr<FILE, FileCloser> f(fopen(path.c_str(), "rb"));
     if (!f) throw InputError(path + ": cannot open training data");
     char magic[8];
@@ -41,6 +41,12 @@ Dataset read_dataset(const std::string & path, int n_vocab, int n_ctx, bool pair
     read_exact(f.get(), header, 2, path, "the header");
     Dataset data;
     data.path = path;
+    if ((header[1] & ~ARBTOK_ADVANTAGES) != 0) throw InputError(path + ": unknown .arbtok flags " + std::to_string(header[1]));
+    data.advantages = (header[1] & ARBTOK_ADVANTAGES) != 0;
+    if (data.advantages != (kind == DataKind::advantages)) {
+        throw InputError(path + (data.advantages ? ": examples carry advantages: train them with --objective pg"
+                                                  : ": examples carry no advantages: --objective pg needs pg data (train/arbtok.ts)"));
+    }
     data.examples.resize(header[0]);
     for (uint32_t i = 0; i < header[0]; i++) {
         const std::string where = path + ": example " + std::to_string(i + 1);
@@ -57,6 +63,10 @@ Dataset read_dataset(const std::string & path, int n_vocab, int n_ctx, bool pair
         read_exact(f.get(), ex.tokens.data(), counts[0], path, "example " + std::to_string(i + 1));
         static_assert(sizeof(Target) == 12, "Target must match the file layout");
         read_exact(f.get(), ex.targets.data(), counts[1], path, "example " + std::to_string(i + 1));
+        if (data.advantages) {
+            read_exact(f.get(), &ex.advantage, 1, path, "example " + std::to_string(i + 1));
+            if (!std::isfinite(ex.advantage)) throw InputError(where + ": the advantage must be finite");
+        }
         for (int32_t tok : ex.tokens) {
             if (tok < 0 || tok >= n_vocab) {
                 throw InputError(where + ": token id " + std::to_string(tok) + " is outside the vocabulary (" +
@@ -75,7 +85,8 @@ Dataset read_dataset(const std::string & path, int n_vocab, int n_ctx, bool pair
         data.n_tokens += counts[0];
     }
     if (data.examples.empty()) throw InputError(path + ": no examples");
-    if (paired) {
+    if (fgetc(f.get()) != EOF) throw InputError(path + ": bytes after the last example");
+    if (kind == DataKind::paired) {
         data.paired = true;
         if (data.examples.size() % 2 != 0) {
             throw InputError(path + ": " + std::to_string(data.examples.size()) + " examples: dpo data is pairs (chosen, rejected), an even count");

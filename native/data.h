@@ -18,7 +18,11 @@ struct Target {
 struct Example {
     std::vector<int32_t> tokens;
     std::vector<Target> targets;
+    float advantage = 0;  // pg: the signed advantage of the whole completion (file flag ARBTOK_ADVANTAGES)
 };
+
+// The .arbtok header's flags (the u32 after the example count): each example ends with an f32 advantage.
+constexpr uint32_t ARBTOK_ADVANTAGES = 1;
 
 // With `paired` (the dpo objective) examples 2p and 2p + 1 are pair p: the prompt with the chosen
 // continuation, then with the rejected one; their targets mark the continuation's tokens.
@@ -27,15 +31,21 @@ struct Dataset {
     std::vector<Example> examples;
     bool paired = false;
     std::vector<float> reference;  // paired: each pair's margin under the reference model (see Trainer::margins)
+    bool advantages = false;       // examples carry advantages (the pg objective)
+    std::vector<std::vector<float>> old_log_probs;  // pg: log π_old of every target, per example (Trainer::target_log_probs)
     size_t max_tokens = 0;
     size_t max_targets = 0;
     int64_t n_tokens = 0;
 };
 
+// What an objective needs of its data: pairs (dpo: an even number of examples, each with targets)
+// or advantages (pg: the file's ARBTOK_ADVANTAGES flag, finite advantages).
+enum class DataKind { plain, paired, advantages };
+
 // Reads and validates a .arbtok file: token ids below n_vocab, positions inside the example,
-// finite non-negative weights, no example longer than n_ctx; paired: an even number of examples,
-// each with targets. Errors name the file and example.
-Dataset read_dataset(const std::string & path, int n_vocab, int n_ctx, bool paired = false);
+// finite non-negative weights, no example longer than n_ctx, and what `kind` needs. Errors name the
+// file and example.
+Dataset read_dataset(const std::string & path, int n_vocab, int n_ctx, DataKind kind = DataKind::plain);
 
 // The units batches are made of: examples, or pairs of a paired dataset (length: the longer one).
 std::vector<size_t> unit_lengths(const Dataset & data);

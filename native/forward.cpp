@@ -7,7 +7,7 @@
 
 namespace arbor {
 
-ForwardGraph build_forward(ggml_context * ctx, const Model & model, int T, int B, int R, int K, int P, float beta) {
+ForwardGraph build_forward(ggml_context * ctx, const Model & model, int T, int B, int R, int K, const LossOptions & options) {
     const HParams & hp = model.hp;
     const int hd = hp.head_dim();
     const int nh = hp.n_head;
@@ -71,13 +71,35 @@ ForwardGraph build_forward(ggml_context * ctx, const Model & model, int T, int B
     ggml_tensor * flat = ggml_reshape_2d(ctx, ggml_scale(ctx, probs, 1.0f), 1, ggml_nelements(probs));
     ggml_tensor * picked = ggml_log(ctx, ggml_scale_bias(ctx, ggml_get_rows(ctx, flat, fg.in.target_index), 1.0f, 1e-30f));  // [1, K]
     fg.loss = ggml_scale(ctx, ggml_sum(ctx, ggml_mul(ctx, picked, fg.in.target_weight)), -1.0f);
+    if (options.pg) {
+        fg.in.pg_positive = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, 1, K);
+        fg.in.pg_negative = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, 1, K);
+        fg.in.pg_old = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, 1, K);
+        fg.in.pg_kl = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, 1, K);
+        for (ggml_tensor * t : {fg.in.pg_positive, fg.in.pg_negative, fg.in.pg_old, fg.in.pg_kl}) ggml_set_input(t);
+        ggml_tensor * log_ratio = ggml_sub(ctx, picked, fg.in.pg_old);
+        fg.ratio = ggml_exp(ctx, log_ratio);
+        // A > 0 gains ρ up to high, A < 0 loses ρ down to low: past the bound the gradient is zero.
+        ggml_tensor * capped = ggml_sub(ctx, fg.ratio, ggml_relu(ctx, ggml_scale_bias(ctx, fg.ratio, 1.0f, -options.pg_high)));
+        ggml_tensor * floored = ggml_add(ctx, fg.ratio, ggml_relu(ctx, ggml_scale_bias(ctx, fg.ratio, -1.0f, options.pg_low)));
+        ggml_tensor * gain = ggml_add(ctx, ggml_sum(ctx, ggml_mul(ctx, capped, fg.in.pg_positive)), ggml_sum(ctx, ggml_mul(ctx, floored, fg.in.pg_negative)));
+        // k3 = exp(−d) + d − 1 with d = log ρ: non-negative, zero at ρ = 1.
+        ggml_tensor * k3 = ggml_add(ctx, ggml_exp(ctx, ggml_neg(ctx, log_ratio)), ggml_scale_bias(ctx, log_ratio, 1.0f, -1.0f));
+        fg.loss = ggml_sub(ctx, ggml_sum(ctx, ggml_mul(ctx, k3, fg.in.pg_kl)), gain);
+        // Monitors only (no gradient flows from them): −Σ p log p of each target row.
+        ggml_tensor * plogp = ggml_mul(ctx, probs, ggml_log(ctx, ggml_scale_bias(ctx, probs, 1.0f, 1e-30f)));
+        fg.entropy = ggml_scale(ctx, ggml_sum_rows(ctx, plogp), -1.0f);
+        ggml_set_output(fg.ratio);
+        ggml_set_output(fg.entropy);
+    }
+    const int P = options.pairs;
     if (P > 0) {
         fg.in.pair_sign = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, K, P);
         fg.in.ref_margin = ggml_new_tensor_1d(ctx, GGML_TYPE_F32, P);
         fg.in.pair_weight = ggml_new_tensor_1d(ctx, GGML_TYPE_F32, P);
         for (ggml_tensor * t : {fg.in.pair_sign, fg.in.ref_margin, fg.in.pair_weight}) ggml_set_input(t);
         fg.margin = ggml_mul_mat(ctx, fg.in.pair_sign, ggml_reshape_2d(ctx, picked, K, 1));  // [P, 1]
-        ggml_tensor * z = ggml_scale(ctx, ggml_sub(ctx, fg.margin, fg.in.ref_margin), beta);
+        ggml_tensor * z = ggml_scale(ctx, ggml_sub(ctx, fg.margin, fg.in.ref_margin), options.dpo_beta);
         ggml_tensor * dpo = ggml_sum(ctx, ggml_mul(ctx, ggml_softplus(ctx, ggml_neg(ctx, z)), fg.in.pair_weight));
         fg.loss = ggml_add(ctx, fg.loss, dpo);
         ggml_set_output(fg.margin);

@@ -34,6 +34,8 @@ Dataset make_dataset(const std::string & objective, int n_vocab, Rng & rng) {
                 ex.targets.push_back({static_cast<uint32_t>(t), next, 1.0f});
             } else if (objective == "sft") {
                 if (t >= PROMPT) ex.targets.push_back({static_cast<uint32_t>(t), next, b == 0 ? 1.0f : 0.5f});
+            } else if (objective == "pg") {  // the first counts once, the second stands for two paths
+                if (t >= PROMPT) ex.targets.push_back({static_cast<uint32_t>(t), next, b == 0 ? 1.0f : 2.0f});
             } else if (objective == "dpo") {  // one pair: the same prompt, two random continuations
                 if (b == 1 && t < PROMPT) ex.tokens[t] = d.examples[0].tokens[t];
                 if (t >= PROMPT) ex.targets.push_back({static_cast<uint32_t>(t), next, 1.0f});
@@ -42,6 +44,7 @@ Dataset make_dataset(const std::string & objective, int n_vocab, Rng & rng) {
                 ex.targets.push_back({static_cast<uint32_t>(t), BAD, 1.0f - PRM_VALUE});
             }
         }
+        ex.advantage = b == 0 ? 0.7f : -0.5f;
         d.max_tokens = std::max(d.max_tokens, ex.tokens.size());
         d.max_targets = std::max(d.max_targets, ex.targets.size());
         d.examples.push_back(ex);
@@ -62,10 +65,23 @@ float get_element(const ggml_tensor * t, int64_t i) {
 } // namespace
 
 int cmd_gradcheck(const Args & args) {
-    args.expect_only({"objective", "kv-heads", "seed", "threads", "arch", "backend-dir", "lora-rank", "base-type"});
+    args.expect_only({"objective", "kv-heads", "seed", "threads", "arch", "backend-dir", "lora-rank", "base-type", "pg-aggregation"});
     const std::string objective = args.str("objective", "sft");
-    if (objective != "sft" && objective != "prm" && objective != "lm" && objective != "dpo") {
-        throw InputError("--objective must be sft, prm, lm or dpo");
+    if (objective != "sft" && objective != "prm" && objective != "lm" && objective != "dpo" && objective != "pg") {
+        throw InputError("--objective must be sft, prm, lm, dpo or pg");
+    }
+    // pg: tight clip bounds and a KL weight, so every branch of the loss is checked.
+    PgConfig pg;
+    if (objective == "pg") {
+        pg.enabled = true;
+        pg.kl_beta = 0.3f;
+        const std::string aggregation = args.str("pg-aggregation", "token-mean");
+        if (aggregation == "token-mean") pg.aggregation = PgConfig::Aggregation::token_mean;
+        else if (aggregation == "seq-mean") pg.aggregation = PgConfig::Aggregation::seq_mean;
+        else if (aggregation == "constant") pg.aggregation = PgConfig::Aggregation::constant;
+        else throw InputError("--pg-aggregation must be token-mean, seq-mean or constant");
+    } else if (args.has("pg-aggregation")) {
+        throw InputError("--pg-aggregation needs --objective pg");
     }
     const uint64_t seed = static_cast<uint64_t>(args.integer("seed", 1));
     Rng rng(seed);
@@ -133,11 +149,25 @@ int cmd_gradcheck(const Args & args) {
     }
     const StepTotals totals = totals_of(data, batch);
 
-    Trainer trainer(model, be.backend, B, data.max_targets, /*keep_logits =*/ true, dpo);
+    Trainer trainer(model, be.backend, B, data.max_targets, /*keep_logits =*/ true, dpo, pg);
     OptimizerConfig opt;
     opt.weight_decay = 0.01;
     trainer.accumulate(data, batch, totals);
     trainer.update(1, 1e-2, 1.0, opt);
+    if (pg.enabled) {
+        // π_old = the model after that step, moved by ±0.3 on two of every three targets: ρ starts at
+        // e^∓0.3 there, outside the bounds (0.8, 1.28), so slots clipped and not, of both signs, occur.
+        data.advantages = true;
+        data.old_log_probs = trainer.target_log_probs(data);
+        size_t slot = 0;
+        for (auto & example : data.old_log_probs) {
+            for (float & value : example) {
+                const size_t phase = slot++ % 3;
+                value += phase == 0 ? 0.0f : phase == 1 ? 0.3f : -0.3f;
+            }
+        }
+        trainer.take_pg_stats();
+    }
     const double loss = trainer.accumulate(data, batch, totals);
 
     // Logit gradients: padding rows (no target) must get exactly zero.
@@ -195,6 +225,33 @@ int cmd_gradcheck(const Args & args) {
         const double expected = dpo.sft_weight * -chosen / totals.weight + std::log1p(std::exp(-z));
         line.num("dpo_loss", loss).num("dpo_expected_loss", expected).num("dpo_margin", trainer.margins(data)[0])
             .num("dpo_expected_margin", margin);
+    }
+
+    if (objective == "pg") {
+        // The loss recomputed here from the logits, aggregation included.
+        const double low = 1.0 - pg.epsilon_low, high = 1.0 + pg.epsilon_high;
+        double expected = 0;
+        int clipped = 0, slots = 0;
+        for (int b = 0; b < B; b++) {
+            const Example & ex = data.examples[b];
+            for (size_t j = 0; j < ex.targets.size(); j++) {
+                const Target & t = ex.targets[j];
+                const size_t r = static_cast<size_t>(std::find(rows.begin(), rows.end(), b * Tb + static_cast<int>(t.pos)) - rows.begin());
+                const float * row = &logits[r * V];
+                const double mx = *std::max_element(row, row + V);
+                double z = 0;
+                for (int64_t v = 0; v < V; v++) z += std::exp(row[v] - mx);
+                const double d = (row[t.token] - mx - std::log(z)) - data.old_log_probs[b][j];
+                const double rho = std::exp(d), a = ex.advantage;
+                const double c = pg.aggregation == PgConfig::Aggregation::token_mean ? t.weight / totals.weight
+                               : pg.aggregation == PgConfig::Aggregation::seq_mean   ? t.weight / (ex.targets.size() * totals.example_weight)
+                                                                                     : t.weight / (data.max_targets * totals.example_weight);
+                expected += -c * std::min(rho * a, std::clamp(rho, low, high) * a) + pg.kl_beta * c * (std::exp(-d) + d - 1);
+                clipped += (a > 0 && rho > high) || (a < 0 && rho < low);
+                slots++;
+            }
+        }
+        line.num("pg_loss", loss).num("pg_expected_loss", expected).integer("pg_clipped", clipped).integer("pg_slots", slots);
     }
 
     // Finite differences on the largest-gradient element and a few random ones of every tensor.

@@ -144,19 +144,37 @@ struct ForwardInputs {
     ggml_tensor * pair_sign = nullptr;   // F32 [K, P]: +weight for the chosen side's target slots of a pair, -weight for the rejected
     ggml_tensor * ref_margin = nullptr;  // F32 [P]: the reference model's margin of each pair
     ggml_tensor * pair_weight = nullptr; // F32 [P]: 1 / pairs in the step; 0 for padding
+    // pg only, one value per target slot, 0 for padding (each coefficient already holds the slot's aggregation weight):
+    ggml_tensor * pg_positive = nullptr; // F32 [1, K]: c·max(A, 0)
+    ggml_tensor * pg_negative = nullptr; // F32 [1, K]: c·min(A, 0)
+    ggml_tensor * pg_old = nullptr;      // F32 [1, K]: log π_old of the target token
+    ggml_tensor * pg_kl = nullptr;       // F32 [1, K]: β·c
+};
+
+// What the loss adds to (or, for pg, puts in place of) the weighted cross-entropy.
+struct LossOptions {
+    int pairs = 0;           // dpo: P pairs per graph
+    float dpo_beta = 0.0f;
+    bool pg = false;         // the clipped-ratio policy-gradient surrogate
+    float pg_low = 0.8f;     // 1 − ε_low
+    float pg_high = 1.28f;   // 1 + ε_high
 };
 
 struct ForwardGraph {
     ForwardInputs in;
     ggml_tensor * logits = nullptr;      // [V, R]: only the positions with targets (a large vocabulary costs V per row)
     ggml_tensor * margin = nullptr;      // DPO: [P, 1] log p(chosen) − log p(rejected) of each pair
-    ggml_tensor * loss = nullptr;        // scalar: weighted negative log-likelihood, plus the DPO loss
+    ggml_tensor * ratio = nullptr;       // pg: [1, K] π/π_old of each target slot (monitors: clip fraction, KL)
+    ggml_tensor * entropy = nullptr;     // pg: [1, R] the entropy of each target row's next-token distribution
+    ggml_tensor * loss = nullptr;        // scalar: weighted negative log-likelihood, plus the DPO loss; or the pg loss
 };
 
 // Builds inputs and the loss for T positions x B sequences, R target positions and K target slots in
-// `ctx` (no_alloc). With P > 0 pairs, the DPO loss Σ_p w_p · −log σ(β·(margin_p − ref_p)) is added
-// (log σ(z) = −softplus(−z): ggml differentiates softplus, not sigmoid).
-ForwardGraph build_forward(ggml_context * ctx, const Model & model, int T, int B, int R, int K, int P = 0, float beta = 0.0f);
+// `ctx` (no_alloc). With loss.pairs = P > 0, the DPO loss Σ_p w_p · −log σ(β·(margin_p − ref_p)) is
+// added (log σ(z) = −softplus(−z): ggml differentiates softplus, not sigmoid). With loss.pg, the loss
+// is −Σ_k c_k·min(ρ_k·A_k, clip(ρ_k, low, high)·A_k) + β·Σ_k c_k·(ρ_k⁻¹ − log ρ_k⁻¹ − 1) (k3 KL to π_old),
+// ρ_k = exp(log π − log π_old); min(ρ, high) = ρ − relu(ρ − high), max(ρ, low) = ρ + relu(low − ρ).
+ForwardGraph build_forward(ggml_context * ctx, const Model & model, int T, int B, int R, int K, const LossOptions & loss = {});
 
 struct QuantizeCounts {
     int64_t converted = 0;

@@ -88,6 +88,7 @@ struct TrainOptions {
     OptimizerConfig opt;
     LoraOptions lora;  // rank 0: full fine-tune
     DpoConfig dpo;
+    PgConfig pg;
     int64_t checkpoint_every, eval_every, log_every;
     double logits_mb;
     bool resume;
@@ -98,7 +99,7 @@ TrainOptions read_train_options(const Args & args) {
                       "accum", "lr", "min-lr-ratio", "warmup", "weight-decay", "clip", "beta1", "beta2", "seed",
                       "threads", "checkpoint", "checkpoint-every", "resume", "eval-every", "log-every", "backend-dir",
                       "device", "ctx", "lora-rank", "lora-alpha", "lora-targets", "lora-init", "dpo-beta",
-                      "dpo-sft-weight", "logits-mb"});
+                      "dpo-sft-weight", "logits-mb", "pg-epsilon-low", "pg-epsilon-high", "pg-kl-beta", "pg-aggregation"});
     TrainOptions o{};
     o.model_path = args.required("model");
     o.data_path = args.required("data");
@@ -106,8 +107,8 @@ TrainOptions read_train_options(const Args & args) {
     if (o.out_path == o.model_path) throw InputError("--out must differ from --model (the input model would be overwritten)");
     if (args.has("val")) o.val_path = args.required("val");
     o.objective = args.str("objective", "sft");
-    if (o.objective != "sft" && o.objective != "prm" && o.objective != "lm" && o.objective != "dpo") {
-        throw InputError("--objective must be sft, prm, lm or dpo, got '" + o.objective + "'");
+    if (o.objective != "sft" && o.objective != "prm" && o.objective != "lm" && o.objective != "dpo" && o.objective != "pg") {
+        throw InputError("--objective must be sft, prm, lm, dpo or pg, got '" + o.objective + "'");
     }
     o.dpo.enabled = o.objective == "dpo";
     if (!o.dpo.enabled && (args.has("dpo-beta") || args.has("dpo-sft-weight"))) throw InputError("--dpo-beta and --dpo-sft-weight need --objective dpo");
@@ -115,6 +116,21 @@ TrainOptions read_train_options(const Args & args) {
     o.dpo.sft_weight = static_cast<float>(args.number("dpo-sft-weight", 0.0));
     if (!(o.dpo.beta > 0)) throw InputError("--dpo-beta must be positive, got " + args.str("dpo-beta"));
     if (!(o.dpo.sft_weight >= 0)) throw InputError("--dpo-sft-weight must be at least 0, got " + args.str("dpo-sft-weight"));
+    o.pg.enabled = o.objective == "pg";
+    if (!o.pg.enabled && (args.has("pg-epsilon-low") || args.has("pg-epsilon-high") || args.has("pg-kl-beta") || args.has("pg-aggregation"))) {
+        throw InputError("--pg-epsilon-low, --pg-epsilon-high, --pg-kl-beta and --pg-aggregation need --objective pg");
+    }
+    o.pg.epsilon_low = static_cast<float>(args.number("pg-epsilon-low", 0.2));
+    o.pg.epsilon_high = static_cast<float>(args.number("pg-epsilon-high", 0.28));
+    o.pg.kl_beta = static_cast<float>(args.number("pg-kl-beta", 0.0));
+    if (!(o.pg.epsilon_low > 0 && o.pg.epsilon_low < 1)) throw InputError("--pg-epsilon-low must be in (0, 1), got " + args.str("pg-epsilon-low"));
+    if (!(o.pg.epsilon_high > 0)) throw InputError("--pg-epsilon-high must be positive, got " + args.str("pg-epsilon-high"));
+    if (!(o.pg.kl_beta >= 0)) throw InputError("--pg-kl-beta must be at least 0, got " + args.str("pg-kl-beta"));
+    const std::string aggregation = args.str("pg-aggregation", "token-mean");
+    if (aggregation == "token-mean") o.pg.aggregation = PgConfig::Aggregation::token_mean;
+    else if (aggregation == "seq-mean") o.pg.aggregation = PgConfig::Aggregation::seq_mean;
+    else if (aggregation == "constant") o.pg.aggregation = PgConfig::Aggregation::constant;
+    else throw InputError("--pg-aggregation must be token-mean, seq-mean or constant, got '" + aggregation + "'");
     o.parent = args.str("parent", o.model_path);
     o.data_sha256 = args.str("data-sha256", "");
     o.batch = static_cast<int>(args.integer("batch", 16));
@@ -171,6 +187,8 @@ std::string fingerprint_of(const TrainOptions & o, const Dataset & train, int64_
            ";lr=" + format_double(o.lr) + ";seed=" + std::to_string(o.seed) + ";params=" + std::to_string(params) +
            ";objective=" + o.objective +
            (o.dpo.enabled ? ";beta=" + format_double(o.dpo.beta) + ";sft_weight=" + format_double(o.dpo.sft_weight) : "") +
+           (o.pg.enabled ? ";epsilon=" + format_double(o.pg.epsilon_low) + "," + format_double(o.pg.epsilon_high) + ";kl_beta=" +
+                               format_double(o.pg.kl_beta) + ";aggregation=" + std::to_string(static_cast<int>(o.pg.aggregation)) : "") +
            (o.lora.rank > 0 ? ";lora_alpha=" + format_double(o.lora.alpha) + ";lora_targets=" + join(o.lora.targets) + ";lora_init=" + o.lora.init_path : "");
 }
 
@@ -230,16 +248,16 @@ double final_eval(Trainer & trainer, const Dataset & val, bool dpo, int64_t step
     return val_loss;
 }
 
-// The reference margins of a paired set, with progress lines (a large set takes a while before step 1).
-std::vector<float> reference_margins(Trainer & trainer, const Dataset & data, const char * set) {
+// Progress lines of a reference pass over a set (a large set takes a while before step 1), every 5 s
+// and at the end; `unit` names what is counted (pairs, examples).
+std::function<void(size_t, size_t)> reference_progress(const char * set, const char * unit) {
     const auto t0 = std::chrono::steady_clock::now();
-    double last = 0;
-    return trainer.margins(data, [&](size_t done, size_t total) {
+    return [=, last = 0.0](size_t done, size_t total) mutable {
         const double now = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         if (done < total && now - last < 5.0) return;
         last = now;
-        JsonLine("reference").str("set", set).integer("done", static_cast<int64_t>(done)).integer("pairs", static_cast<int64_t>(total)).emit();
-    });
+        JsonLine("reference").str("set", set).integer("done", static_cast<int64_t>(done)).integer(unit, static_cast<int64_t>(total)).emit();
+    };
 }
 
 void save_output(const Model & model, const TrainOptions & o, int64_t total_steps) {
@@ -266,10 +284,11 @@ int cmd_train(const Args & args) {
     if (n_ctx > model.hp.n_ctx) {
         throw InputError("--ctx must be between 1 and the model's context (" + std::to_string(model.hp.n_ctx) + ")");
     }
-    Dataset train = read_dataset(o.data_path, model.hp.n_vocab, n_ctx, o.dpo.enabled);
+    const DataKind kind = o.dpo.enabled ? DataKind::paired : o.pg.enabled ? DataKind::advantages : DataKind::plain;
+    Dataset train = read_dataset(o.data_path, model.hp.n_vocab, n_ctx, kind);
     Dataset val;
     const bool has_val = !o.val_path.empty();
-    if (has_val) val = read_dataset(o.val_path, model.hp.n_vocab, n_ctx, o.dpo.enabled);
+    if (has_val) val = read_dataset(o.val_path, model.hp.n_vocab, n_ctx, kind);
 
     // --batch counts units: examples, or pairs for dpo (two sequences each).
     BatchSchedule schedule(unit_lengths(train), o.batch, o.seed);
@@ -277,12 +296,21 @@ int cmd_train(const Args & args) {
     const Schedule lr{o.lr, o.min_lr_ratio, o.warmup, total_steps};
     const std::string fingerprint = fingerprint_of(o, train, total_steps, model.n_params());
 
-    Trainer trainer(model, be.backend, sequences_per_graph(o, train, val, model.hp.n_vocab), std::max(train.max_targets, val.max_targets), false, o.dpo);
-    // The reference of dpo is the model training starts from: its margins, once, before any
-    // checkpoint is loaded (a resumed run keeps the same reference).
+    Trainer trainer(model, be.backend, sequences_per_graph(o, train, val, model.hp.n_vocab), std::max(train.max_targets, val.max_targets), false, o.dpo, o.pg);
+    // The reference of dpo and π_old of pg are the model training starts from: its margins / target
+    // log-probabilities, once, before any checkpoint is loaded (a resumed run keeps the same reference).
     if (o.dpo.enabled) {
-        train.reference = reference_margins(trainer, train, "train");
-        if (has_val) val.reference = reference_margins(trainer, val, "val");
+        train.reference = trainer.margins(train, reference_progress("train", "pairs"));
+        if (has_val) val.reference = trainer.margins(val, reference_progress("val", "pairs"));
+    }
+    double entropy_start = NAN;
+    if (o.pg.enabled) {
+        train.old_log_probs = trainer.target_log_probs(train, reference_progress("train", "examples"));
+        entropy_start = trainer.take_pg_stats().mean_entropy();
+        if (has_val) {
+            val.old_log_probs = trainer.target_log_probs(val, reference_progress("val", "examples"));
+            trainer.take_pg_stats();
+        }
     }
     int64_t step = 0;
     const bool resumed = o.resume && std::ifstream(o.checkpoint_path).good();
@@ -303,6 +331,7 @@ int cmd_train(const Args & args) {
     int64_t tokens = 0;
     double window_loss = 0, last_loss = NAN;
     int64_t window_steps = 0;
+    PgStats window_pg, last_pg, run_pg;  // pg monitors: since the last step line, in the last window, over the run
     while (step < total_steps) {
         step++;
         const StepOutcome done = train_step(trainer, schedule, train, o, step, lr.at(step));
@@ -310,14 +339,29 @@ int cmd_train(const Args & args) {
         window_loss += done.loss;
         window_steps++;
         last_loss = done.loss;
+        if (o.pg.enabled) {
+            const PgStats s = trainer.take_pg_stats();
+            for (PgStats * sum : {&window_pg, &run_pg}) {
+                sum->tokens += s.tokens;
+                sum->clipped += s.clipped;
+                sum->kl += s.kl;
+                sum->rows += s.rows;
+                sum->entropy += s.entropy;
+            }
+        }
         if (step % o.log_every == 0 || step == total_steps) {
             const double per_step = seconds() / static_cast<double>(step - first_step);
-            JsonLine("step")
-                .integer("step", step).integer("steps", total_steps).num("loss", window_loss / window_steps)
+            JsonLine line("step");
+            line.integer("step", step).integer("steps", total_steps).num("loss", window_loss / window_steps)
                 .num("lr", lr.at(step)).num("grad_norm", done.grad_norm).num("tok_s", tokens / std::max(seconds(), 1e-9))
-                .num("eta_s", per_step * static_cast<double>(total_steps - step)).emit();
+                .num("eta_s", per_step * static_cast<double>(total_steps - step));
+            // The pg monitors of the steps since the last line (each measured before its step's update).
+            if (o.pg.enabled) line.num("clip_frac", window_pg.clip_fraction()).num("kl", window_pg.mean_kl()).num("entropy", window_pg.mean_entropy());
+            line.emit();
             window_loss = 0;
             window_steps = 0;
+            last_pg = window_pg;
+            window_pg = {};
         }
         if (step == total_steps) break;
         if (has_val && o.eval_every > 0 && step % o.eval_every == 0) {
@@ -339,10 +383,14 @@ int cmd_train(const Args & args) {
     const double val_loss = has_val ? final_eval(trainer, val, o.dpo.enabled, step) : NAN;
     save_output(model, o, total_steps);
     std::remove(o.checkpoint_path.c_str());
-    JsonLine("done")
-        .integer("step", step).str("out", o.out_path).num("loss", last_loss).num("val_loss", val_loss)
-        .num("tok_s", tokens / std::max(train_seconds, 1e-9)).num("seconds", seconds()).num("peak_rss_mb", peak_rss_mb())
-        .emit();
+    JsonLine done("done");
+    done.integer("step", step).str("out", o.out_path).num("loss", last_loss).num("val_loss", val_loss)
+        .num("tok_s", tokens / std::max(train_seconds, 1e-9)).num("seconds", seconds()).num("peak_rss_mb", peak_rss_mb());
+    if (o.pg.enabled) {
+        done.num("entropy_start", entropy_start).num("entropy", last_pg.mean_entropy()).num("kl", last_pg.mean_kl())
+            .num("clip_frac", run_pg.clip_fraction());
+    }
+    done.emit();
     return EXIT_OK;
 }
 

@@ -62,9 +62,9 @@ struct Trainer::StepGraph {
     }
 };
 
-// A pair's weight: its chosen side's (every target of a row carries the row's weight).
-double pair_weight_of(const Dataset & data, uint32_t chosen) {
-    const auto & targets = data.examples[chosen].targets;
+// An example's weight: every target of a row carries the row's weight (a pair's: its chosen side's).
+double row_weight_of(const Dataset & data, uint32_t example) {
+    const auto & targets = data.examples[example].targets;
     return targets.empty() ? 0.0 : targets.front().weight;
 }
 
@@ -73,16 +73,17 @@ StepTotals totals_of(const Dataset & data, const std::vector<uint32_t> & example
     for (uint32_t i : examples) {
         if (data.paired && i % 2 == 1) continue;  // the rejected side has no likelihood term
         for (const Target & t : data.examples[i].targets) totals.weight += t.weight;
-        if (data.paired) totals.pair_weight += pair_weight_of(data, i);
+        if (data.paired) totals.pair_weight += row_weight_of(data, i);
+        totals.example_weight += row_weight_of(data, i);
     }
     return totals;
 }
 
 Trainer::Trainer(Model & model, ggml_backend_t backend, int graph_sequences, size_t targets_per_example, bool keep_logits,
-                 const DpoConfig & dpo)
+                 const DpoConfig & dpo, const PgConfig & pg)
     : model_(model), backend_(backend), graph_sequences_(graph_sequences),
       targets_per_graph_(static_cast<int>(std::max<size_t>(1, targets_per_example) * graph_sequences)),
-      keep_logits_(keep_logits), dpo_(dpo) {
+      keep_logits_(keep_logits), dpo_(dpo), pg_(pg) {
     const size_t n = model.params.size();
     grad_ctx_ = new_meta_context(n, 0);
     state_ctx_ = new_meta_context(2 * n + 3, 0);
@@ -156,9 +157,16 @@ Trainer::StepGraph & Trainer::graph_for(int T) {
         throw InputError("logits of " + std::to_string(g->rows) + " target positions × " + std::to_string(model_.hp.n_vocab) +
                          " tokens pass 2^31 entries: use shorter sequences or fewer targets per sequence");
     }
-    g->fg = build_forward(g->ctx, model_, T, graph_sequences_, g->rows, targets_per_graph_, dpo_.enabled ? graph_sequences_ / 2 : 0, dpo_.beta);
+    LossOptions loss;
+    loss.pairs = dpo_.enabled ? graph_sequences_ / 2 : 0;
+    loss.dpo_beta = dpo_.beta;
+    loss.pg = pg_.enabled;
+    loss.pg_low = 1.0f - pg_.epsilon_low;
+    loss.pg_high = 1.0f + pg_.epsilon_high;
+    g->fg = build_forward(g->ctx, model_, T, graph_sequences_, g->rows, targets_per_graph_, loss);
     g->forward = ggml_new_graph_custom(g->ctx, GRAPH_SIZE, true);
     ggml_build_forward_expand(g->forward, g->fg.loss);
+    if (g->fg.entropy) ggml_build_forward_expand(g->forward, g->fg.entropy);  // a monitor outside the loss
     g->backward = ggml_graph_dup(g->ctx, g->forward, true);
     // Parameters accumulate into our own buffers, so micro-batches add up and we zero them ourselves
     // (ggml_graph_reset would also zero AdamW moments if they lived in this graph).
@@ -180,6 +188,7 @@ Trainer::StepGraph & Trainer::graph_for(int T) {
         // The forward nodes were rewritten too: the loss-only graph is the loss's new ancestry.
         g->forward = ggml_new_graph_custom(g->ctx, GRAPH_SIZE, false);
         ggml_build_forward_expand(g->forward, g->fg.loss);
+        if (g->fg.entropy) ggml_build_forward_expand(g->forward, g->fg.entropy);
     }
     // One allocator for every length: memory for the longest graph, not for all of them at once.
     if (!graph_alloc_) graph_alloc_ = ggml_gallocr_new(ggml_backend_get_default_buffer_type(backend_));
@@ -208,16 +217,27 @@ void Trainer::fill_inputs(StepGraph & g, const Dataset & data, const std::vector
     const int P = dpo_.enabled ? graph_sequences_ / 2 : 0;
     std::vector<float> sign(static_cast<size_t>(targets_per_graph_) * P, 0.0f);
     std::vector<float> reference(P, 0.0f), pair_weight(P, 0.0f);
+    const size_t pg_slots = pg_.enabled ? targets_per_graph_ : 0;
+    std::vector<float> pg_positive(pg_slots, 0.0f), pg_negative(pg_slots, 0.0f), pg_old(pg_slots, 0.0f), pg_kl(pg_slots, 0.0f);
+    slot_advantage_.clear();
     size_t k = 0;
     for (size_t b = 0; b < batch.size(); b++) {
         const Example & ex = data.examples[batch[b]];
         std::copy(ex.tokens.begin(), ex.tokens.end(), tokens.begin() + b * T);
-        for (const Target & tg : ex.targets) {
+        for (size_t j = 0; j < ex.targets.size(); j++) {
+            const Target & tg = ex.targets[j];
             const int32_t position = static_cast<int32_t>(b * T + tg.pos);
             auto [it, added] = row_of.emplace(position, static_cast<int32_t>(rows.size()));
             if (added) rows.push_back(position);
             index[k] = static_cast<int32_t>(static_cast<int64_t>(it->second) * V + tg.token);
-            if (P == 0) {
+            if (pg_.enabled) {
+                const double c = pg_coefficient(data, ex, tg, totals);
+                pg_positive[k] = static_cast<float>(c * std::max(0.0f, ex.advantage));
+                pg_negative[k] = static_cast<float>(c * std::min(0.0f, ex.advantage));
+                pg_old[k] = data.old_log_probs.empty() ? 0.0f : data.old_log_probs[batch[b]][j];
+                pg_kl[k] = static_cast<float>(pg_.kl_beta * c);
+                slot_advantage_.push_back(ex.advantage);
+            } else if (P == 0) {
                 weight[k] = static_cast<float>(tg.weight / totals.weight);
             } else {
                 const bool chosen = batch[b] % 2 == 0;
@@ -229,7 +249,7 @@ void Trainer::fill_inputs(StepGraph & g, const Dataset & data, const std::vector
         if (P > 0 && b % 2 == 0) {
             const uint32_t pair = batch[b] / 2;
             reference[b / 2] = data.reference.empty() ? 0.0f : data.reference[pair];
-            pair_weight[b / 2] = static_cast<float>(pair_weight_of(data, batch[b]) / totals.pair_weight);
+            pair_weight[b / 2] = static_cast<float>(row_weight_of(data, batch[b]) / totals.pair_weight);
         }
     }
     ggml_backend_tensor_set(g.fg.in.tokens, tokens.data(), 0, tokens.size() * sizeof(int32_t));
@@ -239,7 +259,16 @@ void Trainer::fill_inputs(StepGraph & g, const Dataset & data, const std::vector
     rows.resize(g.rows, 0);  // padding rows read position 0 and carry no target: zero gradient
     ggml_backend_tensor_set(g.fg.in.rows, rows.data(), 0, rows.size() * sizeof(int32_t));
     ggml_backend_tensor_set(g.fg.in.target_index, index.data(), 0, index.size() * sizeof(int32_t));
-    ggml_backend_tensor_set(g.fg.in.target_weight, weight.data(), 0, weight.size() * sizeof(float));
+    last_real_rows_ = static_cast<int>(row_of.size());
+    if (pg_.enabled) {
+        // The pg loss reads no cross-entropy weights (the tensor is not in its graph).
+        ggml_backend_tensor_set(g.fg.in.pg_positive, pg_positive.data(), 0, pg_slots * sizeof(float));
+        ggml_backend_tensor_set(g.fg.in.pg_negative, pg_negative.data(), 0, pg_slots * sizeof(float));
+        ggml_backend_tensor_set(g.fg.in.pg_old, pg_old.data(), 0, pg_slots * sizeof(float));
+        ggml_backend_tensor_set(g.fg.in.pg_kl, pg_kl.data(), 0, pg_slots * sizeof(float));
+    } else {
+        ggml_backend_tensor_set(g.fg.in.target_weight, weight.data(), 0, weight.size() * sizeof(float));
+    }
     if (P > 0) {
         ggml_backend_tensor_set(g.fg.in.pair_sign, sign.data(), 0, sign.size() * sizeof(float));
         ggml_backend_tensor_set(g.fg.in.ref_margin, reference.data(), 0, reference.size() * sizeof(float));
@@ -269,9 +298,68 @@ double Trainer::evaluate(const Dataset & data, const std::vector<uint32_t> & bat
     }
     last_T_ = g.T;
     last_graph_ = &g;
+    if (pg_.enabled) record_pg_stats(g);
     float loss = 0;
     ggml_backend_tensor_get(g.fg.loss, &loss, 0, sizeof(float));
     return loss;
+}
+
+// The slot's share of the step's loss: its target weight over what `aggregation` divides by.
+double Trainer::pg_coefficient(const Dataset & data, const Example & ex, const Target & tg, const StepTotals & totals) const {
+    switch (pg_.aggregation) {
+        case PgConfig::Aggregation::token_mean:
+            return tg.weight / totals.weight;
+        case PgConfig::Aggregation::seq_mean:
+            return tg.weight / (static_cast<double>(ex.targets.size()) * totals.example_weight);
+        case PgConfig::Aggregation::constant:
+            return tg.weight / (static_cast<double>(data.max_targets) * totals.example_weight);
+    }
+    return 0;
+}
+
+void Trainer::record_pg_stats(const StepGraph & g) {
+    const size_t slots = slot_advantage_.size();
+    std::vector<float> ratio(slots), entropy(static_cast<size_t>(last_real_rows_));
+    if (slots > 0) ggml_backend_tensor_get(g.fg.ratio, ratio.data(), 0, slots * sizeof(float));
+    if (!entropy.empty()) ggml_backend_tensor_get(g.fg.entropy, entropy.data(), 0, entropy.size() * sizeof(float));
+    const float low = 1.0f - pg_.epsilon_low, high = 1.0f + pg_.epsilon_high;
+    last_picked_.resize(slots);
+    for (size_t k = 0; k < slots; k++) {
+        const double d = std::log(static_cast<double>(ratio[k]));
+        last_picked_[k] = static_cast<float>(d);  // log π − log π_old: log π itself while π_old is unset
+        const float a = slot_advantage_[k];
+        pg_stats_.tokens += 1;
+        pg_stats_.clipped += (a > 0 && ratio[k] > high) || (a < 0 && ratio[k] < low) ? 1 : 0;
+        pg_stats_.kl += std::exp(-d) + d - 1;
+    }
+    pg_stats_.rows += static_cast<double>(entropy.size());
+    for (float e : entropy) pg_stats_.entropy += e;
+}
+
+PgStats Trainer::take_pg_stats() {
+    const PgStats out = pg_stats_;
+    pg_stats_ = {};
+    return out;
+}
+
+std::vector<std::vector<float>> Trainer::target_log_probs(const Dataset & data, const std::function<void(size_t, size_t)> & progress) {
+    if (!data.old_log_probs.empty()) throw std::runtime_error("target_log_probs reads log π with π_old unset");
+    std::vector<std::vector<float>> out;
+    const uint32_t n = static_cast<uint32_t>(data.examples.size());
+    const uint32_t per_graph = static_cast<uint32_t>(graph_sequences_);
+    for (uint32_t first = 0; first < n; first += per_graph) {
+        std::vector<uint32_t> batch;
+        for (uint32_t i = first; i < std::min(n, first + per_graph); i++) batch.push_back(i);
+        evaluate(data, batch, totals_of(data, batch), false);
+        size_t k = 0;
+        for (uint32_t i : batch) {
+            const size_t count = data.examples[i].targets.size();
+            out.emplace_back(last_picked_.begin() + static_cast<long>(k), last_picked_.begin() + static_cast<long>(k + count));
+            k += count;
+        }
+        if (progress) progress(out.size(), n);
+    }
+    return out;
 }
 
 std::vector<float> Trainer::margins(const Dataset & data, const std::function<void(size_t, size_t)> & progress) {

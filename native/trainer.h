@@ -29,11 +29,41 @@ struct DpoConfig {
     float sft_weight = 0.0f;
 };
 
+// The pg objective (data with advantages): per target token −min(ρ·A, clip(ρ, 1 − ε_low, 1 + ε_high)·A)
+// + β·k3(ρ), ρ = π/π_old with π_old the model training starts from (Trainer::target_log_probs), the
+// example's advantage A on every target of it, aggregated over a step as `aggregation` says:
+// token_mean (DAPO: Σ over tokens ÷ the step's target weight), seq_mean (GRPO: each example's mean
+// over its targets, then the weighted mean over examples), constant (Dr. GRPO: Σ over tokens ÷ the
+// step's example weight × the longest example's target count in the data).
+struct PgConfig {
+    enum class Aggregation { token_mean, seq_mean, constant };
+    bool enabled = false;
+    float epsilon_low = 0.2f;
+    float epsilon_high = 0.28f;
+    float kl_beta = 0.0f;
+    Aggregation aggregation = Aggregation::token_mean;
+};
+
+// The pg monitors summed over the graphs computed since they were last taken: target tokens, those
+// whose gradient the clip cut off, their k3 KL to π_old, and the entropy of the target rows.
+struct PgStats {
+    double tokens = 0;
+    double clipped = 0;
+    double kl = 0;
+    double rows = 0;
+    double entropy = 0;
+    double clip_fraction() const { return tokens > 0 ? clipped / tokens : 0; }
+    double mean_kl() const { return tokens > 0 ? kl / tokens : 0; }
+    double mean_entropy() const { return rows > 0 ? entropy / rows : 0; }
+};
+
 // What a step's losses are normalised by: its total target weight (the chosen sides' only, for
-// dpo) and, for dpo, its total pair weight (a pair weighs what its row's `weight` gave its targets).
+// dpo), for dpo its total pair weight (a pair weighs what its row's `weight` gave its targets), and
+// for pg its total example weight (an example weighs what its row's `weight` gave its targets).
 struct StepTotals {
     double weight = 0;
     double pair_weight = 0;
+    double example_weight = 0;
     bool empty() const { return weight <= 0 && pair_weight <= 0; }
 };
 
@@ -44,7 +74,7 @@ public:
     // graph_sequences: sequences computed at once (a micro-batch or a part of one; even for dpo);
     // targets_per_example: the most targets any example has.
     Trainer(Model & model, ggml_backend_t backend, int graph_sequences, size_t targets_per_example, bool keep_logits = false,
-            const DpoConfig & dpo = {});
+            const DpoConfig & dpo = {}, const PgConfig & pg = {});
     ~Trainer();
     Trainer(const Trainer &) = delete;
     Trainer & operator=(const Trainer &) = delete;
@@ -61,6 +91,11 @@ public:
     // dpo: every pair's margin log p(chosen) − log p(rejected) under the current weights, in pair
     // order; `progress(pairs done, pairs)` after each graph.
     std::vector<float> margins(const Dataset & data, const std::function<void(size_t, size_t)> & progress = {});
+    // pg: the log-probability of every target under the current weights, per example (π_old when
+    // called before the first step); `progress(examples done, examples)` after each graph.
+    std::vector<std::vector<float>> target_log_probs(const Dataset & data, const std::function<void(size_t, size_t)> & progress = {});
+    // pg: the monitors of the graphs computed since the last call.
+    PgStats take_pg_stats();
 
     int graph_sequences() const { return graph_sequences_; }
 
@@ -87,6 +122,8 @@ private:
     StepGraph & graph_for(int T);
     double evaluate(const Dataset & data, const std::vector<uint32_t> & batch, const StepTotals & totals, bool backward);
     void fill_inputs(StepGraph & g, const Dataset & data, const std::vector<uint32_t> & batch, const StepTotals & totals);
+    double pg_coefficient(const Dataset & data, const Example & ex, const Target & tg, const StepTotals & totals) const;
+    void record_pg_stats(const StepGraph & g);
     void build_optimizer_graphs();
 
     Model & model_;
@@ -95,6 +132,11 @@ private:
     int targets_per_graph_;
     bool keep_logits_;
     DpoConfig dpo_;
+    PgConfig pg_;
+    PgStats pg_stats_;
+    std::vector<float> last_picked_;     // pg: log π − log π_old of each target slot of the last graph
+    std::vector<float> slot_advantage_;  // pg: the advantage of each target slot of the last graph
+    int last_real_rows_ = 0;             // logit rows of the last graph that are not padding
     std::map<int, std::unique_ptr<StepGraph>> graphs_;
     int last_T_ = 0;
     std::vector<int32_t> last_rows_;

@@ -14,7 +14,7 @@ import { readFile, rename, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { DEFAULT_PRM_FORMAT, labelTokenContext, layoutPrmText, type PrmFormat } from '../reward/prm-format.ts';
-import { readTrainingJsonl, type DpoRow, type LmRow, type Objective, type PrmRow, type SftRow } from './schema.ts';
+import { readTrainingJsonl, type DpoRow, type LmRow, type Objective, type PgRow, type PrmRow, type SftRow } from './schema.ts';
 import { labelToken, tokenizeChunks, type TrainingTokenizer } from './tokenizer.ts';
 
 export interface ArbtokTarget {
@@ -27,7 +27,12 @@ export interface ArbtokTarget {
 export interface ArbtokExample {
   tokens: number[];
   targets: ArbtokTarget[];
+  /** pg: the completion's signed advantage (a file of such examples sets ADVANTAGES_FLAG). */
+  advantage?: number;
 }
+
+/** The header flag of a file whose every example ends with an f32 advantage (the pg objective). */
+export const ADVANTAGES_FLAG = 1;
 
 /** The good and bad label tokens of the PRM (see reward/prm-format.ts). */
 export interface PrmLabelTokens {
@@ -75,6 +80,12 @@ export function buildDpoExamples(row: DpoRow, tokenizer: TrainingTokenizer): [Ar
   return [side(row.chosen), side(row.rejected)];
 }
 
+/** [BOS] prompt completion (no EOS); targets on the completion's tokens, the row's advantage on the example. */
+export function buildPgExample(row: PgRow, tokenizer: TrainingTokenizer): ArbtokExample {
+  const { tokens, ends } = tokenizeChunks(tokenizer, [row.prompt, row.completion]);
+  return { tokens, targets: nextTokenTargets(tokens, itemAt(ends, 0), row.weight), advantage: row.advantage };
+}
+
 /** The PRM layout; after each step's separator, v on the good label token and 1 − v on the bad one. */
 export function buildPrmExample(
   row: PrmRow,
@@ -114,8 +125,8 @@ export interface EncodedExample {
 }
 
 export function encodeArbtokExample(example: ArbtokExample): Buffer {
-  const { tokens, targets } = example;
-  const record = Buffer.alloc(8 + 4 * tokens.length + TARGET_BYTES * targets.length);
+  const { tokens, targets, advantage } = example;
+  const record = Buffer.alloc(8 + 4 * tokens.length + TARGET_BYTES * targets.length + (advantage === undefined ? 0 : 4));
   record.writeUInt32LE(tokens.length, 0);
   record.writeUInt32LE(targets.length, 4);
   let offset = 8;
@@ -125,6 +136,7 @@ export function encodeArbtokExample(example: ArbtokExample): Buffer {
     offset = record.writeInt32LE(target.token, offset);
     offset = record.writeFloatLE(target.weight, offset);
   }
+  if (advantage !== undefined) record.writeFloatLE(advantage, offset);
   return record;
 }
 
@@ -152,7 +164,7 @@ export async function tokenizeTrainingJsonl(
           `${path}:${line}: the sequence is ${example.tokens.length} tokens, longer than the model's context of ${options.contextLength}`,
         );
       }
-      if (objective === 'dpo' && example.targets.length === 0) throw new Error(`${path}:${line}: a continuation has no tokens of its own`);
+      if ((objective === 'dpo' || objective === 'pg') && example.targets.length === 0) throw new Error(`${path}:${line}: a continuation has no tokens of its own`);
     }
     return {
       line,
@@ -181,14 +193,20 @@ async function buildExamples(
     }
     case 'dpo':
       return (await readTrainingJsonl(path, 'dpo')).map(({ line, row }) => ({ line, examples: buildDpoExamples(row, tokenizer) }));
+    case 'pg':
+      return (await readTrainingJsonl(path, 'pg')).map(({ line, row }) => ({ line, examples: [buildPgExample(row, tokenizer)] }));
   }
 }
 
-/** Writes an `.arbtok` file atomically (a temporary file renamed into place: a retried job never reads half a file). */
-export async function writeArbtok(path: string, records: readonly Uint8Array[]): Promise<void> {
+/**
+ * Writes an `.arbtok` file atomically (a temporary file renamed into place: a retried job never reads
+ * half a file); `flags` says what every record carries (ADVANTAGES_FLAG).
+ */
+export async function writeArbtok(path: string, records: readonly Uint8Array[], flags = 0): Promise<void> {
   const header = Buffer.alloc(HEADER_BYTES);
   header.write(MAGIC, 0, 'latin1');
   header.writeUInt32LE(records.length, 8);
+  header.writeUInt32LE(flags, 12);
   const temporary = `${path}.${process.pid}.tmp`;
   const stream = createWriteStream(temporary);
   try {
@@ -213,6 +231,9 @@ export async function readArbtok(path: string): Promise<ArbtokExample[]> {
   };
   if (data.length < HEADER_BYTES || data.toString('latin1', 0, 8) !== MAGIC) fail(`missing the ${MAGIC} header`);
   const count = data.readUInt32LE(8);
+  const flags = data.readUInt32LE(12);
+  if ((flags & ~ADVANTAGES_FLAG) !== 0) fail(`unknown flags ${flags}`);
+  const advantageBytes = flags & ADVANTAGES_FLAG ? 4 : 0;
   const examples: ArbtokExample[] = [];
   let offset = HEADER_BYTES;
   for (let index = 0; index < count; index++) {
@@ -220,14 +241,19 @@ export async function readArbtok(path: string): Promise<ArbtokExample[]> {
     const tokenCount = data.readUInt32LE(offset);
     const targetCount = data.readUInt32LE(offset + 4);
     offset += 8;
-    if (offset + 4 * tokenCount + TARGET_BYTES * targetCount > data.length) fail(`truncated at example ${index}`);
+    if (offset + 4 * tokenCount + TARGET_BYTES * targetCount + advantageBytes > data.length) fail(`truncated at example ${index}`);
     const tokens: number[] = [];
     for (let t = 0; t < tokenCount; t++, offset += 4) tokens.push(data.readInt32LE(offset));
     const targets: ArbtokTarget[] = [];
     for (let t = 0; t < targetCount; t++, offset += TARGET_BYTES) {
       targets.push({ pos: data.readUInt32LE(offset), token: data.readInt32LE(offset + 4), weight: data.readFloatLE(offset + 8) });
     }
-    examples.push({ tokens, targets });
+    if (advantageBytes > 0) {
+      examples.push({ tokens, targets, advantage: data.readFloatLE(offset) });
+      offset += advantageBytes;
+    } else {
+      examples.push({ tokens, targets });
+    }
   }
   if (offset !== data.length) fail(`${data.length - offset} bytes after the last example`);
   return examples;

@@ -25,6 +25,14 @@
  *   Two sequences, [BOS] prompt chosen and [BOS] prompt rejected (no EOS: a step is followed by more
  *   steps), with targets on the continuation's tokens; the trainer keeps them side by side.
  *
+ * `pg` — policy gradient on outcomes: a completion the policy sampled, with its signed advantage
+ * (TRL's prompt / completion field names; a tree node's step, or a whole sampled chain):
+ *     {"prompt": "Q: 2+3*4\n2+12\n", "completion": "14\n", "advantage": -0.25, "weight": 3}
+ *   Tokens: [BOS] prompt completion (no EOS: the search stopped at the delimiter), targets on the
+ *   completion's tokens; the trainer's clipped-ratio loss (native/README.md) against the log-probs of
+ *   the model it starts from. `weight` counts the sampled paths the row stands for (a tree node's
+ *   leaves: each path through it would have trained it once).
+ *
  * `weight` (all objectives, > 0, default 1) multiplies every target of the row; an optimizer step's
  * loss is normalized by the total weight of its targets.
  */
@@ -66,15 +74,23 @@ export const dpoRowSchema = z.looseObject({
   weight: rowWeight,
 });
 
-export const trainingRowSchemas = { sft: sftRowSchema, prm: prmRowSchema, lm: lmRowSchema, dpo: dpoRowSchema } as const;
+export const pgRowSchema = z.looseObject({
+  prompt: z.string(),
+  completion: z.string().min(1),
+  advantage: z.number(),
+  weight: rowWeight,
+});
 
-export const objectiveSchema = z.enum(['sft', 'prm', 'lm', 'dpo']);
+export const trainingRowSchemas = { sft: sftRowSchema, prm: prmRowSchema, lm: lmRowSchema, dpo: dpoRowSchema, pg: pgRowSchema } as const;
+
+export const objectiveSchema = z.enum(['sft', 'prm', 'lm', 'dpo', 'pg']);
 export type Objective = z.infer<typeof objectiveSchema>;
 
 export type SftRow = z.infer<typeof sftRowSchema>;
 export type PrmRow = z.infer<typeof prmRowSchema>;
 export type LmRow = z.infer<typeof lmRowSchema>;
 export type DpoRow = z.infer<typeof dpoRowSchema>;
+export type PgRow = z.infer<typeof pgRowSchema>;
 
 /** A validated row and the 1-based line it came from (later errors name it). */
 export interface TrainingLine<Row> {
@@ -94,8 +110,9 @@ export function readTrainingJsonl(path: string, objective: 'sft'): Promise<Train
 export function readTrainingJsonl(path: string, objective: 'prm'): Promise<TrainingLine<PrmRow>[]>;
 export function readTrainingJsonl(path: string, objective: 'lm'): Promise<TrainingLine<LmRow>[]>;
 export function readTrainingJsonl(path: string, objective: 'dpo'): Promise<TrainingLine<DpoRow>[]>;
-export function readTrainingJsonl(path: string, objective: Objective): Promise<TrainingLine<SftRow | PrmRow | LmRow | DpoRow>[]>;
-export function readTrainingJsonl(path: string, objective: Objective): Promise<TrainingLine<SftRow | PrmRow | LmRow | DpoRow>[]> {
+export function readTrainingJsonl(path: string, objective: 'pg'): Promise<TrainingLine<PgRow>[]>;
+export function readTrainingJsonl(path: string, objective: Objective): Promise<TrainingLine<SftRow | PrmRow | LmRow | DpoRow | PgRow>[]>;
+export function readTrainingJsonl(path: string, objective: Objective): Promise<TrainingLine<SftRow | PrmRow | LmRow | DpoRow | PgRow>[]> {
   return readJsonlRows(path, trainingRowSchemas[objective]);
 }
 

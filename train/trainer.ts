@@ -14,7 +14,7 @@ import type { Llama } from 'node-llama-cpp';
 import { z } from 'zod';
 import { prmFormatSchema } from '../reward/prm-format.ts';
 import { createRng } from '../tasks/random.ts';
-import { sha256File, tokenizeTrainingJsonl, writeArbtok, type EncodedExample } from './arbtok.ts';
+import { ADVANTAGES_FLAG, sha256File, tokenizeTrainingJsonl, writeArbtok, type EncodedExample } from './arbtok.ts';
 import { LORA_TARGETS } from './lora-targets.ts';
 import { objectiveSchema } from './schema.ts';
 import { loadTrainingTokenizer } from './tokenizer.ts';
@@ -90,6 +90,14 @@ export const trainOptionsSchema = z
     dpoBeta: z.number().positive().optional(),
     /** dpo: weight of the chosen side's mean negative log-likelihood added to the loss (RPO) [0]. */
     dpoSftWeight: z.number().nonnegative().optional(),
+    /** pg: ρ is clipped below at 1 − ε_low [0.2]… */
+    pgEpsilonLow: z.number().gt(0).lt(1).optional(),
+    /** …and above at 1 + ε_high [0.28]. */
+    pgEpsilonHigh: z.number().positive().optional(),
+    /** pg: weight of the k3 KL to the start model [0]. */
+    pgKlBeta: z.number().nonnegative().optional(),
+    /** pg: token-mean (DAPO) [default], seq-mean (GRPO), constant (Dr. GRPO). */
+    pgAggregation: z.enum(['token-mean', 'seq-mean', 'constant']).optional(),
   })
   .refine((options) => options.steps === undefined || options.epochs === undefined, {
     message: 'give steps or epochs, not both',
@@ -171,6 +179,8 @@ export const trainerStartEventSchema = z.object({
   /** Sequences computed at once: a micro-batch, or a part of it when its logits would pass `logitsMb`. */
   graph_sequences: positiveInt,
 });
+/** pg: clip fraction, k3 KL to the start model and the target rows' entropy (step lines: since the last line). */
+const pgMonitorFields = { clip_frac: z.number().optional(), kl: z.number().optional(), entropy: z.number().optional() };
 export const trainerStepEventSchema = z.object({
   event: z.literal('step'),
   step: positiveInt,
@@ -180,6 +190,7 @@ export const trainerStepEventSchema = z.object({
   grad_norm: z.number(),
   tok_s: z.number(),
   eta_s: z.number(),
+  ...pgMonitorFields,
 });
 export const trainerEvalEventSchema = z.object({
   event: z.literal('eval'),
@@ -202,9 +213,12 @@ export const trainerDoneEventSchema = z.object({
   tok_s: z.number(),
   seconds: z.number(),
   peak_rss_mb: z.number(),
+  /** pg: the entropy at the start; entropy and KL of the last step line's window; the clip fraction of the run. */
+  entropy_start: z.number().optional(),
+  ...pgMonitorFields,
 });
-/** dpo, before `start`: the reference margins of the pairs being computed (a large set takes a while). */
-export const trainerReferenceEventSchema = z.object({ event: z.literal('reference'), set: z.enum(['train', 'val']), done: nonNegativeInt, pairs: positiveInt });
+/** dpo and pg, before `start`: the reference margins of the pairs (the start model's log-probs of the examples) being computed. */
+export const trainerReferenceEventSchema = z.object({ event: z.literal('reference'), set: z.enum(['train', 'val']), done: nonNegativeInt, pairs: positiveInt.optional(), examples: positiveInt.optional() });
 export const trainerEventSchema = z.discriminatedUnion('event', [
   trainerReferenceEventSchema,
   trainerStartEventSchema,
@@ -414,9 +428,10 @@ export async function prepareTrainingData(options: PrepareOptions, context: { ll
           ? splitSeeded(examples, parsed.valFraction, parsed.seed, parsed.data)
           : { train: examples, val: null };
     await mkdir(parsed.outDir, { recursive: true });
+    const flags = parsed.objective === 'pg' ? ADVANTAGES_FLAG : 0;
     return {
-      train: await writeSummarized(join(parsed.outDir, 'train.arbtok'), train),
-      val: val === null ? null : await writeSummarized(join(parsed.outDir, 'val.arbtok'), val),
+      train: await writeSummarized(join(parsed.outDir, 'train.arbtok'), train, flags),
+      val: val === null ? null : await writeSummarized(join(parsed.outDir, 'val.arbtok'), val, flags),
       dataSha256: await sha256File(parsed.data),
       contextLength: tokenizeOptions.contextLength,
     };
@@ -425,9 +440,9 @@ export async function prepareTrainingData(options: PrepareOptions, context: { ll
   }
 }
 
-async function writeSummarized(file: string, examples: readonly EncodedExample[]): Promise<ArbtokSummary> {
+async function writeSummarized(file: string, examples: readonly EncodedExample[], flags: number): Promise<ArbtokSummary> {
   if (examples.length === 0) throw new Error(`no examples for ${file}`);
-  await writeArbtok(file, examples.flatMap((example) => example.records));
+  await writeArbtok(file, examples.flatMap((example) => example.records), flags);
   return {
     path: file,
     examples: examples.length,
