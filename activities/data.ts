@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { buildIterationData } from '../data/build-sets.ts';
 import { plainPrompt } from '../engine/prompt.ts';
 import { bStarMonitors, invalidStepShare, type ProblemSamples } from '../evaluate/metrics.ts';
-import { answerLeaves, stepsTo } from '../search/tree.ts';
+import { finishedPaths, groupAdvantages } from '../reward/advantages.ts';
+import { answerLeaves, pathNodes, stepsTo } from '../search/tree.ts';
 import { policyObjective } from '../train/objectives/index.ts';
 import { levelMetric, type ActivityInput, type DataResult } from '../workflows/types.ts';
 import { heartbeat } from './heartbeat.ts';
@@ -53,9 +54,19 @@ export async function buildData({ runDir, iteration }: ActivityInput<'buildData'
     return entry;
   };
   const searches = store.iterationSearches(iteration);
+  // The policy-gradient monitors (TRL's names), whatever the objective: the reward of every finished
+  // path, the share of problems whose paths all share one reward (no group or tree advantage), the
+  // generated tokens of a path.
+  const rewards: number[] = [];
+  const lengths: number[] = [];
+  let zeroStd = 0;
   for (const { searchId, difficulty } of searches) {
     const tree = store.tree(searchId);
     levelOf(difficulty).samples.push({ samples: answerLeaves(tree).map((leaf) => ({ correct: leaf.correct === true, reward: leaf.value, text: stepsTo(tree, leaf).join('\n') })) });
+    const paths = finishedPaths(tree, config.train.policy.pg.noAnswerReward);
+    rewards.push(...paths.map((path) => path.reward));
+    lengths.push(...paths.map(({ node }) => pathNodes(tree, node).reduce((sum, step) => sum + step.generatedTokens, 0)));
+    if (groupAdvantages(paths.map((path) => path.reward), 'none') === null) zeroStd += 1;
   }
   for (const row of store.iterationSft(iteration)) levelOf(row.difficulty).sft.push({ question: row.question, steps: row.completion.split(task.delimiter).filter((step) => step !== '') });
   const { stepLabels } = task;
@@ -77,6 +88,10 @@ export async function buildData({ runDir, iteration }: ActivityInput<'buildData'
   record('distinct_correct', monitors.distinctCorrect);
   record('reward_auc', monitors.rewardAuc);
   record('searches', searches.length);
+  const mean = (values: readonly number[]): number | null => (values.length === 0 ? null : values.reduce((a, b) => a + b, 0) / values.length);
+  record('mean_reward', mean(rewards));
+  record('frac_reward_zero_std', searches.length === 0 ? null : zeroStd / searches.length);
+  record('completion_length', mean(lengths));
   record('generated_tokens', searches.reduce((sum, search) => sum + search.generatedTokens, 0));
   record('sft_examples', counts.sft);
   record('sft_invalid', measure(all.flatMap((level) => level.sft)));

@@ -57,7 +57,7 @@ export async function searchShard(input: ActivityInput<'searchShard'>): Promise<
               policy,
               value,
               reader: task,
-              n: config.search.mcts.branch ?? 4,
+              n: config.search.numGenerations,
               pick: 'prm',
               // The problem's share of the budget, in tokens: bestOfNTokens at the mean budget.
               maxGeneratedTokens: Math.max(1, Math.round((config.search.bestOfNTokens * item.budget) / config.search.iterationsPerProblem)),

@@ -44,6 +44,8 @@ options:
   --iterations N      iterations [5]
   --policy GGUF       starting policy [models/micro/arbor-micro.gguf]
   --prm GGUF          starting PRM [a seed PRM built from the policy]
+  --search ALGO       mcts | best-of-n: how training problems are searched [mcts]
+  --objective NAME    sft | dpo | sft+dpo | grpo | tree: what the policy learns from (train/objectives/) [sft]
   --threads N         CPU threads for inference and training [1]
   --sequences N       problems searched at once (parallel sequences per model) [16]
   --gpu KIND          auto | cuda | vulkan | metal | cpu [auto]
@@ -70,6 +72,8 @@ const flagsSchema = taskFlagsSchema.extend({
   iterations: z.coerce.number().int().positive().optional(),
   policy: z.string().optional(),
   prm: z.string().optional(),
+  search: z.string().optional(),
+  objective: z.string().optional(),
   threads: z.coerce.number().int().positive().optional(),
   sequences: z.coerce.number().int().positive().optional(),
   gpu: z.string().optional(),
@@ -110,6 +114,8 @@ export async function loadRunConfig(configPath: string | undefined, flags: z.inf
   if (flags.iterations !== undefined) overrides.iterations = flags.iterations;
   if (flags.policy !== undefined) overrides.policy = { model: flags.policy };
   if (flags.prm !== undefined) overrides.prm = { model: flags.prm };
+  if (flags.search !== undefined) overrides.search = { algorithm: flags.search };
+  if (flags.objective !== undefined) overrides.train = { policy: { objective: flags.objective } };
   if (flags.threads !== undefined) overrides.threads = flags.threads;
   if (flags.sequences !== undefined) overrides.sequences = flags.sequences;
   return runConfigSchema.parse(deepMerge(merged, overrides));
@@ -159,6 +165,8 @@ export async function runCommand(argv: string[]): Promise<number> {
       iterations: { type: 'string' },
       policy: { type: 'string' },
       prm: { type: 'string' },
+      search: { type: 'string' },
+      objective: { type: 'string' },
       threads: { type: 'string' },
       sequences: { type: 'string' },
       gpu: { type: 'string' },

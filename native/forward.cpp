@@ -83,8 +83,9 @@ ForwardGraph build_forward(ggml_context * ctx, const Model & model, int T, int B
         ggml_tensor * capped = ggml_sub(ctx, fg.ratio, ggml_relu(ctx, ggml_scale_bias(ctx, fg.ratio, 1.0f, -options.pg_high)));
         ggml_tensor * floored = ggml_add(ctx, fg.ratio, ggml_relu(ctx, ggml_scale_bias(ctx, fg.ratio, -1.0f, options.pg_low)));
         ggml_tensor * gain = ggml_add(ctx, ggml_sum(ctx, ggml_mul(ctx, capped, fg.in.pg_positive)), ggml_sum(ctx, ggml_mul(ctx, floored, fg.in.pg_negative)));
-        // k3 = exp(−d) + d − 1 with d = log ρ: non-negative, zero at ρ = 1.
-        ggml_tensor * k3 = ggml_add(ctx, ggml_exp(ctx, ggml_neg(ctx, log_ratio)), ggml_scale_bias(ctx, log_ratio, 1.0f, -1.0f));
+        // k3 = ρ − log ρ − 1: non-negative, zero at ρ = 1, and unbiased for KL(π_old ‖ π) on tokens
+        // sampled from π_old, as these are (the on-policy form exp(−d) + d − 1 explodes as ρ → 0 here).
+        ggml_tensor * k3 = ggml_sub(ctx, fg.ratio, ggml_scale_bias(ctx, log_ratio, 1.0f, 1.0f));
         fg.loss = ggml_sub(ctx, ggml_sum(ctx, ggml_mul(ctx, k3, fg.in.pg_kl)), gain);
         // Monitors only (no gradient flows from them): −Σ p log p of each target row.
         ggml_tensor * plogp = ggml_mul(ctx, probs, ggml_log(ctx, ggml_scale_bias(ctx, probs, 1.0f, 1e-30f)));

@@ -246,7 +246,7 @@ int cmd_gradcheck(const Args & args) {
                 const double c = pg.aggregation == PgConfig::Aggregation::token_mean ? t.weight / totals.weight
                                : pg.aggregation == PgConfig::Aggregation::seq_mean   ? t.weight / (ex.targets.size() * totals.example_weight)
                                                                                      : t.weight / (data.max_targets * totals.example_weight);
-                expected += -c * std::min(rho * a, std::clamp(rho, low, high) * a) + pg.kl_beta * c * (std::exp(-d) + d - 1);
+                expected += -c * std::min(rho * a, std::clamp(rho, low, high) * a) + pg.kl_beta * c * (rho - d - 1);
                 clipped += (a > 0 && rho > high) || (a < 0 && rho < low);
                 slots++;
             }

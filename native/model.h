@@ -172,7 +172,7 @@ struct ForwardGraph {
 // Builds inputs and the loss for T positions x B sequences, R target positions and K target slots in
 // `ctx` (no_alloc). With loss.pairs = P > 0, the DPO loss Σ_p w_p · −log σ(β·(margin_p − ref_p)) is
 // added (log σ(z) = −softplus(−z): ggml differentiates softplus, not sigmoid). With loss.pg, the loss
-// is −Σ_k c_k·min(ρ_k·A_k, clip(ρ_k, low, high)·A_k) + β·Σ_k c_k·(ρ_k⁻¹ − log ρ_k⁻¹ − 1) (k3 KL to π_old),
+// is −Σ_k c_k·min(ρ_k·A_k, clip(ρ_k, low, high)·A_k) + β·Σ_k c_k·(ρ_k − log ρ_k − 1) (k3 KL from π_old),
 // ρ_k = exp(log π − log π_old); min(ρ, high) = ρ − relu(ρ − high), max(ρ, low) = ρ + relu(low − ρ).
 ForwardGraph build_forward(ggml_context * ctx, const Model & model, int T, int B, int R, int K, const LossOptions & loss = {});
 

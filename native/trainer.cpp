@@ -330,7 +330,7 @@ void Trainer::record_pg_stats(const StepGraph & g) {
         const float a = slot_advantage_[k];
         pg_stats_.tokens += 1;
         pg_stats_.clipped += (a > 0 && ratio[k] > high) || (a < 0 && ratio[k] < low) ? 1 : 0;
-        pg_stats_.kl += std::exp(-d) + d - 1;
+        pg_stats_.kl += ratio[k] - d - 1;
     }
     pg_stats_.rows += static_cast<double>(entropy.size());
     for (float e : entropy) pg_stats_.entropy += e;

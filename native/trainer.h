@@ -30,7 +30,7 @@ struct DpoConfig {
 };
 
 // The pg objective (data with advantages): per target token −min(ρ·A, clip(ρ, 1 − ε_low, 1 + ε_high)·A)
-// + β·k3(ρ), ρ = π/π_old with π_old the model training starts from (Trainer::target_log_probs), the
+// + β·(ρ − log ρ − 1) (k3: KL(π_old ‖ π) on tokens sampled from π_old), ρ = π/π_old with π_old the model training starts from (Trainer::target_log_probs), the
 // example's advantage A on every target of it, aggregated over a step as `aggregation` says:
 // token_mean (DAPO: Σ over tokens ÷ the step's target weight), seq_mean (GRPO: each example's mean
 // over its targets, then the weighted mean over examples), constant (Dr. GRPO: Σ over tokens ÷ the
@@ -45,7 +45,7 @@ struct PgConfig {
 };
 
 // The pg monitors summed over the graphs computed since they were last taken: target tokens, those
-// whose gradient the clip cut off, their k3 KL to π_old, and the entropy of the target rows.
+// whose gradient the clip cut off, their k3 KL from π_old, and the entropy of the target rows.
 struct PgStats {
     double tokens = 0;
     double clipped = 0;

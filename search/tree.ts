@@ -82,13 +82,16 @@ export function childrenOf(tree: SearchTree, node: SearchNode): SearchNode[] {
   return tree.nodes.filter((candidate) => candidate.parent === node.id);
 }
 
+/** The nodes from below the root down to `node` (the root, which adds no step, left out). */
+export function pathNodes(tree: SearchTree, node: SearchNode): SearchNode[] {
+  const nodes: SearchNode[] = [];
+  for (let current: SearchNode | undefined = node; current.parent !== null; current = nodeAt(tree, current.parent)) nodes.push(current);
+  return nodes.reverse();
+}
+
 /** The steps from the root down to `node` (the root contributes none). */
 export function stepsTo(tree: SearchTree, node: SearchNode): string[] {
-  const steps: string[] = [];
-  for (let current: SearchNode | undefined = node; current.parent !== null; current = nodeAt(tree, current.parent)) {
-    steps.push(current.step);
-  }
-  return steps.reverse();
+  return pathNodes(tree, node).map((current) => current.step);
 }
 
 /** Leaves that end with a stated answer. */

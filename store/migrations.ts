@@ -162,6 +162,24 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE UNIQUE INDEX activity_attempts_by_key ON activity_attempts (key);
     `,
   },
+  {
+    version: 4,
+    description: 'policy-gradient examples: a sampled step or chain with its advantage (train/objectives/: grpo, tree)',
+    sql: `
+      CREATE TABLE pg_examples (
+        id         INTEGER PRIMARY KEY,
+        run_id     TEXT NOT NULL REFERENCES runs(id),
+        iteration  INTEGER NOT NULL,
+        search_id  INTEGER NOT NULL REFERENCES searches(id),
+        node_index INTEGER NOT NULL,
+        prompt     TEXT NOT NULL,
+        completion TEXT NOT NULL,
+        advantage  REAL NOT NULL,
+        weight     REAL NOT NULL,
+        UNIQUE (run_id, iteration, search_id, node_index)
+      );
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

@@ -95,6 +95,15 @@ export const SftLineageSchema = z.strictObject({
 });
 export type SftLineage = z.infer<typeof SftLineageSchema>;
 
+/** A policy-gradient example: the step (or chain) that node ends, its advantage and the sampled paths it stands for. */
+export interface PgExampleRow {
+  nodeIndex: number;
+  prompt: string;
+  completion: string;
+  advantage: number;
+  weight: number;
+}
+
 /** One stored step preference pair (RunStore.iterationPairs). */
 export interface PreferencePairRow {
   searchId: number;
@@ -465,6 +474,29 @@ export class RunStore {
     });
   }
 
+  /**
+   * Stores a search's policy-gradient examples (its steps or chains with their advantages), all or
+   * none; rows already stored are kept.
+   */
+  savePgExamples(iteration: number, searchId: number, rows: readonly PgExampleRow[]): void {
+    writeTransaction(this.db, () => {
+      const insert = this.db.prepare(
+        'INSERT INTO pg_examples (run_id, iteration, search_id, node_index, prompt, completion, advantage, weight) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      );
+      for (const row of rows) insert.run(this.runId, iteration, searchId, row.nodeIndex, row.prompt, row.completion, row.advantage, row.weight);
+    });
+  }
+
+  /** The iteration's policy-gradient examples, in problem and node order. */
+  iterationPgExamples(iteration: number): (PgExampleRow & { searchId: number })[] {
+    return this.db
+      .prepare(
+        `SELECT x.search_id AS searchId, x.node_index AS nodeIndex, x.prompt, x.completion, x.advantage, x.weight FROM pg_examples x JOIN searches s ON s.id = x.search_id
+         WHERE x.run_id = ? AND x.iteration = ? ORDER BY s.problem_id, s.algorithm, x.node_index`,
+      )
+      .all(this.runId, iteration) as (PgExampleRow & { searchId: number })[];
+  }
+
   /** How many SFT, PRM and pair rows an iteration stored. */
   trainingRowCounts(iteration: number): { sft: number; prm: number; pairs: number } {
     const count = (table: 'sft_examples' | 'prm_examples' | 'preference_pairs'): number =>
@@ -517,6 +549,7 @@ export class RunStore {
       sft_examples: `SELECT x.iteration, p.question, x.node_index, x.prompt, x.completion, x.value FROM sft_examples x JOIN searches s ON s.id = x.search_id JOIN problems p ON p.id = s.problem_id`,
       prm_examples: `SELECT x.iteration, p.question, x.node_index, x.prompt, x.steps_json, x.target, x.source FROM prm_examples x JOIN searches s ON s.id = x.search_id JOIN problems p ON p.id = s.problem_id`,
       preference_pairs: `SELECT x.iteration, p.question, x.parent_index, x.chosen_index, x.rejected_index, x.chosen, x.rejected FROM preference_pairs x JOIN searches s ON s.id = x.search_id JOIN problems p ON p.id = s.problem_id`,
+      pg_examples: `SELECT x.iteration, p.question, x.node_index, x.prompt, x.completion, x.advantage, x.weight FROM pg_examples x JOIN searches s ON s.id = x.search_id JOIN problems p ON p.id = s.problem_id`,
       evaluations: `SELECT e.iteration, m.kind, m.iteration AS model_iteration, e.method, e.split, e.metric, e.value FROM evaluations e LEFT JOIN models m ON m.id = e.model_id`,
     };
     return Object.fromEntries(Object.entries(queries).map(([table, sql]) => [table, this.db.prepare(sql).raw().all() as unknown[][]]));

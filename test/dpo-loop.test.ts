@@ -14,7 +14,7 @@ import { closeRunContexts, createRun } from '../activities/run-context.ts';
 import { trainingObjective, trainModel } from '../activities/train.ts';
 import { COMMITTED_MICRO_MODEL } from '../train/micro-model.ts';
 import { buildIterationData } from '../data/build-sets.ts';
-import { policyObjective } from '../train/objectives/index.ts';
+import { objectiveNamed } from './objective.ts';
 import { LogProbScorer } from '../engine/log-probs.ts';
 import { RunStore } from '../store/run-store.ts';
 import { sha256File } from '../train/arbtok.ts';
@@ -95,7 +95,7 @@ describe('dpo.jsonl: the iteration’s step pairs as the trainer’s rows', () =
         prmPromptOf: (q) => `Q: ${q}\n`,
         delimiter: '\n\n',
         prmPath: paths(iteration).prmPath,
-        objective: policyObjective({ objective, dpo: { beta: 0.1, sftWeight: 1 } }),
+        objective: objectiveNamed(objective),
         policyPath: paths(iteration)[objective === 'dpo' ? 'dpoPath' : 'sftPath'],
       });
     for (const iteration of [1, 2]) {

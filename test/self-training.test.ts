@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { COMMITTED_MICRO_MODEL } from '../train/micro-model.ts';
 import { buildIterationData } from '../data/build-sets.ts';
-import { policyObjective } from '../train/objectives/index.ts';
+import { objectiveNamed } from './objective.ts';
 import { invalidStepShare } from '../evaluate/metrics.ts';
 import { monteCarloChains } from '../reward/monte-carlo.ts';
 import type { Verifier } from '../reward/verifiers.ts';
@@ -24,7 +24,7 @@ import { seedPrmRecipeSchema, writeSeedPrmData } from '../train/seed-prm.ts';
 import { scriptedPolicy } from './search-fakes.ts';
 import { useTempDir } from './temp-dir.ts';
 
-const SFT = policyObjective({ objective: 'sft', dpo: { beta: 0.1, sftWeight: 1 } });
+const SFT = objectiveNamed('sft');
 
 describe('frontier: problems per difficulty level from solve rates', () => {
   test('the level solved sometimes gets most; solved and hopeless levels keep the floor; counts sum to the total', () => {

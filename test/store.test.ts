@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { buildIterationData } from '../data/build-sets.ts';
-import { policyObjective } from '../train/objectives/index.ts';
+import { objectiveNamed } from './objective.ts';
 import { exportRun, TrlPrmRowSchema } from '../data/export.ts';
 import { TrlDpoRowSchema } from '../train/objectives/dpo.ts';
 import { TrlSftRowSchema } from '../train/objectives/sft.ts';
@@ -16,7 +16,7 @@ import { RunConfigConflictError, RunStore } from '../store/run-store.ts';
 import { searchedTree } from './searched-tree.ts';
 import { useTempDir } from './temp-dir.ts';
 
-const SFT = policyObjective({ objective: 'sft', dpo: { beta: 0.1, sftWeight: 1 } });
+const SFT = objectiveNamed('sft');
 
 const EXPECTED_TABLES = ['activity_attempts', 'evaluations', 'iterations', 'models', 'nodes', 'preference_pairs', 'prm_examples', 'problems', 'runs', 'searches', 'sft_examples'];
 

@@ -10,6 +10,8 @@ import { taskConfigSchema } from '../tasks/config.ts';
 import { LORA_TARGETS } from '../train/lora-targets.ts';
 import { dpoSettingsSchema } from '../train/objectives/dpo.ts';
 import { OBJECTIVE_NAMES } from '../train/objectives/index.ts';
+import { pgSettingsSchema } from '../train/objectives/pg.ts';
+import { treeSettingsSchema } from '../train/objectives/tree.ts';
 
 const positiveInt = z.number().int().positive();
 
@@ -50,10 +52,14 @@ export const policyTrainSettingsSchema = trainSettingsSchema.extend({
    * What the policy learns from (train/objectives/): sft, the correct solutions (sft.jsonl); dpo, the
    * step preference pairs MCTS* found (dpo.jsonl: one prompt + path, the better and the worse next
    * step), the parent as reference model; sft+dpo, the same pairs plus `dpo.sftWeight` × the chosen
-   * step's negative log-likelihood (RPO).
+   * step's negative log-likelihood (RPO); grpo, every sampled solution with its group advantage
+   * r − mean(r) (pg.jsonl); tree, every searched step with its tree advantage (`tree.advantage`).
    */
   objective: z.enum(OBJECTIVE_NAMES).default('sft'),
   dpo: dpoSettingsSchema.prefault({}),
+  /** grpo and tree: the clipped policy-gradient loss (TRL's names) and the reward of a path without an answer. */
+  pg: pgSettingsSchema.prefault({}),
+  tree: treeSettingsSchema.prefault({}),
 });
 export type PolicyTrainSettings = z.output<typeof policyTrainSettingsSchema>;
 
@@ -137,6 +143,8 @@ export const runConfigSchema = z.strictObject({
       algorithm: z.enum(['mcts', 'best-of-n']).default('mcts'),
       /** best-of-n: generated tokens per problem at the mean budget (sampling goes on until they are spent). */
       bestOfNTokens: positiveInt.default(400),
+      /** best-of-n: solutions sampled side by side per round (TRL's num_generations: the group grows by G a round). */
+      numGenerations: positiveInt.default(4),
       /** MCTS* settings for data search (reference defaults: 3 distinct children, 2 re-draws for duplicates). */
       mcts: mctsConfigSchema.partial().default({ branch: 3, duplicateRetries: 2 }),
       temperature: z.number().positive().default(1),

@@ -7,9 +7,11 @@
 import type { PolicyTrainSettings } from '../../workflows/config.ts';
 import { dpoObjective, sftDpoObjective } from './dpo.ts';
 import type { ObjectiveFlags, ObjectiveRows, PolicyObjective, RowsContext } from './objective.ts';
+import { grpoObjective } from './grpo.ts';
 import { sftObjective } from './sft.ts';
+import { treeObjective } from './tree.ts';
 
-export const OBJECTIVE_NAMES = ['sft', 'dpo', 'sft+dpo'] as const;
+export const OBJECTIVE_NAMES = ['sft', 'dpo', 'sft+dpo', 'grpo', 'tree'] as const;
 export type ObjectiveName = (typeof OBJECTIVE_NAMES)[number];
 
 /** An objective with its settings bound: what data building and training call. */
@@ -30,7 +32,7 @@ function bind<Settings>(name: ObjectiveName, objective: PolicyObjective<Settings
   };
 }
 
-export function policyObjective(policy: Pick<PolicyTrainSettings, 'objective' | 'dpo'>): BoundObjective {
+export function policyObjective(policy: Pick<PolicyTrainSettings, 'objective' | 'dpo' | 'pg' | 'tree'>): BoundObjective {
   switch (policy.objective) {
     case 'sft':
       return bind('sft', sftObjective, {});
@@ -38,11 +40,15 @@ export function policyObjective(policy: Pick<PolicyTrainSettings, 'objective' | 
       return bind('dpo', dpoObjective, policy.dpo);
     case 'sft+dpo':
       return bind('sft+dpo', sftDpoObjective, policy.dpo);
+    case 'grpo':
+      return bind('grpo', grpoObjective, policy.pg);
+    case 'tree':
+      return bind('tree', treeObjective, { pg: policy.pg, tree: policy.tree });
   }
 }
 
 /** Every objective's export, one per file. */
 export function objectiveExports(): PolicyObjective<unknown>['export'][] {
-  const exports = [sftObjective.export, dpoObjective.export, sftDpoObjective.export];
+  const exports = [sftObjective.export, dpoObjective.export, sftDpoObjective.export, grpoObjective.export, treeObjective.export];
   return exports.filter((entry, index) => exports.findIndex((other) => other.file === entry.file) === index);
 }

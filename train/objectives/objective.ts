@@ -27,7 +27,7 @@ export interface ObjectiveRows {
 }
 
 /** The trainer flags an objective sets (beyond the common train settings). */
-export type ObjectiveFlags = Partial<Pick<TrainOptions, 'dpoBeta' | 'dpoSftWeight'>>;
+export type ObjectiveFlags = Partial<Pick<TrainOptions, 'dpoBeta' | 'dpoSftWeight' | 'pgEpsilonLow' | 'pgEpsilonHigh' | 'pgKlBeta' | 'pgAggregation'>>;
 
 export interface PolicyObjective<Settings> {
   /** The training file in the iteration's data directory. */
