@@ -43,6 +43,8 @@ export const EvaluationArtifactSchema = z.strictObject({
   summary: IterationRecordSchema.omit({ policyPromoted: true, reason: true, training: true }),
   /** Each metric of the evaluated models, by model path (null: about the data, not a model). */
   metrics: z.array(z.strictObject({ modelPath: z.string().nullable(), method: z.string(), split: z.string(), metric: z.string(), value: z.number() })),
+  /** The policy's greedy answer to each held-out problem: promotion compares policies problem by problem (absent in runs before it did). */
+  answers: z.array(z.strictObject({ level: z.string(), question: z.string(), correct: z.boolean() })).optional(),
 });
 export type EvaluationArtifact = z.infer<typeof EvaluationArtifactSchema>;
 

@@ -67,6 +67,7 @@ export async function evaluateModels({ runDir, iteration, policyPath, prmPath }:
   if (quality.firstErrorAccuracy !== null) records.push({ modelPath: prmPath, method: 'prm', split: 'test', metric: 'first_error_accuracy', value: quality.firstErrorAccuracy });
   const summary = { iteration, accuracyByLevel, accuracy, prmAuc: quality.auc, policyPath, prmPath };
   // The CPU queue records the metrics from this file (ingest.ts); a retry or a resumed run reads it back.
-  writeJsonArtifact(artifact, { summary, metrics: records } satisfies EvaluationArtifact);
+  const answers = problems.map((problem, index) => ({ level: String(problem.level), question: problem.question, correct: greedy.samples[index]?.correct === true }));
+  writeJsonArtifact(artifact, { summary, metrics: records, answers } satisfies EvaluationArtifact);
   return summary;
 }

@@ -53,6 +53,8 @@ export function ingestEvaluation(store: RunStore, runDir: string, iteration: num
   if (artifact === null) return false;
   const modelId = (modelPath: string | null): number | null => (modelPath === null ? null : ingestModel(store, modelPath));
   store.recordEvaluations(artifact.metrics.map(({ modelPath, ...metric }) => ({ iteration, modelId: modelId(modelPath), ...metric })));
+  const policyId = modelId(artifact.summary.policyPath);
+  if (artifact.answers !== undefined && policyId !== null) store.recordHeldOutAnswers(iteration, policyId, artifact.answers);
   return true;
 }
 

@@ -180,6 +180,21 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    description: "held-out answers: each evaluated policy's greedy answer per problem (promotion compares policies problem by problem)",
+    sql: `
+      CREATE TABLE held_out_answers (
+        run_id    TEXT NOT NULL REFERENCES runs(id),
+        iteration INTEGER NOT NULL,
+        model_id  INTEGER NOT NULL REFERENCES models(id),
+        level     TEXT NOT NULL,
+        question  TEXT NOT NULL,
+        correct   INTEGER NOT NULL,
+        PRIMARY KEY (run_id, iteration, model_id, level, question)
+      );
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

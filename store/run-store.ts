@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { SearchNodeSchema, type SearchTree } from '../search/tree.ts';
 import { levelMetric } from '../workflows/types.ts';
 import { closeRunDatabase, openRunDatabase, writeTransaction, type RunDatabase } from './database.ts';
+import type { HeldOutAnswer } from '../workflows/promotion.ts';
 import { SearchLineageSchema, type SearchLineage } from './lineage.ts';
 
 const bool = z.union([z.literal(0), z.literal(1)]).transform((value) => value === 1);
@@ -384,6 +385,25 @@ export class RunStore {
     });
   }
 
+  /** A policy's held-out answers in an iteration's evaluation; answers already stored are kept. */
+  recordHeldOutAnswers(iteration: number, modelId: number, answers: readonly HeldOutAnswer[]): void {
+    writeTransaction(this.db, () => {
+      const insert = this.db.prepare('INSERT INTO held_out_answers (run_id, iteration, model_id, level, question, correct) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING');
+      for (const answer of answers) insert.run(this.runId, iteration, modelId, answer.level, answer.question, Number(answer.correct));
+    });
+  }
+
+  /** The held-out answers of a policy evaluated in an iteration (empty when none were recorded). */
+  heldOutAnswers(iteration: number, modelId: number): HeldOutAnswer[] {
+    return (
+      this.db.prepare('SELECT level, question, correct FROM held_out_answers WHERE run_id = ? AND iteration = ? AND model_id = ? ORDER BY level, question').all(this.runId, iteration, modelId) as {
+        level: string;
+        question: string;
+        correct: number;
+      }[]
+    ).map((row) => ({ ...row, correct: row.correct === 1 }));
+  }
+
   recordEvaluation(evaluation: EvaluationInput): void {
     this.recordEvaluations([evaluation]);
   }
@@ -551,6 +571,7 @@ export class RunStore {
       preference_pairs: `SELECT x.iteration, p.question, x.parent_index, x.chosen_index, x.rejected_index, x.chosen, x.rejected FROM preference_pairs x JOIN searches s ON s.id = x.search_id JOIN problems p ON p.id = s.problem_id`,
       pg_examples: `SELECT x.iteration, p.question, x.node_index, x.prompt, x.completion, x.advantage, x.weight FROM pg_examples x JOIN searches s ON s.id = x.search_id JOIN problems p ON p.id = s.problem_id`,
       evaluations: `SELECT e.iteration, m.kind, m.iteration AS model_iteration, e.method, e.split, e.metric, e.value FROM evaluations e LEFT JOIN models m ON m.id = e.model_id`,
+      held_out_answers: `SELECT a.iteration, m.kind, m.iteration AS model_iteration, a.level, a.question, a.correct FROM held_out_answers a JOIN models m ON m.id = a.model_id`,
     };
     return Object.fromEntries(Object.entries(queries).map(([table, sql]) => [table, this.db.prepare(sql).raw().all() as unknown[][]]));
   }

@@ -120,33 +120,35 @@ describe('activities under MockActivityEnvironment (committed micro model)', () 
     assert.equal(third.beats.length, 0);
   });
 
-  test('promotion: no level may drop beyond the tolerance, whatever the mean gains', async () => {
+  test('promotion: the candidate against the promoted policy on the same held-out problems, recorded from the artifacts', async () => {
     const runDir = join(dir(), 'promote');
     await mkdir(runDir, { recursive: true });
     createRun(runDir, { ...config(), name: 'promote', runDir }, 'now');
-    const best = { iteration: 0, accuracy: 0.6, accuracyByLevel: { '1': 0.9, '2': 1, '3': 0.5 }, prmAuc: 0.9, policyPath: 'p0', prmPath: 'r0' };
-    const candidate = (byLevel: Record<string, number>, prmAuc = 0.9) => ({
-      iteration: 1,
-      accuracyByLevel: byLevel,
-      accuracy: Object.values(byLevel).reduce((a, b) => a + b, 0) / 3,
-      prmAuc,
-      policyPath: 'p1',
-      prmPath: 'r1',
-    });
-    const decide = (byLevel: Record<string, number>, prmAuc?: number) => {
-      writeJsonArtifact(evaluationArtifact(runDir, 1), { summary: candidate(byLevel, prmAuc), metrics: [] });
-      return run(new MockActivityEnvironment(), promote, { runDir, iteration: 1, candidate: candidate(byLevel, prmAuc), best });
+    const { store } = runContext(runDir);
+    const base = store.recordModel({ kind: 'policy', path: 'p0', sha256: '0'.repeat(64), parentId: null, iteration: 0 });
+    // The promoted policy solves questions 0..5 of 10 at level 3.
+    const questions = Array.from({ length: 10 }, (_, index) => `q${index}`);
+    store.recordHeldOutAnswers(0, base, questions.map((question, index) => ({ level: '3', question, correct: index < 6 })));
+    const best = { iteration: 0, accuracy: 0.6, accuracyByLevel: { '3': 0.6 }, prmAuc: 0.9, policyPath: 'p0', prmPath: 'r0' };
+    const decide = async (iteration: number, solved: (index: number) => boolean, prmAuc = 0.9) => {
+      const policyPath = `p${iteration}`;
+      const accuracy = questions.filter((_, index) => solved(index)).length / questions.length;
+      const candidate = { iteration, accuracyByLevel: { '3': accuracy }, accuracy, prmAuc, policyPath, prmPath: `r${iteration}` };
+      store.recordModel({ kind: 'policy', path: policyPath, sha256: '1'.repeat(64), parentId: base, iteration });
+      const answers = questions.map((question, index) => ({ level: '3', question, correct: solved(index) }));
+      writeJsonArtifact(evaluationArtifact(runDir, iteration), { summary: candidate, metrics: [], answers });
+      return run(new MockActivityEnvironment(), promote, { runDir, iteration, candidate, best });
     };
-    const gain = await decide({ '1': 0.9, '2': 0.99, '3': 0.7 });
+    const gain = await decide(1, (index) => index < 7);
     assert.equal(gain.policyPromoted, true, gain.reason);
-    assert.equal(gain.best.policyPath, 'p1');
-    assert.deepEqual(gain.best.accuracyByLevel, { '1': 0.9, '2': 1, '3': 0.7 }, 'the reference at each level never goes down (2: 1, not 0.99)');
-    const tradeOff = await decide({ '1': 1, '2': 1, '3': 0.44 });
-    assert.equal(tradeOff.policyPromoted, false, 'a gain at 1 operator does not buy a 6-point loss at 3');
-    assert.match(tradeOff.reason, /a level dropped \(level 3 44\.0% < 50\.0%\)/);
-    assert.deepEqual([tradeOff.best.policyPath, tradeOff.best.accuracy], ['p0', 0.6], 'the best policy stays');
-    const prm = await decide({ '1': 0.9, '2': 1, '3': 0.5 }, 0.85);
+    assert.match(gain.reason, /\+1 held-out problems against the promoted policy \(L3 \+1 of 10 \(1 won, 0 lost/);
+    assert.deepEqual([gain.best.policyPath, gain.best.accuracyByLevel], ['p1', { '3': 0.7 }], 'the reference becomes the promoted policy’s own measurement');
+    assert.deepEqual(store.heldOutAnswers(1, store.modelIdByPath('p1') ?? -1).filter((answer) => answer.correct).length, 7, 'the answers were recorded');
+    const worse = await decide(2, (index) => index < 5);
+    assert.equal(worse.policyPromoted, false, 'one problem fewer: not significant, but not better either');
+    assert.match(worse.reason, /policy not promoted: -1 held-out problems/);
+    const prm = await decide(3, (index) => index < 6, 0.85);
     assert.deepEqual([prm.policyPromoted, prm.prmPromoted], [true, false]);
-    assert.deepEqual([prm.best.policyPath, prm.best.prmPath, prm.best.prmAuc], ['p1', 'r0', 0.9], 'the PRM that was not promoted does not replace the current one')
+    assert.deepEqual([prm.best.policyPath, prm.best.prmPath, prm.best.prmAuc], ['p3', 'r0', 0.9], 'the PRM that was not promoted does not replace the current one');
   });
 });

@@ -192,8 +192,8 @@ describe('the loop with LoRA (inline, micro model)', () => {
   }
 
   test('two iterations: each iteration’s policy and PRM are adapters on the micro model, evaluated, recorded with their base; the second continues the first', async () => {
-    // Tolerance 1: iteration 1 is always promoted, so iteration 2 continues its adapters.
-    const { runDir, store, result } = await runToEnd({ ...loraRun('two'), iterations: 2, promotionTolerance: 1 });
+    // No gate: iteration 1 is promoted, so iteration 2 continues its adapters.
+    const { runDir, store, result } = await runToEnd({ ...loraRun('two'), iterations: 2, promotion: { gate: 'none' } });
     const models = join(runDir, 'models');
     assert.deepEqual(
       result.iterations.map((record) => [record.policyPath, record.prmPath]),

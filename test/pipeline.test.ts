@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { heartbeat } from '../activities/heartbeat.ts';
 import { runInline, writeControl } from '../runtime/inline.ts';
-import { decidePromotion } from '../workflows/promotion.ts';
+import { decidePromotion, promotionSettingsSchema } from '../workflows/promotion.ts';
 import type { ActivityTypes, EvaluationSummary } from '../workflows/types.ts';
 import { useTempDir } from './temp-dir.ts';
 
@@ -47,10 +47,12 @@ function fakeActivities(accuracyOf: (iteration: number) => number, hooks: { afte
       return summary(iteration, policyPath, prmPath);
     },
     async promote({ iteration, candidate, best }) {
-      const decided = decidePromotion(candidate, best, 0.02);
+      // 100 problems at the one level, the fewest discordant ones the two accuracies allow.
+      const change = Math.round((candidate.accuracy - best.accuracy) * 100);
+      const decided = decidePromotion(candidate, best, [{ level: '3', problems: 100, wins: Math.max(0, change), losses: Math.max(0, -change) }], promotionSettingsSchema.parse({}));
       // The scripted PRM decision replaces the measured one (every PRM here measures 0.9).
       const prmPromoted = hooks.prmPromoted?.(iteration) ?? true;
-      return { ...decided, prmPromoted, best: { ...decided.best, ...(prmPromoted ? { prmAuc: candidate.prmAuc, prmPath: candidate.prmPath } : { prmAuc: best.prmAuc, prmPath: best.prmPath }) } };
+      return { ...decided, prmPromoted, training: { searches: 2 }, best: { ...decided.best, ...(prmPromoted ? { prmAuc: candidate.prmAuc, prmPath: candidate.prmPath } : { prmAuc: best.prmAuc, prmPath: best.prmPath }) } };
     },
   };
   return { activities, calls };

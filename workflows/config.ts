@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { pairFilterSchema } from '../reward/preference-pairs.ts';
 import { mctsConfigSchema } from '../search/mcts.ts';
 import { taskConfigSchema } from '../tasks/config.ts';
+import { promotionSettingsSchema } from './promotion.ts';
 import { LORA_TARGETS } from '../train/lora-targets.ts';
 import { dpoSettingsSchema } from '../train/objectives/dpo.ts';
 import { OBJECTIVE_NAMES } from '../train/objectives/index.ts';
@@ -162,10 +163,11 @@ export const runConfigSchema = z.strictObject({
     })
     .prefault({}),
   /**
-   * A new policy (PRM) is promoted only if no level's held-out greedy accuracy (the PRM's step AUC)
-   * drops by more than this below the best seen so far.
+   * A new policy replaces the promoted one unless a level drops significantly (one-sided sign test
+   * on the same held-out problems, p < `alpha`) or it solves fewer of them in all; a new PRM unless
+   * its step AUC drops by more than `prmTolerance` (workflows/promotion.ts).
    */
-  promotionTolerance: z.number().min(0).max(1).default(0.02),
+  promotion: promotionSettingsSchema.prefault({}),
   /** CPU threads for inference and training: 1 per process is fastest for small models on a few cores. */
   threads: positiveInt.default(1),
   /** Parallel sequences per model (problems searched at once); more per decode amortise its fixed cost (bench:search). */

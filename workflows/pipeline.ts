@@ -70,7 +70,7 @@ export async function runPipeline(host: PipelineHost, input: RunInput): Promise<
   if (await stopped()) return { status: 'stopped', iterations: progress.history, best };
 
   report('building data');
-  const data = await host.run('buildData', `${label}: value targets, SFT / PRM / pair sets`, { runDir, iteration });
+  await host.run('buildData', `${label}: value targets, SFT / PRM / pair sets`, { runDir, iteration });
   if (await stopped()) return { status: 'stopped', iterations: progress.history, best };
 
   report('training');
@@ -85,7 +85,7 @@ export async function runPipeline(host: PipelineHost, input: RunInput): Promise<
   report('promoting');
   const promotion = await host.run('promote', `${label}: promote if no regression`, { runDir, iteration, candidate: evaluation, best });
   best = promotion.best;
-  progress.history.push({ ...evaluation, training: data.training, policyPromoted: promotion.policyPromoted, reason: promotion.reason });
+  progress.history.push({ ...evaluation, training: promotion.training, policyPromoted: promotion.policyPromoted, reason: promotion.reason });
   progress.bestAccuracy = best.accuracy;
   progress.policyModel = best.policyPath;
   report(iteration < input.iterations ? 'iteration done' : 'done');

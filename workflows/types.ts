@@ -41,7 +41,7 @@ export type EvaluationSummary = Omit<IterationRecord, 'policyPromoted' | 'reason
 export const BestModelsSchema = z.strictObject({
   iteration: z.number().int().nonnegative(),
   accuracy: z.number(),
-  /** Reference accuracy per level (the best seen at each, so it never drifts down). */
+  /** The promoted policy's held-out accuracy per level (its own measurement: the reference a candidate is compared with). */
   accuracyByLevel: z.record(z.string(), z.number()),
   /** Step AUC of the current PRM when it was promoted. */
   prmAuc: z.number().nullable(),
@@ -135,6 +135,10 @@ export interface Promotion {
   /** The best models after this decision. */
   best: BestModels;
 }
+/** What promotion answers the pipeline: the decision, and the iteration's data and training metrics (IterationRecord.training). */
+export interface PromotionResult extends Promotion {
+  training: Record<string, number>;
+}
 /** Each activity's input, parsed where the activity starts (activities/index.ts); the input types derive from these. */
 export const ACTIVITY_INPUTS = {
   prepareRun: RunDirInputSchema,
@@ -155,5 +159,5 @@ export interface ActivityTypes {
   buildData(input: ActivityInput<'buildData'>): Promise<DataResult>;
   trainModel(input: ActivityInput<'trainModel'>): Promise<TrainResult>;
   evaluateModels(input: ActivityInput<'evaluateModels'>): Promise<EvaluationSummary>;
-  promote(input: ActivityInput<'promote'>): Promise<Promotion>;
+  promote(input: ActivityInput<'promote'>): Promise<PromotionResult>;
 }
