@@ -1,9 +1,10 @@
 /**
  * The planning activity (CPU queue): pick an iteration's training problems — the frontier over
- * levels from the last measured solve rates (search/budget.ts) — split the MCTS* budget over them by
+ * levels from the last measured solve rates (search/budget.ts), and within a level the problems not
+ * settled (solve rate 0 or 1) when searched before — split the MCTS* budget over them by
  * each problem's own solve rate, cut them into shards, and write the problems the searches read.
  */
-import { allocateBudget, problemsPerLevel } from '../search/budget.ts';
+import { allocateBudget, frontierProblems, problemsPerLevel } from '../search/budget.ts';
 import { runLevels } from '../tasks/index.ts';
 import type { ActivityInput, IterationPlan } from '../workflows/types.ts';
 import { writeJsonArtifact } from './artifacts.ts';
@@ -18,9 +19,22 @@ export async function planIteration({ runDir, iteration }: ActivityInput<'planIt
   const levels = runLevels(task, settings).train;
   const levelRates = new Map(levels.map((level) => [level, store.solveRate(iteration - 1, level)]));
   const counts = problemsPerLevel(levelRates, settings.problemsPerIteration, settings.curriculum);
-  const problems = levels.flatMap((level) =>
-    task.sample('train', { seed: settings.seed * 1000 + iteration, level, count: Math.min(counts.get(level) ?? 0, task.count('train', level)) }),
-  );
+  let settled = 0;
+  const problems = levels.flatMap((level) => {
+    const count = Math.min(counts.get(level) ?? 0, task.count('train', level));
+    const seed = settings.seed * 1000 + iteration;
+    if (!settings.curriculum.skipSettled) return task.sample('train', { seed, level, count });
+    // Twice as many candidates (the seeded sample's first `count` are the same), those settled before passed over.
+    const candidates = task.sample('train', { seed, level, count: Math.min(2 * count, task.count('train', level)) });
+    const rates = candidates.map((problem) => {
+      const id = store.problemIdOf(task.kind, 'train', problem.question);
+      return id === null ? null : store.problemSolveRate(id, iteration);
+    });
+    const frontier = frontierProblems(candidates, rates, count);
+    settled += frontier.settled;
+    return frontier.chosen;
+  });
+  store.recordEvaluation({ iteration, modelId: null, method: 'search', split: 'train', metric: 'settled_skipped', value: settled });
   const ids = problems.map((problem) => store.upsertProblem({ task: task.kind, split: 'train', question: problem.question, answer: problem.answer, difficulty: problem.level }));
   // Solve rate = share of correct answer leaves in this problem's earlier searches (null if never searched).
   const rates = ids.map((id) => store.problemSolveRate(id, iteration));

@@ -16,3 +16,17 @@ export function heldOutProblems(task: Task, perLevel: Record<number, number>): P
     task.sample('test', { seed: HELD_OUT_SEED, level: Number(level), count: Math.min(count, task.count('test', Number(level))) }),
   );
 }
+
+/** The seed of the fresh problems (evaluate/held-out.ts: freshProblems). */
+export const FRESH_SEED = HELD_OUT_SEED + 1;
+
+/**
+ * `count` test problems of a level that are not among the first `heldOut` held-out ones: a second,
+ * larger measurement that no decision of a run (promotion) has seen.
+ */
+export function freshProblems(task: Task, level: number, count: number, heldOut: number): Problem[] {
+  const taken = new Set(heldOutProblems(task, { [level]: heldOut }).map((problem) => problem.question));
+  const available = task.count('test', level);
+  const pool = task.sample('test', { seed: FRESH_SEED, level, count: Math.min(available, count + taken.size) });
+  return pool.filter((problem) => !taken.has(problem.question)).slice(0, count);
+}

@@ -58,6 +58,8 @@ export const ReportDataSchema = z.strictObject({
   /** Invalid-step share of the SFT data, where the task can check steps. */
   invalid: z.array(point({ share: z.number() })),
   monitors: z.array(point({ monitor: z.string(), value: z.number() })),
+  /** What the policy learns from (TRL's names): the searches' rewards and advantages, and the trainer's entropy, KL and clipping. */
+  learning: z.array(point({ monitor: z.string(), value: z.number() })),
   stages: z.array(point({ stage: z.string(), minutes: z.number() })),
   models: z.array(
     z.strictObject({
@@ -81,6 +83,16 @@ export type ReportData = z.infer<typeof ReportDataSchema>;
 
 const VOLUME_METRICS: Record<string, string> = { searches: 'searches', sft_examples: 'SFT rows', prm_examples: 'PRM rows', preference_pairs: 'step pairs' };
 const MONITOR_METRICS: Record<string, string> = { distinct_correct: 'distinct correct answers', reward_auc: 'reward discrimination (AUC)' };
+/** The learning monitors (report/tables.ts prints the same). */
+export const LEARNING_METRICS: Record<string, string> = {
+  mean_reward: 'mean reward',
+  frac_reward_zero_std: 'frac_reward_zero_std',
+  mean_abs_advantage: 'mean |advantage|',
+  completion_length: 'completion length (tokens)',
+  entropy: 'entropy (nats)',
+  kl: 'KL to the start model',
+  clip_frac: 'clip fraction',
+};
 
 /** Minutes per iteration and stage over every attempt (a retried or resumed activity cost its time too); an unfinished attempt counts until `now`. */
 export function stageMinutes(attempts: readonly ActivityAttemptRow[], now: number): { iteration: number; stage: string; minutes: number }[] {
@@ -137,7 +149,10 @@ export function reportData(store: RunStore, options: { treesPerIteration: number
   const volumes: ReportData['volumes'] = [];
   const invalid: ReportData['invalid'] = [];
   const monitors: ReportData['monitors'] = [];
+  const learning: ReportData['learning'] = [];
   for (const row of store.allEvaluations()) {
+    const learned = LEARNING_METRICS[row.metric];
+    if (learned !== undefined && row.model_id === null && row.split === 'train') learning.push({ iteration: row.iteration, monitor: learned, value: row.value });
     const level = levelOfMetric('accuracy', row.metric);
     if (row.split === 'test' && row.model_id !== null && level !== null) accuracy.push({ iteration: row.iteration, method: row.method, level, accuracy: row.value, mark: mark(row.iteration) });
     if (row.method === 'prm' && row.split === 'test') prm.push({ iteration: row.iteration, metric: row.metric === 'step_auc' ? 'step AUC' : row.metric === 'first_error_accuracy' ? 'first-error accuracy' : row.metric, value: row.value });
@@ -175,6 +190,7 @@ export function reportData(store: RunStore, options: { treesPerIteration: number
     volumes,
     invalid,
     monitors,
+    learning,
     stages: stageMinutes(store.activityAttempts(), options.now.getTime()),
     models: models.map((model) => ({
       id: model.id,

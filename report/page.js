@@ -124,6 +124,22 @@ chart(
 );
 
 chart(
+  section('learning', 'What the policy learns from', 'Over each iteration\'s training searches: the mean reward of a finished path (1 right, 0 wrong), frac_reward_zero_std (the share of problems whose paths all share one reward: no group or tree advantage), the mean |advantage| of the policy-gradient rows and the generated tokens of a path; from the trainer (grpo and tree objectives): the entropy of the next-token distributions it trained, the KL from the model it started from and the share of tokens the clip stopped. Each on its own scale.'),
+  data.learning,
+  (rows) =>
+    Plot.plot({
+      width: WIDTH,
+      height: 120 * new Set(rows.map((d) => d.monitor)).size,
+      x: { label: 'iteration', tickFormat: 'd' },
+      y: { label: null, grid: true },
+      fy: { label: null },
+      facet: { data: rows, y: 'monitor', marginRight: 170 },
+      marks: [Plot.frame({ stroke: '#ddd' }), Plot.line(rows, { x: 'iteration', y: 'value', stroke: '#4269d0' }), Plot.dot(rows, { x: 'iteration', y: 'value', fill: '#4269d0', tip: true })],
+    }),
+  'No learning monitors yet: they are measured when an iteration\'s data is built.',
+);
+
+chart(
   section('time', 'Time per stage', 'Minutes each stage took per iteration, every attempt counted (a retried or resumed activity cost its time too); iteration 0 prepares the base models.'),
   data.stages,
   (rows) => {

@@ -24,7 +24,33 @@ export function iterationTable(records: readonly IterationRecord[]): string {
   ]);
   const searched = records.flatMap((record) => Object.keys(record.training).flatMap((metric) => levelOfMetric('searched', metric) ?? []).map(String));
   const levels = [...new Set([...evaluated, ...searched])].sort((a, b) => Number(a) - Number(b));
-  return [markdownTable(header, rows), '', levelTable(records, levels)].join('\n');
+  return [markdownTable(header, rows), '', levelTable(records, levels), '', learningTable(records)].join('\n');
+}
+
+/** Per iteration: what the policy learns from (TRL's names; report/data.ts charts the same). */
+function learningTable(records: readonly IterationRecord[]): string {
+  const searched = records.filter((record) => record.iteration > 0 && record.training.mean_reward !== undefined);
+  const value = (record: IterationRecord, metric: string, digits = 3): string => {
+    const measured = record.training[metric];
+    return measured === undefined ? '—' : measured.toFixed(digits);
+  };
+  const nonzero = (record: IterationRecord): string => {
+    const zeroStd = record.training.frac_reward_zero_std;
+    return zeroStd === undefined ? '—' : ((1 - zeroStd) * 100).toFixed(1);
+  };
+  const header = ['iteration', 'mean reward', 'frac_reward_zero_std', 'non-zero gradient %', 'mean |advantage|', 'completion tokens', 'entropy', 'KL', 'clip fraction'];
+  const rows = searched.map((record) => [
+    String(record.iteration),
+    value(record, 'mean_reward'),
+    value(record, 'frac_reward_zero_std'),
+    nonzero(record),
+    value(record, 'mean_abs_advantage'),
+    value(record, 'completion_length', 1),
+    value(record, 'entropy'),
+    value(record, 'kl'),
+    value(record, 'clip_frac'),
+  ]);
+  return rows.length === 0 ? '' : markdownTable(header, rows);
 }
 
 export function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string {

@@ -54,7 +54,28 @@ export function allocateBudget(solveRates: readonly (number | null)[], options: 
 export const curriculumSchema = z.strictObject({
   /** Least weight of a level, as p(1 − p) would give it: keeps solved levels in the data (replay) and hopeless ones looked at. */
   floor: z.number().min(0).max(0.25).default(0.05),
+  /**
+   * A problem searched before whose solve rate came out 0 or 1 is not searched again (Knapsack RL: its
+   * rewards would all be equal, no gradient); a fresh problem of its level takes its place.
+   */
+  skipSettled: z.boolean().default(true),
 });
+
+/**
+ * The first `count` candidates whose last measured solve rate is unknown (never searched) or strictly
+ * between 0 and 1, in candidate order; `settled` counts the ones passed over.
+ */
+export function frontierProblems<T>(candidates: readonly T[], rates: readonly (number | null)[], count: number): { chosen: T[]; settled: number } {
+  const chosen: T[] = [];
+  let settled = 0;
+  for (const [index, candidate] of candidates.entries()) {
+    if (chosen.length >= count) break;
+    const rate = rates[index] ?? null;
+    if (rate === 0 || rate === 1) settled += 1;
+    else chosen.push(candidate);
+  }
+  return { chosen, settled };
+}
 export type CurriculumOptions = z.input<typeof curriculumSchema>;
 
 /**

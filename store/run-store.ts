@@ -254,6 +254,11 @@ export class RunStore {
     return this.db.prepare('SELECT id FROM problems WHERE task = ? AND split = ? AND question = ?').pluck().get(problem.task, problem.split, problem.question) as number;
   }
 
+  /** A problem's id, or null when it was never recorded. */
+  problemIdOf(task: string, split: string, question: string): number | null {
+    return (this.db.prepare('SELECT id FROM problems WHERE task = ? AND split = ? AND question = ?').pluck().get(task, split, question) as number | undefined) ?? null;
+  }
+
   problem(id: number): ProblemRow {
     return ProblemRowSchema.parse(this.db.prepare('SELECT * FROM problems WHERE id = ?').get(id));
   }

@@ -17,7 +17,7 @@ import { loadTask, type Task } from '../tasks/index.ts';
 
 const arithmetic = loadTask({ kind: 'arithmetic' });
 const stepLabels = (question: string, steps: readonly string[]): boolean[] => arithmetic.stepLabels?.(question, steps) ?? assert.fail('arithmetic checks steps');
-import { problemsPerLevel } from '../search/budget.ts';
+import { frontierProblems, problemsPerLevel } from '../search/budget.ts';
 import { addChild, createTree, nodeAt } from '../search/tree.ts';
 import { RunStore } from '../store/run-store.ts';
 import { seedPrmRecipeSchema, writeSeedPrmData } from '../train/seed-prm.ts';
@@ -27,6 +27,13 @@ import { useTempDir } from './temp-dir.ts';
 const SFT = objectiveNamed('sft');
 
 describe('frontier: problems per difficulty level from solve rates', () => {
+  test('within a level, problems searched before with solve rate 0 or 1 are passed over, fresh and contested ones kept in order', () => {
+    const candidates = ['a', 'b', 'c', 'd', 'e', 'f'];
+    assert.deepEqual(frontierProblems(candidates, [1, null, 0.5, 0, null, 0.2], 3), { chosen: ['b', 'c', 'e'], settled: 2 });
+    // Stops once enough are chosen: 'f' is never looked at; too few candidates give fewer.
+    assert.deepEqual(frontierProblems(candidates, [null, null, 1, 1, 1, 1], 4), { chosen: ['a', 'b'], settled: 4 });
+  });
+
   test('the level solved sometimes gets most; solved and hopeless levels keep the floor; counts sum to the total', () => {
     const counts = problemsPerLevel(new Map([[1, 1], [2, 0.97], [3, 0.3], [4, 0]]), 100);
     // Weights max(p(1 − p), 0.05): 0.05, 0.05, 0.21, 0.05 → 13.9, 13.9, 58.3, 13.9.

@@ -20,7 +20,10 @@ export interface PipelineHost {
 
 function progressLine(progress: RunProgress): string {
   const best = progress.bestAccuracy === null ? 'n/a' : `${(progress.bestAccuracy * 100).toFixed(1)}%`;
-  return `iteration ${progress.iteration}/${progress.iterations} · ${progress.stage} · best held-out accuracy ${best} · policy ${progress.policyModel}`;
+  // The last iteration's learning monitors (TRL's names), where it measured them.
+  const last = progress.history.at(-1)?.training ?? {};
+  const learning = (['mean_reward', 'frac_reward_zero_std', 'kl', 'clip_frac'] as const).flatMap((metric) => (last[metric] === undefined ? [] : [`${metric} ${last[metric].toFixed(3)}`]));
+  return [`iteration ${progress.iteration}/${progress.iterations}`, progress.stage, `best held-out accuracy ${best}`, ...learning, `policy ${progress.policyModel}`].join(' · ');
 }
 
 export async function runPipeline(host: PipelineHost, input: RunInput): Promise<RunResult> {
