@@ -129,8 +129,8 @@ describe('the HTML report of a quick run', () => {
       const charts = await page.$$eval('.chart', (elements) =>
         elements.map((element) => ({ marks: element.querySelectorAll('svg path, svg circle, svg rect, svg image').length, width: element.querySelector('svg')?.getBoundingClientRect().width ?? 0 })),
       );
-      // accuracy, PRM, data volumes, invalid-step share, monitors, time per stage, the explorer's colour legend
-      assert.equal(charts.length, 7, JSON.stringify(charts));
+      // accuracy, PRM, data volumes, invalid-step share, monitors, what the policy learns from, time per stage, the explorer's colour legend
+      assert.equal(charts.length, 8, JSON.stringify(charts));
       for (const chart of charts) {
         assert.ok(chart.marks > 0, `a chart has marks: ${JSON.stringify(charts)}`);
         assert.ok(chart.width > 0, 'a chart has a size');

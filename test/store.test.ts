@@ -8,6 +8,7 @@ import { buildIterationData } from '../data/build-sets.ts';
 import { objectiveNamed } from './objective.ts';
 import { exportRun, TrlPrmRowSchema } from '../data/export.ts';
 import { TrlDpoRowSchema } from '../train/objectives/dpo.ts';
+import { TrlPgRowSchema } from '../train/objectives/pg.ts';
 import { TrlSftRowSchema } from '../train/objectives/sft.ts';
 
 import { DatabaseVersionError, migrate, openRunDatabase, type RunDatabase } from '../store/database.ts';
@@ -18,7 +19,7 @@ import { useTempDir } from './temp-dir.ts';
 
 const SFT = objectiveNamed('sft');
 
-const EXPECTED_TABLES = ['activity_attempts', 'evaluations', 'iterations', 'models', 'nodes', 'preference_pairs', 'prm_examples', 'problems', 'runs', 'searches', 'sft_examples'];
+const EXPECTED_TABLES = ['activity_attempts', 'evaluations', 'held_out_answers', 'iterations', 'models', 'nodes', 'pg_examples', 'preference_pairs', 'prm_examples', 'problems', 'runs', 'searches', 'sft_examples'];
 
 /** A store with one search, and its connection: these tests of the store read its tables directly. */
 function seededStore(path: string): { store: RunStore; db: RunDatabase; searchId: number } {
@@ -134,11 +135,16 @@ describe('run database', () => {
     const { store } = seededStore(join(dir(), 'export.db'));
     await buildIterationData({ store, iteration: 1, promptOf: (q) => `Q: ${q}\n`, prmPromptOf: (q) => `Q: ${q}\n`, delimiter: '\n', objective: SFT, policyPath: join(dir(), 'e-sft.jsonl'), prmPath: join(dir(), 'e-prm.jsonl') });
     const out = join(dir(), 'export');
-    const counts = await exportRun({ store, outDir: out });
-    assert.deepEqual(counts, { sft: 1, dpo: 2, prm: 3, trees: 1 });
+    assert.deepEqual(await exportRun({ store, outDir: out }), { sft: 1, dpo: 2, advantages: 0, prm: 3, trees: 1 });
+    // A tree objective's iteration adds its steps' advantages: all six steps lie on a finished path.
+    await buildIterationData({ store, iteration: 1, promptOf: (q) => `Q: ${q}\n`, prmPromptOf: (q) => `Q: ${q}\n`, delimiter: '\n', objective: objectiveNamed('tree'), policyPath: join(dir(), 'e-pg.jsonl'), prmPath: join(dir(), 'e-prm.jsonl') });
+    assert.deepEqual(await exportRun({ store, outDir: out }), { sft: 1, dpo: 2, advantages: 6, prm: 3, trees: 1 });
     const rows = async (name: string) => (await readFile(join(out, name), 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
     for (const row of await rows('sft.jsonl')) TrlSftRowSchema.parse(row);
     for (const row of await rows('dpo.jsonl')) TrlDpoRowSchema.parse(row);
+    const advantages = (await rows('advantages.jsonl')).map((row) => TrlPgRowSchema.parse(row));
+    assert.ok(advantages.some((row) => row.advantage > 0) && advantages.some((row) => row.advantage < 0), 'the right answer is pushed up, the wrong ones down');
+    assert.ok(advantages.every((row) => row.search_id === 1 && row.prompt.startsWith('Q: 2+3*4\n')), 'each row names its search and carries its prompt');
     for (const row of await rows('prm.jsonl')) {
       const parsed = TrlPrmRowSchema.parse(row);
       assert.deepEqual(parsed.labels, parsed.values.map((value) => value >= 0.5));
