@@ -133,11 +133,13 @@ describe('run database', () => {
 
   test('exports use the TRL field names and carry lineage ids', async () => {
     const { store } = seededStore(join(dir(), 'export.db'));
-    await buildIterationData({ store, iteration: 1, promptOf: (q) => `Q: ${q}\n`, prmPromptOf: (q) => `Q: ${q}\n`, delimiter: '\n', objective: SFT, policyPath: join(dir(), 'e-sft.jsonl'), prmPath: join(dir(), 'e-prm.jsonl') });
+    const build = (objective: typeof SFT, file: string) =>
+      buildIterationData({ store, iteration: 1, promptOf: (q) => `Q: ${q}\n`, prmPromptOf: (q) => `Q: ${q}\n`, delimiter: '\n', objective, policyPath: join(dir(), file), prmPath: join(dir(), 'e-prm.jsonl') });
+    await build(SFT, 'e-sft.jsonl');
     const out = join(dir(), 'export');
     assert.deepEqual(await exportRun({ store, outDir: out }), { sft: 1, dpo: 2, advantages: 0, prm: 3, trees: 1 });
     // A tree objective's iteration adds its steps' advantages: all six steps lie on a finished path.
-    await buildIterationData({ store, iteration: 1, promptOf: (q) => `Q: ${q}\n`, prmPromptOf: (q) => `Q: ${q}\n`, delimiter: '\n', objective: objectiveNamed('tree'), policyPath: join(dir(), 'e-pg.jsonl'), prmPath: join(dir(), 'e-prm.jsonl') });
+    await build(objectiveNamed('tree'), 'e-pg.jsonl');
     assert.deepEqual(await exportRun({ store, outDir: out }), { sft: 1, dpo: 2, advantages: 6, prm: 3, trees: 1 });
     const rows = async (name: string) => (await readFile(join(out, name), 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
     for (const row of await rows('sft.jsonl')) TrlSftRowSchema.parse(row);
