@@ -2,7 +2,7 @@
  * The promotion activity (CPU queue): records the iteration's trained models and their evaluation
  * (artifacts of the training and inference queues), then the promotion decision
  * (workflows/promotion.ts: the candidate policy against the promoted one on the same held-out
- * problems) with its reason.
+ * problems) with its reason, then deletes the model files it superseded (activities/retention.ts).
  */
 import { z } from 'zod';
 import type { RunStore } from '../store/run-store.ts';
@@ -10,6 +10,7 @@ import { decidePromotion, pairAnswers, type HeldOutAnswer } from '../workflows/p
 import type { ActivityInput, PromotionResult } from '../workflows/types.ts';
 import { ingestEvaluation, ingestModel } from './ingest.ts';
 import { configError, runContext } from './run-context.ts';
+import { deleteSupersededModels } from './retention.ts';
 import { evaluationArtifact } from './run-dir.ts';
 
 export async function promote({ runDir, iteration, candidate, best }: ActivityInput<'promote'>): Promise<PromotionResult> {
@@ -31,6 +32,7 @@ export async function promote({ runDir, iteration, candidate, best }: ActivityIn
     policyPromoted: promotion.policyPromoted,
     reason: promotion.reason,
   });
+  await deleteSupersededModels(store, runDir, iteration, promotion.best, config.retention);
   return { ...promotion, training: store.trainingMetrics(iteration) };
 }
 

@@ -143,7 +143,8 @@ async function runArm(arm: LoopArm): Promise<void> {
   const dir = armDir(arm);
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
-  let settings: object = ARMS[arm];
+  // Every candidate's file is kept: each is scored on the fresh problems once the run ends.
+  let settings: object = { ...ARMS[arm], retention: { candidates: 'all' } };
   if (ARMS[arm].search.algorithm === 'best-of-n') {
     const tokens = values.tokens === undefined ? (await readArm('mcts-sft'))?.tokensPerProblem : z.coerce.number().int().positive().parse(values.tokens);
     if (tokens === undefined) throw new Error(`${arm} spends MCTS*'s generated tokens per problem: run --arm mcts-sft first, or give --tokens N`);

@@ -19,11 +19,13 @@ export const INSPECT_HELP = `arbor models|tree|lineage|export|report — look in
 
 usage:
   arbor models NAME [--run-dir DIR]
-      every model of the run: kind, iteration, parent, path, sha256, training metrics
+      every model of the run: kind, iteration, parent, path, sha256, training metrics; a model
+      whose file retention deleted (superseded: config retention.candidates) says "deleted"
   arbor tree NAME [--search ID | --iteration N --problem ID] [--run-dir DIR]
       one search tree: each node's step, visits N, value V, PRM score, value target, answer (✓/✗)
   arbor lineage NAME [--sft ID] [--run-dir DIR]
       where an SFT example came from: iteration, search, node, question, the models that searched
+      (policy_model_file / prm_model_file: kept, or deleted by retention)
       [default: the run's first SFT example]
   arbor export NAME [--out DIR] [--iteration N] [--threshold 0.5] [--run-dir DIR]
       TRL files: sft.jsonl {prompt, completion}, dpo.jsonl {prompt, chosen, rejected},
@@ -108,7 +110,7 @@ export async function inspectCommand(action: 'models' | 'tree' | 'lineage' | 'ex
   const store = openStore(runDir);
   try {
     if (action === 'models') {
-      for (const row of store.models()) process.stdout.write(`#${row.id} ${row.kind} iteration ${row.iteration} parent ${row.parent_id ?? '—'}  ${row.path}  sha256 ${row.sha256.slice(0, 12)}…  ${row.metrics_json}\n`);
+      for (const row of store.models()) process.stdout.write(`#${row.id} ${row.kind} iteration ${row.iteration} parent ${row.parent_id ?? '—'}  ${row.path}${row.deleted ? ' (deleted: superseded)' : ''}  sha256 ${row.sha256.slice(0, 12)}…  ${row.metrics_json}\n`);
       return 0;
     }
     if (action === 'report') {

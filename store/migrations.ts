@@ -195,6 +195,13 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 6,
+    description: 'model retention: a superseded model whose file was deleted keeps its row, lineage and metrics',
+    sql: `
+      ALTER TABLE models ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

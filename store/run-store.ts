@@ -12,6 +12,8 @@ import type { HeldOutAnswer } from '../workflows/promotion.ts';
 import { SearchLineageSchema, type SearchLineage } from './lineage.ts';
 
 const bool = z.union([z.literal(0), z.literal(1)]).transform((value) => value === 1);
+/** A joined model's file in a lineage: kept, deleted by retention, or NULL when no model was joined. */
+const fileState = (alias: string): string => `CASE WHEN ${alias}.id IS NULL THEN NULL WHEN ${alias}.deleted = 1 THEN 'deleted' ELSE 'kept' END`;
 
 export const ProblemRowSchema = z.strictObject({
   id: z.number().int(),
@@ -32,6 +34,8 @@ export const ModelRowSchema = z.strictObject({
   parent_id: z.number().int().nullable(),
   iteration: z.number().int(),
   metrics_json: z.string(),
+  /** Whether retention deleted the file (workflows/retention.ts). */
+  deleted: bool,
 });
 export type ModelRow = z.infer<typeof ModelRowSchema>;
 
@@ -92,7 +96,10 @@ export const SftLineageSchema = z.strictObject({
   value_target: z.number().nullable(),
   policy_model: z.string().nullable(),
   policy_iteration: z.number().int().nullable(),
+  /** kept, or deleted by retention (the row and its metrics stay). */
+  policy_model_file: z.enum(['kept', 'deleted']).nullable(),
   prm_model: z.string().nullable(),
+  prm_model_file: z.enum(['kept', 'deleted']).nullable(),
 });
 export type SftLineage = z.infer<typeof SftLineageSchema>;
 
@@ -283,6 +290,14 @@ export class RunStore {
     return (this.db.prepare('SELECT id FROM models WHERE run_id = ? AND path = ? ORDER BY id DESC').pluck().get(this.runId, path) as number | undefined) ?? null;
   }
 
+  /** Records that retention deleted these models' files. */
+  markModelsDeleted(ids: readonly number[]): void {
+    writeTransaction(this.db, () => {
+      const mark = this.db.prepare('UPDATE models SET deleted = 1 WHERE run_id = ? AND id = ?');
+      for (const id of ids) mark.run(this.runId, id);
+    });
+  }
+
   model(id: number): ModelRow {
     return ModelRowSchema.parse(this.db.prepare('SELECT * FROM models WHERE id = ?').get(id));
   }
@@ -363,7 +378,8 @@ export class RunStore {
     const row = this.db
       .prepare(
         `SELECT x.id AS sft_id, x.iteration, x.search_id, x.node_index, s.algorithm, p.question, p.answer AS gold, n.step AS last_step, n.value AS node_value,
-                n.value_target, pm.path AS policy_model, pm.iteration AS policy_iteration, rm.path AS prm_model
+                n.value_target, pm.path AS policy_model, pm.iteration AS policy_iteration, rm.path AS prm_model,
+                ${fileState('pm')} AS policy_model_file, ${fileState('rm')} AS prm_model_file
          FROM sft_examples x
          JOIN searches s ON s.id = x.search_id
          JOIN problems p ON p.id = s.problem_id

@@ -8,6 +8,7 @@ import { pairFilterSchema } from '../reward/preference-pairs.ts';
 import { mctsConfigSchema } from '../search/mcts.ts';
 import { taskConfigSchema } from '../tasks/config.ts';
 import { promotionSettingsSchema } from './promotion.ts';
+import { retentionSettingsSchema } from './retention.ts';
 import { LORA_TARGETS } from '../train/lora-targets.ts';
 import { dpoSettingsSchema } from '../train/objectives/dpo.ts';
 import { OBJECTIVE_NAMES } from '../train/objectives/index.ts';
@@ -168,6 +169,8 @@ export const runConfigSchema = z.strictObject({
    * its step AUC drops by more than `prmTolerance` (workflows/promotion.ts).
    */
   promotion: promotionSettingsSchema.prefault({}),
+  /** Model files kept: the base and promoted models, the last `candidates` iterations' candidates [2], each adapter's base (workflows/retention.ts). */
+  retention: retentionSettingsSchema.prefault({}),
   /** CPU threads for inference and training: 1 per process is fastest for small models on a few cores. */
   threads: positiveInt.default(1),
   /** Parallel sequences per model (problems searched at once); more per decode amortise its fixed cost (bench:search). */
