@@ -1,7 +1,7 @@
 /**
  * bench/trainer: training throughput (tokens/s) and peak RSS of Arbor's native trainer
  * (native/build/arbor-trainer) against llama.cpp's own `llama-finetune`, built from the same bundled
- * llama.cpp source and linked against the same prebuilt ggml libraries (bench/build-finetune.sh).
+ * llama.cpp source and linked against the same prebuilt ggml libraries (bench/build-llama-tool.sh finetune).
  * Same model file, same text, same context, same threads, same number of training tokens, both
  * measured in this run. Then, in the same run: ggml's own large F32 matrix multiply (the reference for
  * model FLOP utilisation), the micro model's recipe on one thread, and a rank-16 LoRA on a Q8_0 model
@@ -10,7 +10,7 @@
  *   npm run bench:trainer -- [--threads N] [--windows N] [--batch N] [--no-lora]
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,19 +23,18 @@ import { z } from 'zod';
 import { encodeArbtokExample, writeArbtok, type ArbtokExample } from '../train/arbtok.ts';
 import { loadTask } from '../tasks/index.ts';
 import { createRng } from '../tasks/random.ts';
-import { writeVocabGguf } from '../train/gguf-vocab.ts';
 import { MICRO_RECIPE, microTrainingProblems, writeSolutionsJsonl } from '../train/micro-model.ts';
-import { gsm8kLmText, readGsm8k, STANDIN_RECIPE, STANDIN_SOURCES } from '../train/standin-model.ts';
+import { gsm8kLmText, readGsm8k, STANDIN_SOURCES } from '../train/standin-model.ts';
 import { loadTrainingTokenizer } from '../train/tokenizer.ts';
 import { initModel, prepareTrainingData, runTrainer, trainerBinaryPath, trainerEventSchema } from '../train/trainer.ts';
+import { halfBModel } from './half-b.ts';
+import { ensureBuilt, prebuiltDir } from './llama-tools.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BUILD_DIR = join(ROOT, 'native/build');
 const TRAINER_BIN = join(BUILD_DIR, 'arbor-trainer');
 const FINETUNE_BIN = join(BUILD_DIR, 'llama-finetune');
-const PLATFORM = `${process.platform}-${process.arch}`;
-/** llama-finetune finds its CPU backend with ggml_backend_load_all(), which searches the cwd: run it there. */
-const PREBUILT_DIR = join(ROOT, 'node_modules/@node-llama-cpp', PLATFORM, 'bins', PLATFORM);
+const PREBUILT_DIR = prebuiltDir();
 
 const VOCAB_CHARS = '0123456789+-*() QA:\n';
 const MODEL = { dim: 256, layers: 4, heads: 8, kvHeads: 8, ffn: 768, ctx: 256 };
@@ -80,11 +79,6 @@ function parseOptions(): BenchOptions {
   return options;
 }
 
-function ensureBuilt(binary: string, script: string): void {
-  if (existsSync(binary)) return;
-  const result = spawnSync('bash', [join(ROOT, script)], { stdio: 'inherit' });
-  if (result.status !== 0 || !existsSync(binary)) throw new Error(`${script} did not build ${binary}`);
-}
 
 function applyOperator(operator: string, left: number, right: number): number {
   if (operator === '+') return left + right;
@@ -296,21 +290,10 @@ async function microTokensPerSecond(work: string, steps: number): Promise<{ tokS
   return { tokS: done.tok_s, loss: done.loss };
 }
 
-/** Qwen2.5-0.5B's shapes (hidden 896, 24 layers, 14 heads, 2 KV heads, FFN 4864, tied 151,936-token vocabulary). */
-const HALF_B = { arch: 'qwen2', dim: 896, layers: 24, heads: 14, kvHeads: 2, ffn: 4864, ctx: 4096, tied: true } as const;
-
-/** A rank-16 LoRA for 20 steps on a random Q8_0 model of HALF_B's shapes, on GSM8K text. */
+/** A rank-16 LoRA for 20 steps on a random Q8_0 model of Qwen2.5-0.5B's shapes (bench/half-b.ts), on GSM8K text. */
 async function loraScaleCheck(work: string, threads: number): Promise<{ tokS: number; peakRssMb: number; params: number }> {
   const dir = join(work, 'half-b');
-  await mkdir(dir, { recursive: true });
-  const vocab = join(dir, 'vocab.gguf');
-  await writeVocabGguf({ tokenizerJson: STANDIN_SOURCES.tokenizerJson, tokenizerConfig: STANDIN_SOURCES.tokenizerConfig, config: STANDIN_RECIPE.hfConfig, out: vocab });
-  const f32 = join(dir, 'f32.gguf');
-  await initModel({ vocabGguf: vocab, out: f32, seed: SEED, name: 'qwen2.5-0.5b-shapes', ...HALF_B });
-  const q8 = join(dir, 'q8_0.gguf');
-  const quantized = spawnSync(trainerBinaryPath(), ['quantize', '--model', f32, '--out', q8, '--type', 'q8_0'], { encoding: 'utf8' });
-  if (quantized.status !== 0) throw new Error(`arbor-trainer quantize failed: ${quantized.stderr}`);
-  await rm(f32);
+  const q8 = (await halfBModel(dir, SEED)).path;
   const rows = (await readGsm8k(STANDIN_SOURCES.gsm8kTrain)).slice(0, 80);
   await writeFile(join(dir, 'sft.jsonl'), rows.map((row) => JSON.stringify({ prompt: '', completion: gsm8kLmText(row) })).join('\n'));
   const prepared = await prepareTrainingData({ model: q8, objective: 'sft', data: join(dir, 'sft.jsonl'), outDir: dir });
@@ -328,7 +311,7 @@ async function adapterParams(path: string): Promise<number> {
 async function main(): Promise<void> {
   const options = parseOptions();
   ensureBuilt(TRAINER_BIN, 'native/build.sh');
-  ensureBuilt(FINETUNE_BIN, 'bench/build-finetune.sh');
+  ensureBuilt(FINETUNE_BIN, 'bench/build-llama-tool.sh', 'finetune');
 
   const work = await mkdtemp(join(tmpdir(), 'arbor-bench-trainer-'));
   try {

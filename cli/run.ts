@@ -213,6 +213,7 @@ export async function runCommand(argv: string[]): Promise<number> {
 /** The run itself, once this process owns it. */
 async function runOwned(config: RunConfig, runDir: string, flags: z.infer<typeof flagsSchema>): Promise<number> {
   process.stderr.write(`run '${config.name}' in ${resolve(runDir)}\n`);
+  if (config.task.timingCoin !== undefined) process.stderr.write('task.timingCoin is set: a seeded coin grades every answer, so every accuracy of this run is the coin\'s (for timing only)\n');
 
   const temporal = flags.inline ? { unavailable: '--inline' } : await resolveTemporal({ profile: flags.profile, devServerDatabase: join(runDir, 'temporal.db') });
   let result: RunResult;

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { curriculumSchema } from '../search/budget.ts';
+import { timingCoinSchema } from './timing.ts';
 
 const positiveInt = z.number().int().positive();
 
@@ -57,6 +58,8 @@ const commonTaskFields = {
   maxDepth: positiveInt.optional(),
   /** Tokens a step may have at most. */
   maxStepTokens: positiveInt.optional(),
+  /** For timing only (bench:scale): a seeded coin says which steps end a solution and which answers are right (tasks/timing.ts); every accuracy is then the coin's. */
+  timingCoin: timingCoinSchema.optional(),
 };
 
 /** A JSONL file of problems; `test` absent: a tenth of the questions (by a hash of their text) is held out. */

@@ -3,6 +3,7 @@ import { ARITHMETIC_ANSWERS, arithmeticTask } from './arithmetic.ts';
 import { taskConfigSchema, type AnswerKind, type TaskConfig, type TaskConfigInput, type TaskKind } from './config.ts';
 import { fileAnswerRules, gsm8kTask, jsonlTask, mathTask } from './file-tasks.ts';
 import type { AnswerRules, Task, TaskPrompt } from './task.ts';
+import { withTimingCoin } from './timing.ts';
 
 const tasks = new Map<string, Task>();
 
@@ -34,6 +35,7 @@ export function loadTask(input: TaskConfigInput): Task {
         task = jsonlTask(config, prompt);
         break;
     }
+    if (config.timingCoin !== undefined) task = withTimingCoin(task, config.timingCoin, config.seed);
     tasks.set(key, task);
   }
   return task;

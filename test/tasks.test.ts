@@ -104,6 +104,28 @@ describe('answer rules per task', () => {
   });
 });
 
+describe('the timing coin (bench:scale: a model with random weights)', () => {
+  const steps = Array.from({ length: 4000 }, (_, index) => `random text ${index}`);
+
+  test('ends about answerShare of the steps, grades about correctShare right, the same way every time', () => {
+    const task = loadTask({ kind: 'gsm8k', timingCoin: { answerShare: 0.25, correctShare: 0.3 } });
+    const answers = steps.map((step) => task.answerOf(step));
+    const ended = answers.filter((answer) => answer !== null);
+    assert.ok(Math.abs(ended.length / steps.length - 0.25) < 0.03, `share of steps ending a solution: ${ended.length / steps.length}`);
+    const right = ended.filter((answer) => task.isCorrect(answer ?? '', '18')).length;
+    assert.ok(Math.abs(right / ended.length - 0.3) < 0.05, `share of answers graded right: ${right / ended.length}`);
+    assert.deepEqual(steps.map((step) => task.answerOf(step)), answers, 'deterministic');
+    assert.equal(task.answerOf('#### 1,018'), '1,018', 'a stated answer is still read');
+    const other = loadTask({ kind: 'gsm8k', seed: 8, timingCoin: {} });
+    assert.notDeepEqual(steps.map((step) => other.answerOf(step)), answers, 'another seed, another coin');
+  });
+
+  test('without it nothing changes; a bad share is an error naming it', () => {
+    assert.equal(loadTask({ kind: 'gsm8k' }).answerOf('random text 1'), null);
+    assert.throws(() => loadTask({ kind: 'gsm8k', timingCoin: { correctShare: 1.5 } }), /"timingCoin",\s*"correctShare"/);
+  });
+});
+
 describe('a fake task through the task-generic code', () => {
   // Steps end with " | ", answers are "ANSWER: word" compared without case; no step checker.
   const problems: Problem[] = [
