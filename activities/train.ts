@@ -102,7 +102,7 @@ export async function trainModel({ runDir, iteration, kind, parentPath }: Activi
   // pg: the trainer's monitors (entropy at the start and the end, KL to the start model, clip fraction).
   const { entropy_start, entropy, kl, clip_frac } = done;
   const monitors = kl === undefined ? {} : { entropy_start, entropy, kl, clip_frac };
-  const metrics = { method: settings.method, base: (await adapterLineage(out)).base, ...(loraRank > 0 ? { lora_rank: loraRank } : {}), ...learns.metrics, examples: prepared.train.examples, loss: done.loss, tok_s: done.tok_s, steps: done.step, ...monitors };
+  const metrics = { method: settings.method, base: (await adapterLineage(out)).base, ...(loraRank > 0 ? { lora_rank: loraRank } : {}), ...learns.metrics, examples: prepared.train.examples, tokens: prepared.train.tokens, loss: done.loss, tok_s: done.tok_s, steps: done.step, ...monitors };
   // The CPU queue records the model from this file (ingest.ts).
   writeJsonArtifact(modelRecordPath(out), { kind, path: out, sha256: await sha256File(out), parentPath, iteration, metrics } satisfies ModelRecord);
   return { path: out };

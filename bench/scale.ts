@@ -10,22 +10,27 @@
  * same run. Prints minutes and tokens/s per stage, the process tree's peak RSS (overall and per
  * stage), bytes written per model, an extrapolation to a default GSM8K iteration, and
  *   RESULT prepare_min=… search_min=… data_min=… train_min=… eval_min=… total_min=… search_tok_s=… train_policy_tok_s=… train_prm_tok_s=…
- *          batched_tok_s=… search_vs_batched=… raw_vs_batched=… peak_rss_mb=… adapter_bytes=… full_model_bytes=… extrapolated_iteration_h=…
+ *          batched_tok_s=… profile_scoring_share=… search_vs_batched=… raw_vs_batched=… peak_rss_mb=… adapter_bytes=… full_model_bytes=… extrapolated_iteration_h=… gpu_name=…
  *
- *   npm run bench:scale -- [--threads N] [--sequences 4] [--problems 4] [--steps 6] [--gpu cuda]
+ *   npm run bench:scale -- [--threads N] [--sequences 4] [--problems 4] [--steps 6] [--gpu cuda]   (bench/gpu.sh: the GPU run)
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Token } from 'node-llama-cpp';
 import { z } from 'zod';
 import { loadVocabulary } from '../engine/llama.ts';
-import { createPromptBuilder } from '../engine/prompt.ts';
+import { LogProbScorer } from '../engine/log-probs.ts';
+import { mapConcurrent } from '../engine/map-concurrent.ts';
+import { enginePolicy } from '../engine/policy.ts';
+import { createPromptBuilder, plainPrompt } from '../engine/prompt.ts';
 import { samplingSchema, StepGenerator } from '../engine/step-generator.ts';
+import { prmValue } from '../reward/value-functions.ts';
+import { mctsSearch } from '../search/mcts.ts';
 import { RunStore } from '../store/run-store.ts';
 import { loadTask } from '../tasks/index.ts';
 import { trainerBinaryPath } from '../train/trainer.ts';
@@ -64,6 +69,7 @@ const MAX_DEPTH = 6;
 ensureBuilt(trainerBinaryPath(), 'native/build.sh');
 ensureBuilt(BATCHED_BIN, 'bench/build-llama-tool.sh', 'batched-bench', ...(options.gpu === 'cuda' ? ['cuda'] : []));
 const model = await halfBModel(join(DIR, 'model'));
+console.log(`machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GB; ${options.gpu === 'cpu' ? 'no GPU used' : `GPU ${gpuName()}`}`);
 console.log(`model: ${model.path} (Qwen2.5-0.5B's shapes, random weights, Q8_0, ${mb(statSync(model.path).size)} MB; its F32 file: ${mb(model.f32Bytes)} MB)`);
 
 // The run: one iteration, both models LoRA on the Q8_0 base, one decoder of `threads` threads with `sequences` sequences.
@@ -134,7 +140,7 @@ try {
 const stage = (activity: string): { minutes: number; peakRssMb: number } => stages.get(activity) ?? { minutes: NaN, peakRssMb: NaN };
 const trained = (kind: 'policy' | 'prm') => {
   const row = models.find((candidate) => candidate.kind === kind && candidate.iteration === 1) ?? assert.fail(`no trained ${kind}`);
-  return { bytes: statSync(row.path).size, metrics: z.looseObject({ tok_s: z.number(), steps: z.number(), examples: z.number() }).parse(JSON.parse(row.metrics_json)) };
+  return { bytes: statSync(row.path).size, metrics: z.looseObject({ tok_s: z.number(), steps: z.number(), examples: z.number(), tokens: z.number() }).parse(JSON.parse(row.metrics_json)) };
 };
 const policy = trained('policy');
 const prm = trained('prm');
@@ -147,23 +153,36 @@ console.log(`training (LoRA, policy and PRM side by side): policy ${policy.metri
 console.log(`written per model: policy adapter ${mb(policy.bytes)} MB, PRM adapter ${mb(prm.bytes)} MB; a full fine-tune writes ${mb(model.f32Bytes)} MB (F32) per model`);
 const peakRssMb = Math.max(0, ...samples.map((sample) => sample.rssMb));
 
-// The engine's ceiling: llama-batched-bench at the search's shape, and Arbor's own engine generating straight on as many sequences.
+// The engine's ceiling: llama-batched-bench at the search's shape, Arbor's own engine generating
+// straight on as many sequences, and MCTS* again with its time split between generation and PRM scoring.
 const task = loadTask(config.task);
-const problems = task.sample('train', { seed: 1, level: 3, count: options.sequences });
+const problems = task.sample('train', { seed: 1, level: 3, count: Math.max(options.problems, options.sequences) });
 const prompt = createPromptBuilder(await loadVocabulary(model.path, config.engine), task.prompt, task.delimiter);
 const promptTokens = Math.round(problems.reduce((sum, problem) => sum + prompt.tokens(problem.question, []).length, 0) / problems.length);
 const context = task.contextSize * options.sequences;
 const batched = batchedBench(promptTokens, STEP_TOKENS * MAX_DEPTH, context);
 const raw = await rawGeneration(STEP_TOKENS * MAX_DEPTH);
-console.log(`llama-batched-bench (-npp ${promptTokens} -ntg ${STEP_TOKENS * MAX_DEPTH} -npl ${options.sequences} -c ${context} -t ${options.threads}): ${batched.toFixed(1)} generation tok/s; Arbor's engine generating straight: ${raw.toFixed(1)} tok/s; Arbor's MCTS*: ${searchTokS.toFixed(1)} tok/s`);
+const profile = await profileSearch();
+console.log(`llama-batched-bench (-npp ${promptTokens} -ntg ${STEP_TOKENS * MAX_DEPTH} -npl ${options.sequences} -c ${context} -t ${options.threads}): ${batched.toFixed(1)} generation tok/s; Arbor's engine generating straight: ${raw.toFixed(1)} tok/s (prompts included); Arbor's MCTS*: ${searchTokS.toFixed(1)} tok/s in the run`);
+console.log(
+  `where MCTS*'s time goes (${options.problems} problems again, ${profile.tokS.toFixed(1)} generated tok/s): policy generating ${(profile.generation * 100).toFixed(0)}% of the wall time, ` +
+    `PRM scoring ${(profile.scoring * 100).toFixed(0)}%, both at once ${(profile.overlap * 100).toFixed(0)}%, neither (tree work, prompts) ${(profile.idle * 100).toFixed(0)}%`,
+);
 
 // A default GSM8K iteration at the measured rates: search per MCTS* iteration per problem, training per optimizer step at the default batch, evaluation per problem.
 const defaults = runConfigSchema.parse({ name: 'default', task: { kind: 'gsm8k' } });
 const defaultTask = loadTask(defaults.task);
 const evalProblems = defaultTask.levels('test').reduce((sum, level) => sum + Math.min(defaults.task.evalProblemsPerLevel, defaultTask.count('test', level)), 0);
 const searchHours = ((search.minutes / (options.problems * config.search.iterationsPerProblem)) * defaults.task.problemsPerIteration * defaults.search.iterationsPerProblem) / 60;
-const perStep = stage('trainModel').minutes / Math.max(policy.metrics.steps, prm.metrics.steps);
-const trainHours = (perStep * ((defaults.train.policy.maxSteps * defaults.train.policy.batch) / 4 + (defaults.train.prm.maxSteps * defaults.train.prm.batch) / 4)) / 60;
+// Training: the default's optimizer steps at its batch, of examples as long as these, at the tok/s measured
+// with both trainings side by side as the pipeline runs them (steps are a cap, the rates contended: an upper bound).
+const trainHours = Math.max(
+  ...(['policy', 'prm'] as const).map((kind) => {
+    const { metrics } = kind === 'policy' ? policy : prm;
+    const settings = defaults.train[kind];
+    return (settings.maxSteps * settings.batch * (metrics.tokens / metrics.examples)) / metrics.tok_s / 3600;
+  }),
+);
 const evalHours = ((stage('evaluateModels').minutes / options.problems) * evalProblems) / 60;
 const extrapolated = searchHours + trainHours + evalHours;
 console.log(
@@ -174,9 +193,16 @@ console.log(
 console.log(
   `RESULT prepare_min=${stage('prepareRun').minutes.toFixed(2)} search_min=${search.minutes.toFixed(2)} data_min=${stage('buildData').minutes.toFixed(2)} train_min=${stage('trainModel').minutes.toFixed(2)} eval_min=${stage('evaluateModels').minutes.toFixed(2)} ` +
     `total_min=${totalMinutes.toFixed(2)} search_tok_s=${searchTokS.toFixed(1)} train_policy_tok_s=${policy.metrics.tok_s.toFixed(1)} train_prm_tok_s=${prm.metrics.tok_s.toFixed(1)} ` +
-    `batched_tok_s=${batched.toFixed(1)} search_vs_batched=${(searchTokS / batched).toFixed(3)} raw_vs_batched=${(raw / batched).toFixed(3)} peak_rss_mb=${peakRssMb.toFixed(0)} ` +
-    `adapter_bytes=${policy.bytes} full_model_bytes=${model.f32Bytes} extrapolated_iteration_h=${extrapolated.toFixed(1)} gpu=${options.gpu}`,
+    `batched_tok_s=${batched.toFixed(1)} profile_scoring_share=${profile.scoring.toFixed(3)} search_vs_batched=${(searchTokS / batched).toFixed(3)} raw_vs_batched=${(raw / batched).toFixed(3)} peak_rss_mb=${peakRssMb.toFixed(0)} ` +
+    `adapter_bytes=${policy.bytes} full_model_bytes=${model.f32Bytes} extrapolated_iteration_h=${extrapolated.toFixed(1)} gpu_name=${gpuName()}`,
 );
+
+/** The card's name (RESULT has no spaces in values), or cpu. */
+function gpuName(): string {
+  if (options.gpu === 'cpu') return 'cpu';
+  const query = spawnSync('nvidia-smi', ['--query-gpu=name', '--format=csv,noheader'], { encoding: 'utf8' });
+  return query.status === 0 ? query.stdout.trim().split('\n')[0]?.replaceAll(' ', '_') ?? 'unknown' : 'unknown';
+}
 
 function mb(bytes: number): string {
   return (bytes / 2 ** 20).toFixed(0);
@@ -242,7 +268,7 @@ async function rawGeneration(perSequence: number): Promise<number> {
     const sampling = samplingSchema.parse({ temperature: 1, maxStepTokens: perSequence });
     const start = performance.now();
     const counts = await Promise.all(
-      problems.map(async (problem, index) => {
+      problems.slice(0, options.sequences).map(async (problem, index) => {
         const tokens: Token[] = prompt.tokens(problem.question, []);
         const [step] = await generator.generateSteps(tokens, 1, { sampling, seed: index });
         return step?.generatedTokens ?? 0;
@@ -251,5 +277,46 @@ async function rawGeneration(perSequence: number): Promise<number> {
     return counts.reduce((a, b) => a + b, 0) / ((performance.now() - start) / 1000);
   } finally {
     await generator.dispose();
+  }
+}
+
+/** MCTS* as the run searches (data mode, the run's settings) on the base model and PRM, timing every policy and PRM call. */
+async function profileSearch(): Promise<{ tokS: number; generation: number; scoring: number; overlap: number; idle: number }> {
+  const engine = { threads: options.threads, sequences: options.sequences, contextSize: task.contextSize, engine: config.engine };
+  const generator = await StepGenerator.create({ modelPath: model.path, delimiter: task.delimiter, ...engine });
+  const scorer = await LogProbScorer.create({ modelPath: model.path, ...engine });
+  try {
+    const generation: [number, number][] = [];
+    const scoring: [number, number][] = [];
+    const timed = async <T>(spans: [number, number][], work: () => Promise<T>): Promise<T> => {
+      const from = performance.now();
+      try {
+        return await work();
+      } finally {
+        spans.push([from, performance.now()]);
+      }
+    };
+    const sampling = samplingSchema.parse({ temperature: config.search.temperature, maxStepTokens: task.maxStepTokens });
+    let generated = 0;
+    const start = performance.now();
+    await mapConcurrent(problems.slice(0, options.problems), options.sequences, async (problem) => {
+      const policy = enginePolicy({ generator, prompt, question: problem.question, sampling, seed: 1 });
+      const value = prmValue(scorer, plainPrompt(task.prompt, problem.question));
+      const outcome = await mctsSearch({
+        question: problem.question,
+        policy: { proposeSteps: (prefix, count, proposeOptions) => timed(generation, () => policy.proposeSteps(prefix, count, proposeOptions)) },
+        value: { scorePrefixes: (prefixes) => timed(scoring, () => value.scorePrefixes(prefixes)) },
+        reader: task,
+        config: { ...config.search.mcts, mode: 'data', iterations: config.search.iterationsPerProblem, seed: 1, maxDepth: task.maxDepth(problem) },
+      });
+      generated += outcome.stats.generatedTokens;
+    });
+    const wall = performance.now() - start;
+    const busy = { generation: unionMs(generation), scoring: unionMs(scoring), any: unionMs([...generation, ...scoring]) };
+    const overlap = busy.generation + busy.scoring - busy.any;
+    return { tokS: generated / (wall / 1000), generation: busy.generation / wall, scoring: busy.scoring / wall, overlap: overlap / wall, idle: (wall - busy.any) / wall };
+  } finally {
+    await generator.dispose();
+    await scorer.dispose();
   }
 }
