@@ -18,6 +18,7 @@ import { RunConfigConflictError } from '../store/run-store.ts';
 import { RunOwnedError, takeOwnership } from '../runtime/owner.ts';
 import { createWorkers } from '../runtime/worker.ts';
 import { resolveTemporal, type TemporalTarget } from '../runtime/temporal.ts';
+import { checkedPath, checkedRunDir } from './run-name.ts';
 import { QUICK_PRESET, runConfigSchema, runDirOf, type RunConfig } from '../workflows/config.ts';
 import { writeTables } from '../report/tables.ts';
 import { arborRun } from '../workflows/run-workflow.ts';
@@ -186,7 +187,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (positionals.length > 1) throw new UsageError(`expected at most one config file, got ${positionals.join(' ')}`);
   const config = await loadRunConfig(positionals[0], flags);
   await checkInputs(config);
-  const runDir = runDirOf(config);
+  const runDir = config.runDir === undefined ? checkedRunDir('arbor run', runDirOf(config)) : checkedPath('arbor run: runDir', config.runDir);
   await mkdir(runDir, { recursive: true });
   let releaseOwnership: () => void;
   try {

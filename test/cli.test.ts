@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { arbor } from './arbor-cli.ts';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -71,5 +72,67 @@ describe('arbor CLI', () => {
     assert.match(bad.stderr, new RegExp(`${file}:2: field "completion"`));
     assert.equal((await arbor('grade', '--task', 'chess', file)).code, 2);
     await rm(dir, { recursive: true, force: true });
+  });
+});
+
+describe('run names and paths: one validator, nothing written outside runs/', () => {
+  /** Every file under `dir` (so a test can see that nothing was written). */
+  async function files(dir: string): Promise<string[]> {
+    return (await readdir(dir, { recursive: true })).sort();
+  }
+
+  test('a name that is not one folder inside runs/ exits 2 naming it, for every command that takes one', async () => {
+    const before = await files('runs').catch(() => []);
+    for (const name of ['..', '/abs', 'a/../../b', '.hidden']) {
+      for (const command of [['pause'], ['resume'], ['stop'], ['status', '--inline'], ['models'], ['tree'], ['lineage'], ['export'], ['report']]) {
+        const [action, ...rest] = command as [string, ...string[]];
+        const result = await arbor(action, name, ...rest);
+        assert.equal(result.code, 2, `arbor ${action} ${name}: ${result.stderr}`);
+        assert.match(result.stderr, new RegExp(`arbor ${action}: run name ${JSON.stringify(name).replaceAll('.', '\\.').replaceAll('/', '\\/')} is not allowed`), `arbor ${action} ${name}`);
+      }
+      const run = await arbor('run', '--name', name, '--quick', '--inline');
+      assert.equal(run.code, 2, `arbor run --name ${name}: ${run.stderr}`);
+      assert.match(run.stderr, /name/);
+    }
+    assert.deepEqual(await files('runs').catch(() => []), before, 'nothing written under runs/');
+    for (const path of ['control.json', '../control.json', '/abs/control.json']) assert.ok(!existsSync(path), `${path} not written`);
+  });
+
+  test('runs/NAME as a link leading outside runs/ is refused before anything is written', async () => {
+    const outside = await mkdtemp(join(tmpdir(), 'arbor-outside-'));
+    await mkdir('runs', { recursive: true });
+    const link = join('runs', `link-${process.pid}`);
+    await symlink(outside, link);
+    try {
+      for (const command of [['pause'], ['stop'], ['status', '--inline'], ['models']]) {
+        const [action, ...rest] = command as [string, ...string[]];
+        const result = await arbor(action, `link-${process.pid}`, ...rest);
+        assert.equal(result.code, 2, `arbor ${action}: ${result.stderr}`);
+        assert.match(result.stderr, /is a link to .*outside .*runs/);
+      }
+      const run = await arbor('run', '--name', `link-${process.pid}`, '--quick', '--inline');
+      assert.equal(run.code, 2, run.stderr);
+      assert.match(run.stderr, /is a link to/);
+      assert.deepEqual(await readdir(outside), [], 'nothing written where the link leads');
+    } finally {
+      await rm(link);
+      await rm(outside, { recursive: true, force: true });
+    }
+  });
+
+  test('a NUL in a config file’s name or runDir exits 2 naming the key', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'arbor-nul-'));
+    try {
+      for (const [key, config] of [['name', { name: 'a\u0000b' }], ['runDir', { runDir: join(dir, 'x\u0000y') }]] as const) {
+        const file = join(dir, `${key}.json`);
+        await writeFile(file, JSON.stringify(config));
+        const result = await arbor('run', file, '--quick', '--inline');
+        assert.equal(result.code, 2, `${key}: ${result.stderr}`);
+        assert.match(result.stderr, new RegExp(key));
+      }
+      assert.deepEqual((await files(dir)).filter((file) => !file.endsWith('.json')), [], 'nothing written');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -117,11 +117,13 @@ export const engineSettingsSchema = z.strictObject({
 });
 export type EngineSettings = z.output<typeof engineSettingsSchema>;
 
+/** Names a run: its directory (runs/NAME), database and Temporal workflow id derive from it, so it is one path segment. */
+export const runNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, . _ - (starting with a letter or digit): one folder name inside runs/');
+
 export const runConfigSchema = z.strictObject({
-  /** Names the run: its directory, database and Temporal workflow id derive from it. */
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, . _ - (starting with a letter or digit)'),
+  name: runNameSchema,
   /** Where the run keeps its database, models and data [runs/<name>]. */
-  runDir: z.string().min(1).optional(),
+  runDir: z.string().min(1).refine((dir) => !dir.includes('\0'), 'a path holds no NUL character').optional(),
   iterations: positiveInt.default(5),
   policy: z.strictObject({ model: z.string().min(1).default('models/micro/arbor-micro.gguf') }).prefault({}),
   /** PRM to start from; absent: a seed PRM is built from the policy before the first iteration (train/seed-prm.ts). */
