@@ -66,11 +66,26 @@ export function writeJsonArtifact(path: string, value: unknown): void {
 }
 
 /** A JSON artifact parsed by its schema, or null when it does not exist; a malformed one names its file. */
+/** An artifact that is there but is not what its writer wrote (truncated, corrupt, edited): named, never half-read. */
+export class DamagedFileError extends Error {
+  constructor(path: string, reason: string) {
+    super(`${path}: ${reason}; delete it and run the same command again to redo the step that wrote it`);
+    this.name = 'DamagedFileError';
+  }
+}
+
+/** `read()` of the file at `path`, its failure (a cut-off gzip or JSON text, a wrong shape) a DamagedFileError naming it. */
+function readWhole<T>(path: string, read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    throw new DamagedFileError(path, error instanceof z.ZodError ? `not a valid artifact: ${z.prettifyError(error)}` : `truncated or corrupt (${error instanceof Error ? error.message : String(error)})`);
+  }
+}
+
 export function readJsonArtifact<T>(path: string, schema: z.ZodType<T>): T | null {
   if (!existsSync(path)) return null;
-  const parsed = schema.safeParse(JSON.parse(readFileSync(path, 'utf8')));
-  if (!parsed.success) throw new Error(`${path}: not a valid artifact: ${z.prettifyError(parsed.error)}`);
-  return parsed.data;
+  return readWhole(path, () => schema.parse(JSON.parse(readFileSync(path, 'utf8'))));
 }
 
 const jsonLines = (text: string): unknown[] =>
@@ -85,7 +100,7 @@ const jsonLines = (text: string): unknown[] =>
  */
 export function shardRecords(runDir: string, iteration: number, shard: number): SearchRecord[] {
   const finished = searchArtifact(runDir, iteration, shard);
-  if (existsSync(finished)) return z.array(SearchRecordSchema).parse(jsonLines(gunzipSync(readFileSync(finished)).toString('utf8')));
+  if (existsSync(finished)) return readWhole(finished, () => z.array(SearchRecordSchema).parse(jsonLines(gunzipSync(readFileSync(finished)).toString('utf8'))));
   const progress = searchProgressPath(runDir, iteration, shard);
   if (!existsSync(progress)) return [];
   const parse = (line: string): SearchRecord[] => {

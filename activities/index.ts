@@ -12,7 +12,8 @@ import { writeReport } from '../report/html.ts';
 import { ACTIVITY_QUEUES } from '../workflows/names.ts';
 import { ACTIVITY_INPUTS, type ActivityTypes } from '../workflows/types.ts';
 import type { AttemptRecord } from '../store/run-store.ts';
-import { writeAttemptRecord } from './artifacts.ts';
+import { DatabaseFileError } from '../store/errors.ts';
+import { DamagedFileError, writeAttemptRecord } from './artifacts.ts';
 import { buildData } from './data.ts';
 import { evaluateModels } from './evaluate.ts';
 import { ingestAttempts } from './ingest.ts';
@@ -75,7 +76,8 @@ function timed<K extends keyof ActivityTypes>(name: K, activity: ActivityTypes[K
         // the database itself failed (a full disk): the activity's own error says more
       }
       if (cpu && !cancelled) refreshReport(input.runDir);
-      throw error;
+      // A damaged file stays damaged: retrying cannot help, the message names it.
+      throw error instanceof DamagedFileError || error instanceof DatabaseFileError ? configError(error.message) : error;
     }
   }) as ActivityTypes[K];
 }

@@ -1,6 +1,8 @@
 #!/usr/bin/env -S node --import tsx
 /** `arbor`: the command line. Each command lives in its own module; this file only dispatches. */
 import { z } from 'zod';
+import { DamagedFileError } from '../activities/artifacts.ts';
+import { DatabaseFileError, DatabaseVersionError } from '../store/errors.ts';
 import { controlCommand } from './control.ts';
 import { evalCommand } from './eval.ts';
 import { gradeCommand } from './grade.ts';
@@ -79,7 +81,8 @@ main(process.argv.slice(2)).then(
     if (error instanceof z.ZodError) {
       process.stderr.write(`arbor: invalid option:\n${z.prettifyError(error)}\n`);
       process.exitCode = 2;
-    } else if (error instanceof UsageError) {
+    } else if (error instanceof UsageError || error instanceof DatabaseFileError || error instanceof DatabaseVersionError || error instanceof DamagedFileError) {
+      // A damaged or too-new file is bad input too: its message names it.
       process.stderr.write(`arbor: ${error.message}\n`);
       process.exitCode = 2;
     } else if (error instanceof Error && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')) {

@@ -12,10 +12,10 @@ import { stageMinutes } from '../report/data.ts';
 import { iterationTable, markdownTable } from '../report/tables.ts';
 import type { arborRun } from '../workflows/run-workflow.ts';
 import { pauseSignal, progressQuery, resumeSignal, STAGES, stopSignal, workflowIdOf } from '../workflows/names.ts';
+import { openStore } from './inspect.ts';
 import { runDirFromArgs } from './run-name.ts';
 import { DATABASE_FILE, REPORT_FILE } from '../activities/run-dir.ts';
 import { readOwner } from '../runtime/owner.ts';
-import { RunStore } from '../store/run-store.ts';
 import { runConfigSchema } from '../workflows/config.ts';
 
 
@@ -38,15 +38,8 @@ Under Temporal these are the workflow's signals and progress query; for an inlin
  * left: the mean of the finished iterations' minutes times the iterations to go. Null without a database.
  */
 export function stageReport(runDir: string): string | null {
-  const path = join(runDir, DATABASE_FILE);
-  if (!existsSync(path)) return null;
-  let store;
-  try {
-    store = RunStore.open(path, { readonly: true });
-  } catch (error) {
-    return `(no stage times: ${error instanceof Error ? error.message : String(error)})`;
-  }
-  if (store === null) return null;
+  if (!existsSync(join(runDir, DATABASE_FILE))) return null;
+  const store = openStore(runDir);
   try {
     const iterations = runConfigSchema.parse(store.storedConfig()).iterations;
     const minutes = new Map<number, Map<string, number>>();

@@ -11,6 +11,7 @@ import { DATABASE_FILE, REPORT_FILE } from '../activities/run-dir.ts';
 import { exportRun } from '../data/export.ts';
 import { childrenOf, nodeAt, type SearchNode, type SearchTree } from '../search/tree.ts';
 import { TREES_PER_ITERATION, writeReport } from '../report/html.ts';
+import { DatabaseFileError, DatabaseOutdatedError, DatabaseVersionError } from '../store/errors.ts';
 import { RunStore } from '../store/run-store.ts';
 import { runDirFromArgs } from './run-name.ts';
 import { intOption, ioErrorMessage, UsageError } from './usage-error.ts';
@@ -41,15 +42,19 @@ usage:
 Exit codes: 0 done, 2 bad input or unknown run.
 `;
 
-/** The run's database, opened read-only: looking never writes (a full disk, a read-only copy). */
-function openStore(runDir: string): RunStore {
+/**
+ * The run's database, opened read-only: looking never writes (a full disk, a read-only copy). A
+ * missing, empty, damaged or wrong-version file is bad input (exit 2), named.
+ */
+export function openStore(runDir: string): RunStore {
   const path = join(runDir, DATABASE_FILE);
   if (!existsSync(path)) throw new UsageError(`no run database at ${path} (is the run name right? --run-dir for another folder)`);
   let store;
   try {
     store = RunStore.open(path, { readonly: true });
   } catch (error) {
-    throw new UsageError(`cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`);
+    const named = error instanceof DatabaseFileError || error instanceof DatabaseVersionError || error instanceof DatabaseOutdatedError;
+    throw new UsageError(named ? error.message : `cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`);
   }
   if (store === null) throw new UsageError(`${path} holds no run`);
   return store;

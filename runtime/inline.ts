@@ -5,12 +5,12 @@
  * directory, and a re-run resumes from it (the activities skip what the database already holds).
  * Pause / resume / stop come from the run directory's control file (`arbor pause|resume|stop`).
  */
-import { existsSync } from 'node:fs';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { z } from 'zod';
+import { readJsonArtifact } from '../activities/artifacts.ts';
 import type { ProgressDetails } from '../activities/heartbeat.ts';
 import { ACTIVITY_QUEUES, QUEUE_CONCURRENCY } from '../workflows/names.ts';
 import { runPipeline, type PipelineHost } from '../workflows/pipeline.ts';
@@ -23,9 +23,7 @@ export const ControlSchema = z.strictObject({ paused: z.boolean().default(false)
 export type Control = z.infer<typeof ControlSchema>;
 
 export async function readControl(runDir: string): Promise<Control> {
-  const path = join(runDir, CONTROL_FILE);
-  if (!existsSync(path)) return { paused: false, stop: false };
-  return ControlSchema.parse(JSON.parse(await readFile(path, 'utf8')));
+  return readJsonArtifact(join(runDir, CONTROL_FILE), ControlSchema) ?? { paused: false, stop: false };
 }
 
 let temporaryFiles = 0;
@@ -52,10 +50,8 @@ async function saveState(runDir: string, input: RunInput): Promise<void> {
 
 /** Where an inline run stands: the saved input of its current iteration, or a fresh start. */
 export async function inlineStartInput(runDir: string, iterations: number): Promise<RunInput> {
-  const path = join(runDir, STATE_FILE);
-  if (!existsSync(path)) return { runDir, iterations, iteration: 1, best: null, history: [] };
-  const saved = RunInputSchema.parse(JSON.parse(await readFile(path, 'utf8')));
-  return { ...saved, iterations };
+  const saved = readJsonArtifact(join(runDir, STATE_FILE), RunInputSchema);
+  return saved === null ? { runDir, iterations, iteration: 1, best: null, history: [] } : { ...saved, iterations };
 }
 
 class ContinueAsNew extends Error {

@@ -11,7 +11,8 @@ import { TrlDpoRowSchema } from '../train/objectives/dpo.ts';
 import { TrlPgRowSchema } from '../train/objectives/pg.ts';
 import { TrlSftRowSchema } from '../train/objectives/sft.ts';
 
-import { DatabaseVersionError, migrate, openRunDatabase, type RunDatabase } from '../store/database.ts';
+import { migrate, openRunDatabase, type RunDatabase } from '../store/database.ts';
+import { DatabaseVersionError } from '../store/errors.ts';
 import { LATEST_VERSION, MIGRATIONS } from '../store/migrations.ts';
 import { RunConfigConflictError, RunStore } from '../store/run-store.ts';
 import { searchedTree } from './searched-tree.ts';
