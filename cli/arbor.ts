@@ -11,6 +11,7 @@ import { microCommand } from './micro.ts';
 import { runCommand } from './run.ts';
 import { standinCommand } from './standin.ts';
 import { ioErrorMessage, UsageError } from './usage-error.ts';
+import { versionCommand } from './version.ts';
 import { workerCommand } from './worker.ts';
 
 const HELP = `arbor — durable self-improvement for LLM reasoning (MCTS* + PRM + native fine-tuning)
@@ -34,6 +35,7 @@ commands:
   micro eval    held-out accuracy of a model on the arithmetic task, by level (number of operators)
   standin       build or find the stand-in model (tiny qwen2, Qwen3's real tokenizer); prints its path
 
+arbor --version: Arbor's and node-llama-cpp's versions, the inference backend, the trainer's BLAS and CUDA build.
 The native trainer itself: native/build/arbor-trainer --help (formats in native/README.md).
 `;
 
@@ -43,6 +45,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return command === undefined ? 2 : 0;
   }
+  if (command === '--version' || command === 'version') return versionCommand();
   switch (command) {
     case 'run':
       return runCommand(rest);

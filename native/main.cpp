@@ -13,6 +13,10 @@
 #include <sys/prctl.h>
 #endif
 
+#ifndef ARBOR_BUILD
+#define ARBOR_BUILD "built without native/build.sh"
+#endif
+
 namespace {
 
 const char * USAGE =
@@ -25,6 +29,7 @@ const char * USAGE =
     "  merge      write base + LoRA adapter as one GGUF\n"
     "  logprobs   next-token log-probabilities of the trainer's forward pass on one token sequence\n"
     "  gemm       FLOP/s of ggml's F32 matrix multiply here (the reference for model FLOP utilisation), or the trainer's\n"
+    "  --version  what this build links (BLAS, CUDA library, ggml folder)\n"
     "options and formats: native/README.md\n";
 
 // ggml reports its own warnings on stderr; keep only errors so progress stays readable.
@@ -35,6 +40,11 @@ void quiet_log(ggml_log_level level, const char * text, void *) {
 } // namespace
 
 int main(int argc, char ** argv) {
+    if (argc >= 2 && !strcmp(argv[1], "--version")) {
+        // What native/build.sh linked: the BLAS of the CPU matrix products, the CUDA library, the ggml folder.
+        printf("arbor-trainer (%s)\n", ARBOR_BUILD);
+        return arbor::EXIT_OK;
+    }
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(USAGE, argc < 2 ? stderr : stdout);
         return argc < 2 ? arbor::EXIT_BAD_INPUT : arbor::EXIT_OK;

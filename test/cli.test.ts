@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { arbor } from './arbor-cli.ts';
-import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -133,6 +134,32 @@ describe('run names and paths: one validator, nothing written outside runs/', ()
       assert.deepEqual((await files(dir)).filter((file) => !file.endsWith('.json')), [], 'nothing written');
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('what this install runs: arbor --version and the trainer build', () => {
+  test('arbor --version names the versions, the inference backend and the trainer’s BLAS', async () => {
+    const { code, stdout } = await arbor('--version');
+    assert.equal(code, 0);
+    assert.match(stdout, /^arbor \d+\.\d+\.\d+$/m);
+    assert.match(stdout, /^node-llama-cpp \d+\.\d+\.\d+: inference on /m);
+    assert.match(stdout, /^arbor-trainer \(blas: (openblas \S+|none); cuda: /m);
+  });
+
+  test('native/build.sh rebuilds when the BLAS it would link changes (--check says so without building)', () => {
+    const built = readFileSync('native/build/arbor-trainer.build', 'utf8');
+    const check = (env: NodeJS.ProcessEnv) => spawnSync('bash', ['native/build.sh', '--check'], { encoding: 'utf8', env: { ...process.env, ...env } });
+    const same = check({});
+    assert.equal(same.status, 0, same.stdout + same.stderr);
+    assert.match(same.stdout, /is up to date \(blas: /);
+    // No OpenBLAS visible to pkg-config: a trainer built with it is due for a rebuild without it.
+    const without = check({ PKG_CONFIG_LIBDIR: '/nonexistent', PKG_CONFIG_PATH: '/nonexistent' });
+    if (built.includes('blas: openblas')) {
+      assert.equal(without.status, 1, without.stdout);
+      assert.match(without.stdout, /would rebuild .*\(blas: none;.*it was built with \(blas: openblas/);
+    } else {
+      assert.equal(without.status, 0, `built without OpenBLAS: nothing changes (${without.stdout})`);
     }
   });
 });
