@@ -6,6 +6,8 @@ import { after, before, describe, test } from 'node:test';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { REPORT_FILE } from '../activities/run-dir.ts';
 import { reportData, stageMinutes, type ReportData } from '../report/data.ts';
+import { writeReport } from '../report/html.ts';
+import { addChild, createTree, nodeAt } from '../search/tree.ts';
 import { RunStore } from '../store/run-store.ts';
 import { workflowStartOptions } from '../cli/run.ts';
 import { runConfigSchema } from '../workflows/config.ts';
@@ -168,5 +170,62 @@ describe('the HTML report of a quick run', () => {
       assert.ok(detail.includes(lineage.last_step));
       assert.deepEqual(errors, []);
     });
+  });
+});
+
+describe('a report of hostile text renders it as text: no script runs, the text shows', () => {
+  const executable = chromium();
+  const dir = resolve('runs/test-report-hostile');
+  const HOSTILE = {
+    question: 'What is 2+2? <script>window.__pwned = "question"</script></textarea><img src=x onerror="window.__pwned = \'img\'">',
+    step: '</script><script>window.__pwned = "step"</script> javascript:window.__pwned="link" <b onmouseover="window.__pwned=1">4</b>',
+    answer: 'A: <svg onload="window.__pwned = \'svg\'">',
+    model: 'models/<img src=y onerror="window.__pwned=\'model\'">.gguf',
+  };
+
+  before(async () => {
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    const store = RunStore.create(join(dir, 'arbor.db'), 'hostile');
+    store.ensureRun(runConfigSchema.parse({ name: 'hostile' }), 'now');
+    const modelId = store.recordModel({ kind: 'policy', path: HOSTILE.model, sha256: 'f'.repeat(64), parentId: null, iteration: 0 });
+    const problemId = store.upsertProblem({ task: 'arithmetic', split: 'train', question: HOSTILE.question, answer: '4', difficulty: 1 });
+    const tree = createTree(HOSTILE.question);
+    const step = addChild(tree, nodeAt(tree, 0), { step: HOSTILE.step, prmScore: 0.5, answer: null, generatedTokens: 9, state: 'continue' });
+    addChild(tree, step, { step: HOSTILE.answer, prmScore: 0.5, answer: '<svg>', generatedTokens: 9, state: 'end' });
+    store.saveSearch({ iteration: 1, problemId, policyModelId: modelId, prmModelId: null, algorithm: 'mcts', budget: 1, stats: {}, answer: '<svg>', correct: false, tree });
+    store.recordPromotion({ iteration: 1, policyModelId: modelId, prmModelId: null, policyPromoted: false, reason: '<i onclick="x">a reason</i>' });
+    writeReport(store, join(dir, REPORT_FILE));
+    store.close();
+  });
+
+  test('the page holds no markup of the data', async () => {
+    const html = await readFile(join(dir, REPORT_FILE), 'utf8');
+    for (const text of ['<script>window.__pwned', '<img src=x', '<svg onload', '</textarea><img']) assert.ok(!html.includes(text), `${text} appears escaped only`);
+  });
+
+  test('in headless Chromium nothing of it runs and all of it shows', { skip: executable === null ? 'no Chromium: set CHROME_PATH or apt install chromium-headless-shell (.ci/run does)' : false }, async () => {
+    const browser = await puppeteer.launch({ executablePath: executable!, args: ['--no-sandbox'] });
+    try {
+      const page = await browser.newPage();
+      const dialogs: string[] = [];
+      page.on('dialog', (dialog) => {
+        dialogs.push(dialog.message());
+        void dialog.dismiss();
+      });
+      await page.goto(`file://${join(dir, REPORT_FILE)}`);
+      await page.click('.tree g.node[data-index="1"] circle');
+      await page.hover('.tree g.node[data-index="1"] circle');
+      const detail = await page.$eval('#node-detail', (element) => element.textContent ?? '');
+      assert.ok(detail.includes(HOSTILE.step), `the step shows as text in the node's detail: ${detail}`);
+      const shown = String(await page.evaluate("document.body.innerText + [...document.querySelectorAll('option')].map((option) => option.textContent).join('\\n')"));
+      assert.equal(await page.evaluate('typeof window.__pwned'), 'undefined', 'no script of the data ran');
+      assert.deepEqual(dialogs, []);
+      assert.equal(await page.$$eval('img, svg[onload], b[onmouseover]', (elements) => elements.length), 0, 'no element of the data was made');
+      assert.ok(shown.includes('<script>window.__pwned = "question"</script>'), `the question shows as text: ${shown}`);
+      assert.ok(shown.includes(HOSTILE.model), 'the model path shows as text');
+    } finally {
+      await browser.close();
+    }
   });
 });
