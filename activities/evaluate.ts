@@ -30,6 +30,8 @@ export async function evaluateModels({ runDir, iteration, policyPath, prmPath }:
   const total = problems.length * 2;
   const greedy = await evaluateGreedy({ modelPath: policyPath, task, problems, threads: config.threads, sequences: config.sequences, engine: config.engine, onProgress: (done) => heartbeat({ stage: 'evaluate policy', done, total }) });
   const accuracyByLevel = Object.fromEntries(Object.entries(greedy.byLevel).map(([level, tally]) => [level, tally.accuracy]));
+  const flexibleAccuracyByLevel = Object.fromEntries(Object.entries(greedy.byLevel).map(([level, tally]) => [level, tally.flexibleAccuracy]));
+  const hiddenAnswersByLevel = Object.fromEntries(Object.entries(greedy.byLevel).map(([level, tally]) => [level, tally.hiddenAnswers]));
   const accuracies = Object.values(accuracyByLevel);
   const accuracy = accuracies.reduce((a, b) => a + b, 0) / Math.max(1, accuracies.length);
 
@@ -38,6 +40,8 @@ export async function evaluateModels({ runDir, iteration, policyPath, prmPath }:
 
   for (const [level, tally] of Object.entries(greedy.byLevel)) {
     records.push({ modelPath: policyPath, method: 'greedy', split: 'test', metric: levelMetric('accuracy', level), value: tally.accuracy });
+    records.push({ modelPath: policyPath, method: 'greedy-flexible', split: 'test', metric: levelMetric('accuracy', level), value: tally.flexibleAccuracy });
+    records.push({ modelPath: policyPath, method: 'greedy-flexible', split: 'test', metric: levelMetric('hidden_answers', level), value: tally.hiddenAnswers });
   }
   records.push({ modelPath: policyPath, method: 'greedy', split: 'test', metric: 'accuracy', value: accuracy });
   // Search-based answers on a held-out subset: vote@k, PRM-ranked best-of-k, MCTS*, and pass@k.
@@ -65,7 +69,7 @@ export async function evaluateModels({ runDir, iteration, policyPath, prmPath }:
   }
   if (quality.auc !== null) records.push({ modelPath: prmPath, method: 'prm', split: 'test', metric: `${quality.kind}_auc`, value: quality.auc });
   if (quality.firstErrorAccuracy !== null) records.push({ modelPath: prmPath, method: 'prm', split: 'test', metric: 'first_error_accuracy', value: quality.firstErrorAccuracy });
-  const summary = { iteration, accuracyByLevel, accuracy, prmAuc: quality.auc, policyPath, prmPath };
+  const summary = { iteration, accuracyByLevel, accuracy, flexibleAccuracyByLevel, hiddenAnswersByLevel, prmAuc: quality.auc, policyPath, prmPath };
   // The CPU queue records the metrics from this file (ingest.ts); a retry or a resumed run reads it back.
   const answers = problems.map((problem, index) => ({ level: String(problem.level), question: problem.question, correct: greedy.samples[index]?.correct === true }));
   writeJsonArtifact(artifact, { summary, metrics: records, answers } satisfies EvaluationArtifact);

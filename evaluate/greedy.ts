@@ -17,6 +17,8 @@ export interface GreedySample {
   /** The answer the completion states, null when no step states one. */
   answer: string | null;
   correct: boolean;
+  /** Whether the completion is right read flexibly (the last number when no marker states an answer: the task's flexibleAnswer). */
+  flexibleCorrect: boolean;
   /** Tokens generated for the completion (EOS excluded). */
   generatedTokens: number;
 }
@@ -25,6 +27,9 @@ export interface LevelTally {
   correct: number;
   total: number;
   accuracy: number;
+  /** Accuracy read flexibly, and the answers only that reading finds right (hidden: no marker states them). */
+  flexibleAccuracy: number;
+  hiddenAnswers: number;
 }
 
 export interface GreedyEvaluation {
@@ -88,11 +93,17 @@ async function completeGreedily(task: Task, model: LlamaModel, sequence: LlamaCo
 function tally(problems: readonly Problem[], samples: readonly GreedySample[]): Record<number, LevelTally> {
   const byLevel: Record<number, LevelTally> = {};
   for (const [index, problem] of problems.entries()) {
-    const entry = (byLevel[problem.level] ??= { correct: 0, total: 0, accuracy: 0 });
+    const entry = (byLevel[problem.level] ??= { correct: 0, total: 0, accuracy: 0, flexibleAccuracy: 0, hiddenAnswers: 0 });
+    const sample = samples[index];
     entry.total += 1;
-    if (samples[index]?.correct) entry.correct += 1;
+    if (sample?.correct) entry.correct += 1;
+    if (sample?.flexibleCorrect) entry.flexibleAccuracy += 1;
+    if (sample?.flexibleCorrect && !sample.correct) entry.hiddenAnswers += 1;
   }
-  for (const entry of Object.values(byLevel)) entry.accuracy = entry.correct / entry.total;
+  for (const entry of Object.values(byLevel)) {
+    entry.accuracy = entry.correct / entry.total;
+    entry.flexibleAccuracy /= entry.total;
+  }
   return byLevel;
 }
 
@@ -121,7 +132,9 @@ export async function evaluateGreedy({ modelPath, task, problems, threads = 1, s
       const { text, generatedTokens } = await pool.with(tokens, (sequence) => completeGreedily(task, model, sequence, tokens, budgetOf(index)));
       const answer = answerSoFar(task, text + task.delimiter) ?? null;
       onProgress?.(++done, problems.length);
-      return { question: problem.question, completion: text, answer, correct: answer !== null && task.isCorrect(answer, problem.answer), generatedTokens };
+      const flexible = task.flexibleAnswer(text);
+      const correct = answer !== null && task.isCorrect(answer, problem.answer);
+      return { question: problem.question, completion: text, answer, correct, flexibleCorrect: correct || (flexible !== null && task.isCorrect(flexible, problem.answer)), generatedTokens };
     });
   } finally {
     await Promise.all(contexts.map((context) => context.dispose()));

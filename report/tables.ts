@@ -57,9 +57,13 @@ export function markdownTable(header: readonly string[], rows: readonly (readonl
   return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
 }
 
-/** Per iteration and level (arithmetic: operators): held-out accuracy, then what the iteration searched and kept (activities/data.ts). */
+/**
+ * Per iteration and level (arithmetic: operators): held-out accuracy (strict: the task's answer
+ * format), read flexibly beside it and the answers only that reading finds right, then what the
+ * iteration searched and kept (activities/data.ts).
+ */
 function levelTable(records: readonly IterationRecord[], levels: readonly string[]): string {
-  const header = ['iteration', 'level', 'acc %', 'searched', 'solve rate %', `pass@${SEARCH_PASS_K} %`, 'distinct correct', 'SFT rows', 'SFT invalid steps %'];
+  const header = ['iteration', 'level', 'acc %', 'flexible acc %', 'hidden answers', 'searched', 'solve rate %', `pass@${SEARCH_PASS_K} %`, 'distinct correct', 'SFT rows', 'SFT invalid steps %'];
   const percent = (value: number | undefined): string => (value === undefined ? '—' : (value * 100).toFixed(1));
   const count = (value: number | undefined): string => (value === undefined ? '—' : String(Math.round(value * 100) / 100));
   const rows = records
@@ -67,7 +71,7 @@ function levelTable(records: readonly IterationRecord[], levels: readonly string
     .flatMap((record) =>
       levels.map((k) => {
         const metric = (name: string): number | undefined => record.training[levelMetric(name, k)];
-        return [String(record.iteration), k, percent(record.accuracyByLevel[k]), count(metric('searched')), percent(metric('solve_rate')), percent(metric(`pass@${SEARCH_PASS_K}`)), count(metric('distinct_correct')), count(metric('sft_rows')), percent(metric('sft_invalid'))];
+        return [String(record.iteration), k, percent(record.accuracyByLevel[k]), percent(record.flexibleAccuracyByLevel?.[k]), count(record.hiddenAnswersByLevel?.[k]), count(metric('searched')), percent(metric('solve_rate')), percent(metric(`pass@${SEARCH_PASS_K}`)), count(metric('distinct_correct')), count(metric('sft_rows')), percent(metric('sft_invalid'))];
       }),
     );
   return rows.length === 0 ? '' : markdownTable(header, rows);

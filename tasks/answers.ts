@@ -5,7 +5,7 @@
  * structurally, numerically (1e-9 relative) or symbolically. Pure code: no I/O, no Node built-ins.
  */
 import { ComputeEngine, type Expression } from '@cortex-js/compute-engine';
-import type { AnswerKind } from './config.ts';
+import type { AnswerKind, Extraction } from './config.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Extraction
@@ -24,10 +24,10 @@ function answerAfterMarker(rest: string): string | null {
 
 /**
  * The answer a GSM8K-style completion states, as written (trimmed, not normalised): the text after the
- * last `####` (its first line), else after the last "the (final) answer is", else the last number in
- * the text; null when there is none.
+ * last `####` (its first line), else after the last "the (final) answer is", else (flexible only) the
+ * last number in the text; null when there is none.
  */
-export function extractHashAnswer(text: string): string | null {
+export function extractHashAnswer(text: string, extraction: Extraction): string | null {
   const hash = text.lastIndexOf('####');
   if (hash >= 0) {
     const answer = answerAfterMarker(text.slice(hash + 4));
@@ -39,6 +39,11 @@ export function extractHashAnswer(text: string): string | null {
     const answer = answerAfterMarker(text.slice(phrase.index + phrase[0].length));
     if (answer !== null) return answer;
   }
+  return extraction === 'flexible' ? lastNumber(text) : null;
+}
+
+/** The text's last number (lm-eval's flexible extract): what a reader finds when no marker states the answer. */
+export function lastNumber(text: string): string | null {
   const last = [...text.matchAll(PROSE_NUMBER)].at(-1);
   return last === undefined ? null : last[0].replace(/\s/g, '');
 }

@@ -11,6 +11,7 @@
  *     A: 18
  */
 import { z } from 'zod';
+import type { Extraction } from './config.ts';
 import { createRng, type Rng } from './random.ts';
 import { seededSample, splitOfQuestion, type AnswerRules, type Problem, type Split, type Task, type TaskPrompt } from './task.ts';
 
@@ -362,14 +363,19 @@ export function generateProblems({ seed, operators, count, split }: GenerateProb
 const ARITHMETIC_LEVELS = [1, 2, 3, 4];
 
 /** Answers are `A: <integer>` lines, compared as integers. */
-export const ARITHMETIC_ANSWERS: AnswerRules = {
-  answerOf: (step) => extractAnswer(step)?.toString() ?? null,
-  extractAnswer: (completion) => extractAnswer(completion)?.toString() ?? null,
-  isCorrect: (answer, gold) => answer.trim() !== '' && Number(answer) === Number(gold),
-};
+/** The arithmetic answer rules: an "A: n" line states the answer; flexible reading takes the last integer when none does. */
+export function arithmeticAnswers(extraction: Extraction): AnswerRules {
+  const flexible = (completion: string): string | null => extractAnswer(completion)?.toString() ?? /-?\d+(?!.*\d)/s.exec(completion)?.[0] ?? null;
+  return {
+    answerOf: (step) => extractAnswer(step)?.toString() ?? null,
+    extractAnswer: (completion) => (extraction === 'flexible' ? flexible(completion) : (extractAnswer(completion)?.toString() ?? null)),
+    flexibleAnswer: flexible,
+    isCorrect: (answer, gold) => answer.trim() !== '' && Number(answer) === Number(gold),
+  };
+}
 
 /** The arithmetic task: level = number of operators; the prompt the micro model was trained on. */
-export function arithmeticTask(settings: { prompt?: Partial<TaskPrompt>; delimiter?: string; maxDepth?: number; maxStepTokens?: number } = {}): Task {
+export function arithmeticTask(settings: { prompt?: Partial<TaskPrompt>; delimiter?: string; maxDepth?: number; maxStepTokens?: number; extraction?: Extraction } = {}): Task {
   const toProblem = (problem: ArithmeticProblem): Problem => ({ question: problem.question, answer: String(problem.answer), level: problem.operators });
   return {
     kind: 'arithmetic',
@@ -378,7 +384,7 @@ export function arithmeticTask(settings: { prompt?: Partial<TaskPrompt>; delimit
     sample: (split, { seed, level, count }) => generateProblems({ seed, operators: level, count, split }).map(toProblem),
     prompt: { style: 'plain', preamble: '', plain: 'Q: {question}\n', chat: '{question}', ...settings.prompt },
     delimiter: settings.delimiter ?? STEP_DELIMITER,
-    ...ARITHMETIC_ANSWERS,
+    ...arithmeticAnswers(settings.extraction ?? 'strict'),
     stepLabels: (question, steps) => labelSolution(question, steps.map((step) => step + STEP_DELIMITER).join('')).map((line) => line.valid),
     maxDepth: (problem) => settings.maxDepth ?? problem.level + 3,
     maxStepTokens: settings.maxStepTokens ?? 48,

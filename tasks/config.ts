@@ -15,6 +15,15 @@ export type AnswerKind = z.infer<typeof answerKindSchema>;
 const levelList = z.array(positiveInt).min(1);
 
 /**
+ * How a final answer is read. strict: only where the task's answer format states it (`####`, "the
+ * answer is", `\boxed{}`, "A:"); flexible: else the completion's last number too. Lenient reading is
+ * what RL exploits (a model learns to end with many numbers), so training rewards and promotion read
+ * strictly by default; evaluation reports the flexible reading beside it.
+ */
+export const extractionSchema = z.enum(['strict', 'flexible']);
+export type Extraction = z.infer<typeof extractionSchema>;
+
+/**
  * How a question becomes the text a policy continues. `plain`: preamble (few-shot examples,
  * instructions) + template; `chat`: the model's own chat template (through node-llama-cpp's chat
  * wrappers) with an optional system prompt; `auto`: chat when the model has a chat template, else
@@ -58,6 +67,8 @@ const commonTaskFields = {
   maxDepth: positiveInt.optional(),
   /** Tokens a step may have at most. */
   maxStepTokens: positiveInt.optional(),
+  /** How final answers are read for rewards and promotion [strict]; greedy evaluation reports the flexible reading beside it. */
+  answer: z.strictObject({ extraction: extractionSchema.default('strict') }).prefault({}),
   /** For timing only (bench:scale): a seeded coin says which steps end a solution and which answers are right (tasks/timing.ts); every accuracy is then the coin's. */
   timingCoin: timingCoinSchema.optional(),
 };

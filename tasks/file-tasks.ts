@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { AnswerKind, TaskConfig } from './config.ts';
+import type { AnswerKind, Extraction, TaskConfig } from './config.ts';
 import { answersEqual, extractBoxed, extractHashAnswer } from './answers.ts';
 import { seededSample, splitOfQuestion, type AnswerRules, type Problem, type Split, type Task, type TaskPrompt } from './task.ts';
 
@@ -73,6 +73,7 @@ interface FileTaskSpec {
   test: string | undefined;
   toProblem: RowReader;
   answerKind: AnswerKind;
+  extraction: Extraction;
   prompt: TaskPrompt;
   delimiter: string;
   maxDepth: number;
@@ -84,10 +85,12 @@ interface FileTaskSpec {
  * Answers of file tasks: a step states one in a `\boxed{}` (math answers), or after `####` or "the
  * answer is" (otherwise, where a `\boxed{}` counts too); compared as the answer kind says.
  */
-export function fileAnswerRules(kind: AnswerKind): AnswerRules {
+export function fileAnswerRules(kind: AnswerKind, extraction: Extraction): AnswerRules {
+  const read = (completion: string, how: Extraction): string | null => (kind === 'math' ? (extractBoxed(completion) ?? extractHashAnswer(completion, how)) : extractHashAnswer(completion, how));
   return {
-    answerOf: (step) => (kind !== 'math' && /####|the (?:final )?answer is/i.test(step) ? extractHashAnswer(step) : extractBoxed(step)),
-    extractAnswer: (completion) => (kind === 'math' ? (extractBoxed(completion) ?? extractHashAnswer(completion)) : extractHashAnswer(completion)),
+    answerOf: (step) => (kind !== 'math' && /####|the (?:final )?answer is/i.test(step) ? extractHashAnswer(step, extraction) : extractBoxed(step)),
+    extractAnswer: (completion) => read(completion, extraction),
+    flexibleAnswer: (completion) => read(completion, 'flexible'),
     isCorrect: (answer, gold) => answersEqual(kind, answer, gold),
   };
 }
@@ -106,7 +109,7 @@ function fileTask(spec: FileTaskSpec): Task {
     },
     prompt: spec.prompt,
     delimiter: spec.delimiter,
-    ...fileAnswerRules(spec.answerKind),
+    ...fileAnswerRules(spec.answerKind, spec.extraction),
     maxDepth: () => spec.maxDepth,
     maxStepTokens: spec.maxStepTokens,
     contextSize: spec.contextSize,
@@ -132,6 +135,7 @@ export function gsm8kTask(config: Extract<TaskConfig, { kind: 'gsm8k' }>, prompt
       return { question, answer, level: Math.min(8, Math.max(1, steps)) };
     },
     answerKind: 'number',
+    extraction: config.answer.extraction,
     prompt: { style: 'auto', preamble: '', plain: '{question}\n', chat: `{question}\n${ONE_STEP_PER_LINE}, and end with "#### <answer>".`, ...prompt },
     delimiter: config.delimiter ?? '\n',
     maxDepth: config.maxDepth ?? 10,
@@ -154,6 +158,7 @@ export function mathTask(config: Extract<TaskConfig, { kind: 'math' }>, prompt: 
       return { question, answer: answer.trim(), level: level === undefined ? 1 : Math.max(1, Number(level)) };
     },
     answerKind: 'math',
+    extraction: config.answer.extraction,
     prompt: { style: 'auto', preamble: '', plain: 'Problem: {question}\nSolution:\n', chat: '{question}\nSolve it step by step, and put the final answer in \\boxed{}.', ...prompt },
     delimiter: config.delimiter ?? '\n\n',
     maxDepth: config.maxDepth ?? 16,
@@ -181,6 +186,7 @@ export function jsonlTask(config: Extract<TaskConfig, { kind: 'jsonl' }>, prompt
       return { question, answer, level };
     },
     answerKind: config.answerKind,
+    extraction: config.answer.extraction,
     prompt: { style: 'auto', preamble: '', plain: '{question}\n', chat: `{question}\n${ONE_STEP_PER_LINE}, and ${ending}.`, ...prompt },
     delimiter: config.delimiter ?? '\n',
     maxDepth: config.maxDepth ?? 12,

@@ -1,6 +1,6 @@
 /** The task a run config names (tasks/config.ts), built once per distinct config. */
-import { ARITHMETIC_ANSWERS, arithmeticTask } from './arithmetic.ts';
-import { taskConfigSchema, type AnswerKind, type TaskConfig, type TaskConfigInput, type TaskKind } from './config.ts';
+import { arithmeticAnswers, arithmeticTask } from './arithmetic.ts';
+import { taskConfigSchema, type AnswerKind, type Extraction, type TaskConfig, type TaskConfigInput, type TaskKind } from './config.ts';
 import { fileAnswerRules, gsm8kTask, jsonlTask, mathTask } from './file-tasks.ts';
 import type { AnswerRules, Task, TaskPrompt } from './task.ts';
 import { withTimingCoin } from './timing.ts';
@@ -23,7 +23,7 @@ export function loadTask(input: TaskConfigInput): Task {
     const prompt = promptOverrides(config.prompt);
     switch (config.kind) {
       case 'arithmetic':
-        task = arithmeticTask({ prompt, delimiter: config.delimiter, maxDepth: config.maxDepth, maxStepTokens: config.maxStepTokens });
+        task = arithmeticTask({ prompt, delimiter: config.delimiter, maxDepth: config.maxDepth, maxStepTokens: config.maxStepTokens, extraction: config.answer.extraction });
         break;
       case 'gsm8k':
         task = gsm8kTask(config, prompt);
@@ -42,9 +42,9 @@ export function loadTask(input: TaskConfigInput): Task {
 }
 
 /** A task kind's answer rules alone (no problems read): grading completions. `answerKind` is for jsonl. */
-export function answerRules(kind: TaskKind, answerKind: AnswerKind = 'number'): AnswerRules {
-  if (kind === 'arithmetic') return ARITHMETIC_ANSWERS;
-  return fileAnswerRules(kind === 'gsm8k' ? 'number' : kind === 'math' ? 'math' : answerKind);
+export function answerRules(kind: TaskKind, answerKind: AnswerKind = 'number', extraction: Extraction = 'strict'): AnswerRules {
+  if (kind === 'arithmetic') return arithmeticAnswers(extraction);
+  return fileAnswerRules(kind === 'gsm8k' ? 'number' : kind === 'math' ? 'math' : answerKind, extraction);
 }
 
 /** The levels a run searches and evaluates: the config's, else every level of the split. */

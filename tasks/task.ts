@@ -39,8 +39,10 @@ export function fillTemplate(template: string, question: string): string {
 export interface AnswerRules {
   /** The final answer a step states, or null when the step does not end the solution. */
   answerOf(step: string): string | null;
-  /** The final answer a whole completion states (grading other systems' outputs), or null. */
+  /** The final answer a whole completion states (grading other systems' outputs), read as the task's `answer.extraction` says, or null. */
   extractAnswer(completion: string): string | null;
+  /** The same, read flexibly (the last number when no marker states one): reported beside, never a reward. */
+  flexibleAnswer(completion: string): string | null;
   /** Whether `answer` (as answerOf / extractAnswer returned it) matches the reference `gold`. */
   isCorrect(answer: string, gold: string): boolean;
 }

@@ -23,6 +23,7 @@ export function withTimingCoin(task: Task, coin: TimingCoin, seed: number): Task
     ...task,
     answerOf,
     extractAnswer: (completion) => task.extractAnswer(completion) ?? answerOf(completion),
+    flexibleAnswer: (completion) => task.flexibleAnswer(completion) ?? answerOf(completion),
     isCorrect: (answer, gold) => flip(`correct\u0000${answer}\u0000${gold}`) < coin.correctShare,
   };
 }

@@ -5,29 +5,33 @@ import { z } from 'zod';
 import { answersEqual, extractBoxed, extractHashAnswer } from '../tasks/answers.ts';
 import { answerKindSchema } from '../tasks/config.ts';
 
-describe('extractHashAnswer', () => {
-  const cases: [string, string | null][] = [
-    ['She makes 9 * 2 = $18 a day.\n#### 18', '18'],
-    ['#### $1,234.00', '$1,234.00'],
-    ['#### 1,200', '1,200'],
-    ['It drops by 3 degrees.\n#### -3', '-3'],
-    ['#### 0.75\nsome trailing text', '0.75'],
-    ['#### 5\nlater\n#### 7', '7'],
-    ['####\n 12', '12'],
-    ['So the answer is 42. Check: 40 + 2 = 42.', '42'],
-    ['The final answer is: 3.5', '3.5'],
-    ['The answer is 10. No wait, the answer is 12.', '12'],
-    ['The final answer is $\\boxed{18}$.', '18'],
-    ['3 + 4 = 7 so she has 7 apples.', '7'],
-    ['She spent $1,500.25 in total', '$1,500.25'],
-    ['from 10-3 she keeps 7', '7'],
-    ['The temperature is -5 today', '-5'],
-    ['half of it: 1/2', '1/2'],
-    ['no digits here', null],
-    ['', null],
+describe('extractHashAnswer: strict reads the answer format only, flexible falls back to the last number', () => {
+  // [text, strict, flexible]
+  const cases: [string, string | null, string | null][] = [
+    ['She makes 9 * 2 = $18 a day.\n#### 18', '18', '18'],
+    ['#### $1,234.00', '$1,234.00', '$1,234.00'],
+    ['#### 1,200', '1,200', '1,200'],
+    ['It drops by 3 degrees.\n#### -3', '-3', '-3'],
+    ['#### 0.75\nsome trailing text', '0.75', '0.75'],
+    ['#### 5\nlater\n#### 7', '7', '7'],
+    ['####\n 12', '12', '12'],
+    ['So the answer is 42. Check: 40 + 2 = 42.', '42', '42'],
+    ['The final answer is: 3.5', '3.5', '3.5'],
+    ['The answer is 10. No wait, the answer is 12.', '12', '12'],
+    ['The final answer is $\\boxed{18}$.', '18', '18'],
+    ['3 + 4 = 7 so she has 7 apples.', null, '7'],
+    ['She spent $1,500.25 in total', null, '$1,500.25'],
+    ['from 10-3 she keeps 7', null, '7'],
+    ['The temperature is -5 today', null, '-5'],
+    ['half of it: 1/2', null, '1/2'],
+    ['no digits here', null, null],
+    ['', null, null],
   ];
-  for (const [text, expected] of cases) {
-    it(`${JSON.stringify(text)} → ${JSON.stringify(expected)}`, () => assert.equal(extractHashAnswer(text), expected));
+  for (const [text, strict, flexible] of cases) {
+    it(`${JSON.stringify(text)} → strict ${JSON.stringify(strict)}, flexible ${JSON.stringify(flexible)}`, () => {
+      assert.equal(extractHashAnswer(text, 'strict'), strict);
+      assert.equal(extractHashAnswer(text, 'flexible'), flexible);
+    });
   }
 });
 

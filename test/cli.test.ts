@@ -60,9 +60,17 @@ describe('arbor CLI', () => {
     const graded = await arbor('grade', '--task', 'gsm8k', file);
     assert.equal(graded.code, 0, graded.stderr);
     const verdicts = graded.stdout.trim().split('\n').map((line) => JSON.parse(line) as { line: number; extracted: string | null; correct: boolean });
-    assert.deepEqual(verdicts.map((verdict) => [verdict.line, verdict.correct]), [[1, true], [2, true], [3, false], [4, false]]);
+    // Strict (the default): row 2 states no answer the GSM8K way, so it is not graded right.
+    assert.deepEqual(verdicts.map((verdict) => [verdict.line, verdict.correct]), [[1, true], [2, false], [3, false], [4, false]]);
+    assert.equal(verdicts[1]?.extracted, null);
     assert.equal(verdicts[3]?.extracted, null);
-    assert.match(graded.stderr, /accuracy 0\.500 \(2\/4\)/);
+    assert.match(graded.stderr, /accuracy 0\.250 \(1\/4\)/);
+    const flexible = await arbor('grade', '--task', 'gsm8k', '--extraction', 'flexible', file);
+    assert.deepEqual(flexible.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { correct: boolean }).correct), [true, true, false, false], 'flexible: the last number counts');
+    assert.match(flexible.stderr, /accuracy 0\.500 \(2\/4\)/);
+    const unknown = await arbor('grade', '--task', 'gsm8k', '--extraction', 'lenient', file);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /--extraction lenient: one of strict, flexible/);
     const math = join(dir, 'math.jsonl');
     await writeFile(math, JSON.stringify({ completion: 'so $\\boxed{\\frac12}$', answer: '0.5' }) + '\n');
     assert.match((await arbor('grade', '--task', 'math', math)).stdout, /"correct":true/);

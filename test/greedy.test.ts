@@ -86,6 +86,20 @@ describe('evaluateGreedy on a tiny untrained model', { skip }, () => {
     }
   });
 
+  test('the flexible reading beside the strict one: hidden answers are those only it finds right', async () => {
+    const problems = task.sample('test', { seed: 2, level: 1, count: 12 });
+    // A grader that reads the completion's first character as its answer, flexibly only: whatever the
+    // untrained model writes first, the problems whose gold starts with it are hidden answers.
+    const firstCharacter: typeof task = { ...task, flexibleAnswer: (completion) => completion.trim().slice(0, 1) || null, isCorrect: (answer, gold) => gold.startsWith(answer) };
+    const result = await evaluateGreedy({ modelPath, task: firstCharacter, problems, sequences: 4 });
+    const expected = result.samples.filter((sample, index) => !sample.correct && sample.completion.trim() !== '' && (problems[index]?.answer ?? '').startsWith(sample.completion.trim().slice(0, 1))).length;
+    const tally = result.byLevel[1] ?? assert.fail('level 1 evaluated');
+    assert.equal(tally.hiddenAnswers, expected);
+    assert.equal(tally.flexibleAccuracy, result.samples.filter((sample) => sample.flexibleCorrect).length / problems.length);
+    assert.ok(result.samples.every((sample) => !sample.correct || sample.flexibleCorrect), 'a strictly right answer is right flexibly too');
+    assert.ok(tally.flexibleAccuracy >= tally.accuracy);
+  });
+
   test('refuses a prompt that does not fit the context, naming the question', async () => {
     const long = loadTask({ kind: 'arithmetic', prompt: { style: 'plain', preamble: 'Q: 1+1\nA: 2\n'.repeat(40) } });
     const problems = long.sample('test', { seed: 2, level: 3, count: 2 });

@@ -92,8 +92,15 @@ describe('answer rules per task', () => {
     assert.equal(gsm8k.answerOf('She makes $18.'), null, 'a number alone does not end a GSM8K solution');
     assert.equal(gsm8k.answerOf('#### 1,018'), '1,018');
     assert.ok(gsm8k.isCorrect('1,018', '1018'));
-    const last = gsm8k.extractAnswer('She makes 9 * 2 = $18 every day.');
-    assert.ok(last !== null && gsm8k.isCorrect(last, '18') && !gsm8k.isCorrect(last, '2'), `a whole completion falls back to its last number: ${last}`);
+    const unmarked = 'She makes 9 * 2 = $18 every day.';
+    assert.equal(gsm8k.extractAnswer(unmarked), null, 'strict (the default): no marker, no answer');
+    const last = gsm8k.flexibleAnswer(unmarked);
+    assert.ok(last !== null && gsm8k.isCorrect(last, '18') && !gsm8k.isCorrect(last, '2'), `read flexibly, a whole completion falls back to its last number: ${last}`);
+    assert.equal(answerRules('gsm8k', 'number', 'flexible').extractAnswer(unmarked), last, 'flexible extraction reads it too');
+    assert.equal(loadTask({ kind: 'gsm8k', answer: { extraction: 'flexible' } }).extractAnswer(unmarked), last, 'task.answer.extraction: flexible');
+    assert.equal(arithmetic.extractAnswer('7+15\n22'), null);
+    assert.equal(arithmetic.flexibleAnswer('7+15\n22'), '22');
+    assert.throws(() => loadTask({ kind: 'gsm8k', answer: { extraction: 'lenient' as 'strict' } }), /"answer",\s*"extraction"/);
     const math = answerRules('math');
     assert.equal(math.answerOf('so \\boxed{\\dfrac{1}{2}}'), '\\dfrac{1}{2}');
     assert.equal(math.answerOf('The answer is 5'), null);
@@ -142,6 +149,7 @@ describe('a fake task through the task-generic code', () => {
     delimiter: ' | ',
     answerOf: (step) => /^ANSWER: (\w+)$/.exec(step)?.[1] ?? null,
     extractAnswer: (completion) => /ANSWER: (\w+)/.exec(completion)?.[1] ?? null,
+    flexibleAnswer: (completion) => /ANSWER: (\w+)/.exec(completion)?.[1] ?? null,
     isCorrect: (answer, gold) => answer.toLowerCase() === gold,
     maxDepth: () => 3,
     maxStepTokens: 8,

@@ -21,6 +21,10 @@ export const IterationRecordSchema = z.strictObject({
   accuracyByLevel: z.record(z.string(), z.number()),
   /** The promotion metric: mean greedy accuracy over the evaluated difficulties. */
   accuracy: z.number(),
+  /** The same greedy answers read flexibly (the last number when no marker states one), by level; reported, never promoted on. */
+  flexibleAccuracyByLevel: z.record(z.string(), z.number()).optional(),
+  /** Answers only the flexible reading finds right, by level (a count: what a lenient grader would reward). */
+  hiddenAnswersByLevel: z.record(z.string(), z.number()).optional(),
   /** PRM step-level ROC AUC against the exact step labels; null when not measurable. */
   prmAuc: z.number().nullable(),
   /**
