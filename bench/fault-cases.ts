@@ -5,9 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { RunStore } from '../store/run-store.ts';
+import { runConfigSchema } from '../workflows/config.ts';
 
 export const TRAINER = 'native/build/arbor-trainer';
 
@@ -105,6 +106,9 @@ export function differences(a: Snapshot, b: Snapshot): string[] {
   });
 }
 
+/** runs/NAME made a link to a folder outside runs/ (remove it when done). */
+export const FAULTS_LINK = join('runs', 'faults-link');
+
 export interface BadInput {
   /** What is wrong, for the report. */
   what: string;
@@ -117,7 +121,7 @@ export interface BadInput {
 
 /**
  * Bad inputs across the commands, each expected to exit 2 naming the input. `ref` is a finished run
- * (for ids that do not exist in it); files are written under `dir`.
+ * (for ids that do not exist in it); files are written under `dir`, and FAULTS_LINK made.
  */
 export function badInputs(ref: string, dir: string): BadInput[] {
   const file = (name: string, content: string | Buffer): string => {
@@ -132,6 +136,29 @@ export function badInputs(ref: string, dir: string): BadInput[] {
   const unknownField = file('unknown-field.json', JSON.stringify({ iterationz: 2 }));
   const otherRun = file('other-run.json', JSON.stringify({ name: 'someone-else', runDir: `runs/${ref}` }));
   const badTrain = file('train.jsonl', '{"question": "2+2"}\n');
+  // Run databases that are not what a run wrote: random bytes, cut in half, empty; and an inline state cut short.
+  const runFolder = (name: string): string => {
+    const folder = join(dir, name);
+    mkdirSync(folder, { recursive: true });
+    return folder;
+  };
+  const corrupt = runFolder('corrupt-db');
+  file('corrupt-db/arbor.db', Buffer.from(Array.from({ length: 8192 }, (_, index) => (index * 131) % 251)));
+  const truncatedDb = runFolder('truncated-db');
+  const store = RunStore.create(join(truncatedDb, 'arbor.db'), 'truncated');
+  store.ensureRun(runConfigSchema.parse({ name: 'truncated' }), 'now');
+  for (let index = 0; index < 400; index++) store.upsertProblem({ task: 'arithmetic', split: 'train', question: `${index}+${'1'.repeat(2000)}`, answer: String(index), difficulty: 1 });
+  store.close();
+  truncateSync(join(truncatedDb, 'arbor.db'), Math.floor(statSync(join(truncatedDb, 'arbor.db')).size / 2));
+  const corruptRun = file('corrupt-run.json', JSON.stringify({ name: 'corrupt', runDir: corrupt }));
+  const empty = runFolder('empty-db');
+  file('empty-db/arbor.db', '');
+  const cutState = runFolder('cut-state');
+  file('cut-state/inline-state.json', '{"runDir": "runs/x", "iter');
+  const outside = runFolder('link-target');
+  mkdirSync('runs', { recursive: true });
+  rmSync(FAULTS_LINK, { force: true });
+  symlinkSync(resolve(outside), FAULTS_LINK);
   return [
     { what: 'zero iterations', args: ['run', '--inline', '--name', 'bad-a', '--iterations', '0'], names: 'iterations' },
     { what: 'non-numeric iterations', args: ['run', '--inline', '--name', 'bad-a', '--iterations', 'many'], names: 'iterations' },
@@ -171,6 +198,17 @@ export function badInputs(ref: string, dir: string): BadInput[] {
     { what: 'status without a run name', args: ['status', '--inline'], names: 'run name' },
     { what: 'pause of an unknown run', args: ['pause', 'no-such-run', '--inline'], names: 'no-such-run' },
     { what: 'pause with an unknown option', args: ['pause', ref, '--now'], names: '--now' },
+    { what: 'pause of a name that climbs out of runs/', args: ['pause', '..', '--inline'], names: '".."' },
+    { what: 'status of an absolute path as a name', args: ['status', '/etc', '--inline'], names: '"/etc"' },
+    { what: 'models of a name with a path in it', args: ['models', 'a/../../b'], names: '"a/../../b"' },
+    { what: 'stop of runs/NAME linking outside runs/', args: ['stop', basename(FAULTS_LINK), '--inline'], names: 'is a link to' },
+    { what: 'status of a corrupt run database', args: ['status', 'corrupt', '--inline', '--run-dir', corrupt], names: join(corrupt, 'arbor.db') },
+    { what: 'models of a truncated run database', args: ['models', 'truncated', '--run-dir', truncatedDb], names: join(truncatedDb, 'arbor.db') },
+    { what: 'export of an empty run database', args: ['export', 'empty', '--run-dir', empty], names: join(empty, 'arbor.db') },
+    { what: 'report of a truncated run database', args: ['report', 'truncated', '--run-dir', truncatedDb], names: join(truncatedDb, 'arbor.db') },
+    { what: 'resuming a run whose database is corrupt', args: ['run', '--inline', '--quick', corruptRun], names: join(corrupt, 'arbor.db') },
+    { what: 'status of a run whose inline state is cut short', args: ['status', 'cut', '--inline', '--run-dir', cutState], names: join(cutState, 'inline-state.json') },
+    { what: 'grade with an unknown extraction', args: ['grade', '--task', 'gsm8k', '--extraction', 'lenient', badTrain], names: '--extraction lenient' },
     { what: 'trainer on a missing model', args: ['train', '--model', '/nonexistent/train.gguf', '--data', notGguf, '--out', join(dir, 'out.gguf')], trainer: true, names: '/nonexistent/train.gguf' },
     { what: 'trainer quantizing to an unknown type', args: ['quantize', '--model', notGguf, '--type', 'q9_9', '--out', join(dir, 'q.gguf')], trainer: true, names: 'q9_9' },
   ];

@@ -8,18 +8,21 @@
  *    tmpfs grows the same command resumes and finishes identical;
  *  - two owners: a second `arbor run` on a live run exits 2 naming the owner; after the owner is
  *    killed, the next start takes the run over and finishes identical;
- *  - bad inputs (bench/fault-cases.ts) across run, eval, export, tree, lineage, status, pause and
- *    the trainer: exit 2 with a message naming the input;
+ *  - bad inputs (bench/fault-cases.ts) across run, eval, grade, export, models, tree, lineage,
+ *    report, status, pause, stop and the trainer — run names that leave runs/, corrupt, truncated
+ *    and empty run databases, a cut-off inline state among them: exit 2 with a message naming the input;
  *  - SQLite integrity_check of every database the campaign left.
+ * Every outcome is asserted after the RESULT line (the full disk only where root could mount a tmpfs).
  * Last line: RESULT kills=… resumed_identical=… double_sigint_ok=… disk_full_ok=… owners_ok=… bad_inputs=… clear_errors=… integrity_ok=…
  */
+import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { RunStore } from '../store/run-store.ts';
 import { createRng } from '../tasks/random.ts';
-import { badInputs, differences, interruptTwiceWhileSearching, quickRun, run, sleep, snapshot, start, TRAINER, waitFor } from './fault-cases.ts';
+import { badInputs, differences, FAULTS_LINK, interruptTwiceWhileSearching, quickRun, run, sleep, snapshot, start, TRAINER, waitFor } from './fault-cases.ts';
 
 const { values } = parseArgs({ options: { kills: { type: 'string', default: '10' }, seed: { type: 'string', default: '1' } }, strict: true });
 const kills = Number(values.kills);
@@ -101,6 +104,7 @@ let doubleSigintOk = 0;
 
 // A full disk: the run directory on a tmpfs too small for the run, then grown.
 let diskFullOk = 0;
+let diskFullTried = false;
 {
   const name = fresh('faults-disk');
   const mountPoint = join('runs', name);
@@ -109,6 +113,7 @@ let diskFullOk = 0;
   if (mounted.status !== 0) {
     console.log(`full disk: not tried (cannot mount a tmpfs here: ${mounted.stderr.trim() || mounted.error?.message})`);
   } else {
+    diskFullTried = true;
     try {
       const full = await run(quickRun(name));
       const message = full.stderr.trim().split('\n').at(-1) ?? '';
@@ -158,9 +163,9 @@ for (const bad of cases) {
   if (clear) clearErrors += 1;
   console.log(`${clear ? 'ok ' : 'BAD'} ${bad.what}: exit ${done.code}: ${message.slice(0, 160)}`);
 }
-for (const name of ['bad-a', 'someone-else']) {
-  if (existsSync(join('runs', name, 'arbor.db'))) console.log(`BAD: a refused input left runs/${name}/arbor.db behind`);
-}
+const leftBehind = ['bad-a', 'someone-else'].filter((name) => existsSync(join('runs', name, 'arbor.db')));
+for (const name of leftBehind) console.log(`BAD: a refused input left runs/${name}/arbor.db behind`);
+rmSync(FAULTS_LINK, { force: true });
 
 for (const path of databases) checkIntegrity(path);
 
@@ -168,3 +173,11 @@ console.log(
   `RESULT kills=${killed} resumed_identical=${resumedIdentical} double_sigint_ok=${doubleSigintOk} disk_full_ok=${diskFullOk} owners_ok=${ownersOk} ` +
     `bad_inputs=${cases.length} clear_errors=${clearErrors} integrity_ok=${integrityOk}`,
 );
+// Every case's outcome is asserted (exit 1 when one fails), after the RESULT line that counts them.
+assert.equal(resumedIdentical, killed, 'every killed run resumed identical');
+assert.equal(doubleSigintOk, 1, 'Ctrl-C twice stopped the run, which resumed identical');
+if (diskFullTried) assert.equal(diskFullOk, 1, 'a full disk was named, left no temporary file, and the run resumed identical');
+assert.equal(ownersOk, 1, 'a second owner was refused and the run taken over once the owner died');
+assert.equal(clearErrors, cases.length, 'every bad input exited 2 naming the input');
+assert.deepEqual(leftBehind, [], 'no refused input left a run database behind');
+assert.equal(integrityOk, 1, 'every database passed integrity_check');

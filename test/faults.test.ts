@@ -2,11 +2,11 @@
 // the owner lock, one bad input per command, and a read-only inspection on a read-only directory.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { badInputs, differences, filesContaining, interruptTwiceWhileSearching, run, sleep, snapshot, start, TRAINER, waitFor } from '../bench/fault-cases.ts';
+import { badInputs, differences, FAULTS_LINK, filesContaining, interruptTwiceWhileSearching, run, sleep, snapshot, start, TRAINER, waitFor } from '../bench/fault-cases.ts';
 import { evaluationArtifact } from '../activities/run-dir.ts';
 import { OWNER_FILE } from '../runtime/owner.ts';
 import { openRunDatabase } from '../store/database.ts';
@@ -118,7 +118,9 @@ describe('faults: a quick run survives them, bad input is named', () => {
     mkdirSync(scratch, { recursive: true });
     const all = badInputs('reference', scratch);
     const firstOf = (command: string, trainer = false) => all.find((bad) => bad.args[0] === command && (bad.trainer ?? false) === trainer);
-    const chosen = [...['run', 'eval', 'export', 'tree', 'lineage', 'report', 'status', 'pause'].map((command) => firstOf(command)), firstOf('train', true)];
+    // One per command, and every damaged-file and run-name case (issue: nothing written outside runs/, corrupt files named).
+    const damaged = all.filter((bad) => /database|inline state|runs\/|name/.test(bad.what) && !bad.trainer);
+    const chosen = [...new Set([...['run', 'eval', 'export', 'tree', 'lineage', 'report', 'status', 'pause', 'models', 'grade'].map((command) => firstOf(command)), ...damaged, firstOf('train', true)])];
     for (const bad of chosen) {
       assert.ok(bad !== undefined);
       // The inspection commands find runs under runs/ by name: point them at the temporary one.
@@ -128,6 +130,7 @@ describe('faults: a quick run survives them, bad input is named', () => {
       assert.ok(done.stderr.includes(bad.names), `${bad.what}: the message names ${bad.names}: ${done.stderr}`);
       assert.doesNotMatch(done.stderr, /^\s+at /m, `${bad.what}: no stack trace`);
     }
+    rmSync(FAULTS_LINK, { force: true });
   });
 
   test('read-only commands read a run on a read-only directory', async (t) => {
