@@ -65,7 +65,6 @@ export function writeJsonArtifact(path: string, value: unknown): void {
   writeArtifact(path, JSON.stringify(value) + '\n');
 }
 
-/** A JSON artifact parsed by its schema, or null when it does not exist; a malformed one names its file. */
 /** An artifact that is there but is not what its writer wrote (truncated, corrupt, edited): named, never half-read. */
 export class DamagedFileError extends Error {
   constructor(path: string, reason: string) {
@@ -83,6 +82,7 @@ function readWhole<T>(path: string, read: () => T): T {
   }
 }
 
+/** A JSON artifact parsed by its schema, or null when it does not exist; a damaged one names its file. */
 export function readJsonArtifact<T>(path: string, schema: z.ZodType<T>): T | null {
   if (!existsSync(path)) return null;
   return readWhole(path, () => schema.parse(JSON.parse(readFileSync(path, 'utf8'))));

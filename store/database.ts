@@ -28,7 +28,7 @@ export function migrate(db: RunDatabase, path: string, upTo: number = LATEST_VER
 const DAMAGED = new Set(['SQLITE_NOTADB', 'SQLITE_CORRUPT', 'SQLITE_CORRUPT_VTAB', 'SQLITE_CORRUPT_SEQUENCE', 'SQLITE_CORRUPT_INDEX']);
 
 /** `error` as a DatabaseFileError naming `path` when SQLite says the file is damaged; else unchanged. */
-export function damagedDatabase(error: unknown, path: string): unknown {
+function damagedDatabase(error: unknown, path: string): unknown {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code !== 'string' || !DAMAGED.has(code)) return error;
   return new DatabaseFileError(path, `not a readable run database, corrupt, truncated or not SQLite (${error instanceof Error ? error.message : code}); restore it from a copy, or delete the run folder to start again`);
