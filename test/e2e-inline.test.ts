@@ -96,7 +96,7 @@ describe('inline runs end to end (micro model)', () => {
     assert.equal(run.code, 0, run.stderr.slice(-2000));
     // The issue's promise to users (README); measured about 15 s on 2 busy cores.
     assert.ok(quickSeconds < 60, `--quick took ${quickSeconds.toFixed(0)} s`);
-    assert.match(run.stdout, /\| iteration \| level \| acc % \| searched \| solve rate % \| pass@4 % \| distinct correct \| SFT rows \| SFT invalid steps % \|/);
+    assert.match(run.stdout, /\| iteration \| level \| acc % \| flexible acc % \| hidden answers \| searched \| solve rate % \| pass@4 % \| distinct correct \| SFT rows \| SFT invalid steps % \|/);
     for (const level of [1, 2, 3, 4]) assert.match(run.stdout, new RegExp(`\\| 1 \\| ${level} \\| `), `level ${level} searched in iteration 1`);
   });
 
