@@ -256,7 +256,8 @@ async function assemble(): Promise<void> {
   const perArm = [...arms.keys()].map((arm) => {
     const key = arm.replace('-', '_');
     const summary = arms.get(arm) as ArmSummary;
-    return `${key}_weak=${fixed(armWeak(arm))} ${key}_fresh=${fixed(finalOf(summary).fresh[String(weak)])}`;
+    // control_weak is already a fixed key of the line.
+    return `${arm === 'control' ? '' : `${key}_weak=${fixed(armWeak(arm))} `}${key}_fresh=${fixed(finalOf(summary).fresh[String(weak)])}`;
   });
   console.log(
     `RESULT weak_level=${weak} base_weak=${fixed(accuracyAt(base, weak))} final_weak=${fixed(accuracyAt(final, weak))} control_weak=${fixed(armWeak('control'))} ` +
