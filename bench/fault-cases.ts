@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { RunStore } from '../store/run-store.ts';
 import { runConfigSchema } from '../workflows/config.ts';
@@ -155,7 +156,8 @@ export function badInputs(ref: string, dir: string): BadInput[] {
   file('empty-db/arbor.db', '');
   const cutState = runFolder('cut-state');
   file('cut-state/inline-state.json', '{"runDir": "runs/x", "iter');
-  const outside = runFolder('link-target');
+  // Where the link leads: outside runs/ whatever `dir` is (the campaign's scratch folder is inside it).
+  const outside = mkdtempSync(join(tmpdir(), 'arbor-link-target-'));
   mkdirSync('runs', { recursive: true });
   rmSync(FAULTS_LINK, { force: true });
   symlinkSync(resolve(outside), FAULTS_LINK);
