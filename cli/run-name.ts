@@ -18,7 +18,7 @@ export function runDirFromArgs(command: string, positionals: readonly string[], 
   return { name, runDir: runDirFlag === undefined ? checkedRunDir(`arbor ${command}`, defaultRunDir(name)) : checkedPath(`arbor ${command} --run-dir`, runDirFlag) };
 }
 
-export function checkedRunName(where: string, name: string): string {
+function checkedRunName(where: string, name: string): string {
   const parsed = runNameSchema.safeParse(name);
   if (!parsed.success) throw new UsageError(`${where}: run name ${JSON.stringify(name)} is not allowed: ${z.prettifyError(parsed.error).replace(/^✖ /, '')}`);
   return name;

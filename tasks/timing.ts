@@ -6,8 +6,7 @@
  * way). Every accuracy such a run prints is the coin's, never the model's: it is for timing only.
  */
 import { z } from 'zod';
-import type { Task } from './task.ts';
-import { fnv1a32 } from './task.ts';
+import { fnv1a32, type Task } from './task.ts';
 
 export const timingCoinSchema = z.strictObject({
   answerShare: z.number().min(0).max(1).default(0.25),
