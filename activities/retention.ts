@@ -16,7 +16,8 @@ import { checkpointPath, modelsDir } from './run-dir.ts';
 export async function deleteSupersededModels(store: RunStore, runDir: string, iteration: number, best: BestModels, settings: RetentionSettings): Promise<string[]> {
   if (settings.candidates === 'all') return [];
   const folder = resolve(modelsDir(runDir));
-  const live = store.models().filter((model) => !model.deleted);
+  const all = store.models();
+  const live = all.filter((model) => !model.deleted);
   const models = await Promise.all(
     live.map(async (model) => {
       const path = resolve(model.path);
@@ -28,7 +29,7 @@ export async function deleteSupersededModels(store: RunStore, runDir: string, it
   );
   const superseded = new Set(supersededModels(models, new Set([resolve(best.policyPath), resolve(best.prmPath)]), iteration, settings));
   store.markModelsDeleted([...superseded]);
-  for (const model of store.models().filter((row) => row.deleted)) {
+  for (const model of all.filter((row) => row.deleted || superseded.has(row.id))) {
     rmSync(model.path, { force: true });
     rmSync(checkpointPath(runDir, model.kind, model.iteration), { force: true });
   }

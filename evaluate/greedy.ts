@@ -97,12 +97,12 @@ function tally(problems: readonly Problem[], samples: readonly GreedySample[]): 
     const sample = samples[index];
     entry.total += 1;
     if (sample?.correct) entry.correct += 1;
-    if (sample?.flexibleCorrect) entry.flexibleAccuracy += 1;
-    if (sample?.flexibleCorrect && !sample.correct) entry.hiddenAnswers += 1;
+    else if (sample?.flexibleCorrect) entry.hiddenAnswers += 1;
   }
   for (const entry of Object.values(byLevel)) {
     entry.accuracy = entry.correct / entry.total;
-    entry.flexibleAccuracy /= entry.total;
+    // Right flexibly: every strictly right answer, and the hidden ones.
+    entry.flexibleAccuracy = (entry.correct + entry.hiddenAnswers) / entry.total;
   }
   return byLevel;
 }
